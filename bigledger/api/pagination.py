@@ -1,0 +1,25 @@
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+
+class EnvelopePagination(PageNumberPagination):
+    """Pages in the seed's envelope: {"success": true, "data": [...], "pagination": {...}}."""
+
+    page_size_query_param = "pageSize"
+    max_page_size = 500
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "success": True,
+                "data": data,
+                "pagination": {
+                    "page": self.page.number,
+                    "pageSize": self.get_page_size(self.request),
+                    "totalRecords": self.page.paginator.count,
+                    "totalPages": self.page.paginator.num_pages,
+                    "next": self.get_next_link(),
+                    "previous": self.get_previous_link(),
+                },
+            }
+        )

@@ -1,0 +1,8 @@
+"""Every /v1 route. Entity apps contribute their read routes through their api.urls."""
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("ledger.api.urls")),
+    path("", include("inventory.api.urls")),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BigLedgerConfig(AppConfig):
+    name = "bigledger"
+    verbose_name = "BigLedger core"

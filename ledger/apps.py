@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class LedgerConfig(AppConfig):
+    name = "ledger"
+    verbose_name = "Ledger"
+
+    def ready(self) -> None:
+        from bigledger.tenancy import register_company_setup
+
+        from .defaults import setup_ledger_defaults
+
+        register_company_setup(setup_ledger_defaults)

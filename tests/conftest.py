@@ -1,0 +1,60 @@
+import itertools
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from bigledger.tenancy import create_company
+
+_company_numbers = itertools.count(1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _require_postgresql(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        assert connection.vendor == "postgresql", (
+            "The suite runs on PostgreSQL: run `make test`, or set DATABASE_URL."
+        )
+
+
+def make_company(name: str | None = None):
+    """A company with its default chart, tax codes and warehouse, a member and an API key."""
+    number = next(_company_numbers)
+    name = name or f"Company {number}"
+    return create_company(name=name, username=f"user{number}-{id(name)}", password="pw-test-123")
+
+
+def api_client_for(credentials) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {credentials.api_key}")
+    return client
+
+
+@pytest.fixture
+def credentials(db):
+    return make_company("Alpha Sdn Bhd")
+
+
+@pytest.fixture
+def company(credentials):
+    return credentials.company
+
+
+@pytest.fixture
+def api(credentials) -> APIClient:
+    return api_client_for(credentials)
+
+
+@pytest.fixture
+def other_credentials(db):
+    return make_company("Beta Sdn Bhd")
+
+
+@pytest.fixture
+def other_company(other_credentials):
+    return other_credentials.company
+
+
+@pytest.fixture
+def other_api(other_credentials) -> APIClient:
+    return api_client_for(other_credentials)
