@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum, Value
+from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from bigledger.models import Company
@@ -35,8 +35,9 @@ def trial_balance(*, company: Company) -> TrialBalance:
         .annotate(
             sum_debit=Coalesce(Sum("journal_lines__debit"), MONEY_ZERO),
             sum_credit=Coalesce(Sum("journal_lines__credit"), MONEY_ZERO),
+            line_count=Count("journal_lines"),
         )
-        .filter(journal_lines__isnull=False)
+        .filter(line_count__gt=0)
         .order_by("code")
     )
     rows = []
