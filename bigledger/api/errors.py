@@ -3,6 +3,8 @@
 {"success": false, "error": {"code": ..., "message": ..., "details": [...]}}
 """
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -41,6 +43,10 @@ def error_body(code: str, message: str, details=None) -> dict:
 
 
 def envelope_exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or "Permission denied.")
     if isinstance(exc, RequestError):
         response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
         return response

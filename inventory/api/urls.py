@@ -1,1 +1,10 @@
-urlpatterns = []
+from bigledger.api.viewsets import OptionalSlashRouter
+
+from . import views
+
+router = OptionalSlashRouter()
+router.register("items", views.ItemViewSet, basename="item")
+router.register("locations", views.LocationViewSet, basename="location")
+router.register("stock-adjustments", views.StockAdjustmentViewSet, basename="stock-adjustment")
+
+urlpatterns = router.urls

@@ -1,0 +1,90 @@
+"""The read-only API's one tenant-scoping mechanism, its exact-match filters and its router.
+
+Every read viewset derives from `TenantScopedReadOnlyViewSet`: the caller's company scopes the
+queryset in one place, so another company's row is simply absent (404 on detail)."""
+
+from collections.abc import Mapping, Sequence
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, Prefetch, QuerySet
+from django.http import Http404
+from rest_framework import exceptions, viewsets
+from rest_framework.filters import BaseFilterBackend
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+
+class ExactQueryParamFilter(BaseFilterBackend):
+    """Filters by the view's `query_filters`: camelCase query parameter -> model lookup."""
+
+    def filter_queryset(self, request, queryset: QuerySet, view) -> QuerySet:
+        lookups = {
+            lookup: request.query_params[param]
+            for param, lookup in getattr(view, "query_filters", {}).items()
+            if param in request.query_params
+        }
+        if not lookups:
+            return queryset
+        try:
+            return queryset.filter(**lookups)
+        except (DjangoValidationError, ValueError, TypeError) as exc:
+            # A value the column cannot hold (a bad date, say) is the caller's mistake: 400.
+            raise exceptions.ValidationError({"query": [str(exc)]}) from exc
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            {
+                "name": param,
+                "required": False,
+                "in": "query",
+                "description": f"Only rows whose {lookup} matches.",
+                "schema": {"type": "string"},
+            }
+            for param, lookup in getattr(view, "query_filters", {}).items()
+        ]
+
+
+class TenantScopedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    """List and retrieve one company's rows of `model`, looked up by public id.
+
+    Subclasses declare `model`, `serializer_class`, what to join (`select_related`,
+    `prefetch_related`) so a page costs a constant number of queries, and `query_filters`.
+    """
+
+    model: type[Model]
+    select_related: Sequence[str] = ()
+    prefetch_related: Sequence[str | Prefetch] = ()
+    query_filters: Mapping[str, str] = {}
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    filter_backends = [ExactQueryParamFilter]
+
+    def get_queryset(self) -> QuerySet:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no caller
+            return self.model.objects.none()
+        queryset = self.model.objects.for_company(self.request.auth.company)
+        if self.select_related:
+            queryset = queryset.select_related(*self.select_related)
+        if self.prefetch_related:
+            queryset = queryset.prefetch_related(*self.prefetch_related)
+        return queryset
+
+    def get_object(self) -> Model:
+        # Name what was not found; Django's Http404 message is generic.
+        try:
+            return super().get_object()
+        except Http404 as exc:
+            raise exceptions.NotFound(f"No {self.model._meta.verbose_name} with this id.") from exc
+
+    def retrieve(self, request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(self.get_object())
+        return Response({"success": True, "data": serializer.data})
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Routes answer with or without the trailing slash: /v1/customers and /v1/customers/."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
