@@ -147,6 +147,10 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# Batch limits.
+BATCH_MAX_BODY_BYTES = int(os.environ.get("BATCH_MAX_BODY_BYTES", 64 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_MAX_BODY_BYTES
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,3 +11,7 @@ class InventoryConfig(AppConfig):
         from .defaults import setup_inventory_defaults
 
         register_company_setup(setup_inventory_defaults)
+
+        from .handlers import register_all
+
+        register_all()

@@ -11,3 +11,7 @@ class LedgerConfig(AppConfig):
         from .defaults import setup_ledger_defaults
 
         register_company_setup(setup_ledger_defaults)
+
+        from .handlers import register_all
+
+        register_all()

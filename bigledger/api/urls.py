@@ -3,6 +3,7 @@
 from django.urls import include, path
 
 urlpatterns = [
+    path("", include("batch.urls")),
     path("", include("ledger.api.urls")),
     path("", include("inventory.api.urls")),
 ]

@@ -1,0 +1,202 @@
+"""Runs one batch through a handler: parse, load, validate in order, write — honouring
+continueOnError, rollbackOnError and validateOnly. Every operation gets one result."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+
+from .codes import ErrorCode, Status
+from .envelope import BatchOptions, Operation
+from .handlers import PERMISSION_ACTIONS, BatchContext, Handler
+from .records import OPERATION_STATUS, Record, RecordError
+
+logger = logging.getLogger(__name__)
+
+WRITE_ATTEMPTS = 3
+
+
+class _RollBack(Exception):
+    """Unwinds the batch transaction when rollbackOnError meets a failure at write time."""
+
+
+@dataclass
+class BatchOutcome:
+    records: list[Record]
+    options: BatchOptions
+    started_at: datetime
+    completed_at: datetime
+    execution_time: float
+    rolled_back: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Status:
+        return Status.ROLLED_BACK if self.rolled_back else Status.COMPLETED
+
+
+def run_batch(
+    *, handler_class: type[Handler], company, user, operations: list[Operation], options
+) -> BatchOutcome:
+    started_at, clock = timezone.now(), time.perf_counter()
+    ctx = BatchContext(
+        company=company, user=user, options=options, today=timezone.localdate(started_at)
+    )
+    handler = handler_class(ctx)
+    records = [Record(op) for op in operations]
+    for record in records:
+        _precheck(handler, ctx, record)
+    rolled_back = False
+    try:
+        with transaction.atomic():
+            _validate(handler, records, options)
+            rolled_back = _conclude(handler, records, options)
+    except _RollBack:
+        rolled_back = True
+    outcome = BatchOutcome(
+        records=records,
+        options=options,
+        started_at=started_at,
+        completed_at=timezone.now(),
+        execution_time=round(time.perf_counter() - clock, 4),
+        rolled_back=rolled_back,
+    )
+    outcome.counts = count(records)
+    return outcome
+
+
+def _precheck(handler: Handler, ctx: BatchContext, record: Record) -> None:
+    operation = record.operation
+    if operation not in PERMISSION_ACTIONS:
+        record.fail(
+            ErrorCode.VALIDATION_ERROR,
+            "operation must be one of create, update, delete.",
+            field="operation",
+        )
+    elif operation not in handler.operations:
+        record.fail(
+            ErrorCode.UNSUPPORTED_OPERATION,
+            f"{operation} is not supported for {handler.entity}.",
+            field="operation",
+        )
+    elif not ctx.can(handler.model, PERMISSION_ACTIONS[operation]):
+        record.fail(
+            ErrorCode.PERMISSION_ERROR,
+            f"You may not {operation} {handler.entity}.",
+        )
+    else:
+        handler.clean(record)
+
+
+def _validate(handler: Handler, records: list[Record], options: BatchOptions) -> None:
+    handler.load([record for record in records if record.ok])
+    stopped = False
+    for record in records:
+        if stopped:
+            _skip(record)
+            continue
+        if record.ok:
+            handler.validate(record)
+        if record.error is not None and not options.continue_on_error:
+            stopped = True
+
+
+def _conclude(handler: Handler, records: list[Record], options: BatchOptions) -> bool:
+    """Write (or not) the records that passed; True when the batch was rolled back."""
+    passed = [record for record in records if record.ok]
+    if options.validate_only:
+        for record in passed:
+            record.status = Status.VALIDATED
+        return False
+    failed = any(record.status == Status.FAILED for record in records)
+    if options.rollback_on_error and failed:
+        _mark_rolled_back(passed)
+        return True
+    _write(handler, records, passed, options)
+    return False
+
+
+def _write(handler: Handler, records, passed: list[Record], options: BatchOptions) -> None:
+    for _ in range(WRITE_ATTEMPTS):
+        if not passed:
+            return
+        try:
+            with transaction.atomic():
+                handler.write(passed)
+        except DatabaseError as error:
+            if not isinstance(error, IntegrityError):
+                logger.exception("batch write failed")
+                _fail_system(passed, "The records could not be saved; nothing was written.")
+                return
+            logger.info("batch write met a constraint: %s", error)
+            if not handler.find_conflicts(passed):
+                _fail_system(passed, "The records could not be saved; nothing was written.")
+                return
+            if options.rollback_on_error:
+                _mark_rolled_back([record for record in passed if record.ok])
+                raise _RollBack from error
+            if not options.continue_on_error:
+                _skip_after_first_failure(records)
+            passed = [record for record in passed if record.ok]
+            continue
+        for record in passed:
+            record.status = OPERATION_STATUS[record.operation]
+        return
+    _fail_system(passed, "The records kept conflicting with concurrent changes; try again.")
+
+
+def _skip(record: Record) -> None:
+    if record.status is None:
+        record.status = Status.SKIPPED
+        record.error = None
+
+
+def _skip_after_first_failure(records: list[Record]) -> None:
+    first = next(i for i, record in enumerate(records) if record.status == Status.FAILED)
+    for record in records[first + 1 :]:
+        _skip(record)
+
+
+def _mark_rolled_back(records: list[Record]) -> None:
+    for record in records:
+        if record.error is None:
+            record.data = None
+            record.error = RecordError(
+                ErrorCode.ROLLED_BACK, "Rolled back because another record failed."
+            )
+            record.status = Status.ROLLED_BACK
+
+
+def _fail_system(records: list[Record], message: str) -> None:
+    for record in records:
+        if record.ok:
+            record.fail(ErrorCode.SYSTEM_ERROR, message)
+
+
+def count(records: list[Record]) -> dict[str, int]:
+    tally = dict.fromkeys(Status, 0)
+    warnings = 0
+    for record in records:
+        tally[record.status] += 1
+        warnings += len(record.warnings)
+    successful = (tally[Status.CREATED] + tally[Status.UPDATED] + tally[Status.DELETED]) + tally[
+        Status.VALIDATED
+    ]
+    failed = tally[Status.FAILED]
+    return {
+        "totalRecords": len(records),
+        "processedRecords": successful + failed + tally[Status.ROLLED_BACK],
+        "successfulRecords": successful,
+        "failedRecords": failed,
+        "skippedRecords": tally[Status.SKIPPED],
+        "rolledBackRecords": tally[Status.ROLLED_BACK],
+        "created": tally[Status.CREATED],
+        "updated": tally[Status.UPDATED],
+        "deleted": tally[Status.DELETED],
+        "validated": tally[Status.VALIDATED],
+        "errors": failed,
+        "warnings": warnings,
+    }

@@ -1,0 +1,126 @@
+"""Customers and suppliers in batches: create, update, delete."""
+
+from batch.master import MasterDataHandler
+from batch.schema import (
+    Detail,
+    Field,
+    FieldCode,
+    Nested,
+    Schema,
+    choice,
+    country,
+    email,
+    integer,
+    money,
+    phone,
+    reference,
+    tax_number_valid_for,
+    text,
+)
+
+from ..models import Bill, Customer, Invoice, Payment, Status, Supplier
+
+ADDRESS = Schema(
+    {
+        "street": Field(text(200)),
+        "city": Field(text(100)),
+        "state": Field(text(100)),
+        "postalCode": Field(text(20)),
+        "country": Field(country),
+    }
+)
+
+
+def party_fields() -> dict:
+    return {
+        "name": Field(text(100, blank=False), required=True),
+        "email": Field(email),
+        "phone": Field(phone),
+        "address": Nested(ADDRESS),
+        "creditLimit": Field(money(what="Credit limit")),
+        "paymentTerms": Field(integer(0, 365, what="Payment terms")),
+        "taxNumber": Field(text(30)),
+        "status": Field(choice(Status.values)),
+    }
+
+
+def identity_fields(number_param: str) -> dict:
+    return {"id": Field(reference), number_param: Field(reference)}
+
+
+PARTY_FIELD_MAP = {
+    "name": "name",
+    "email": "email",
+    "phone": "phone",
+    "address.street": "street",
+    "address.city": "city",
+    "address.state": "state",
+    "address.postalCode": "postal_code",
+    "address.country": "country",
+    "creditLimit": "credit_limit",
+    "paymentTerms": "payment_terms",
+    "taxNumber": "tax_number",
+    "status": "status",
+}
+
+
+class PartyHandler(MasterDataHandler):
+    operations = frozenset({"create", "update", "delete"})
+    max_records = 500
+    natural_key = "number"
+    unique_fields = {"email": ("email", True)}
+    field_map = PARTY_FIELD_MAP
+    document_models: tuple = ()
+
+    def check(self, record, instance, *, creating: bool) -> list[Detail]:
+        if instance.tax_number and not tax_number_valid_for(instance.country, instance.tax_number):
+            return [
+                Detail(
+                    "taxNumber",
+                    f"Tax number is not valid for country {instance.country}.",
+                    FieldCode.INVALID_TAX_NUMBER,
+                )
+            ]
+        return []
+
+    def rows_in_use(self, pks: list[int]) -> set[int]:
+        party = self.model._meta.model_name
+        in_use = set()
+        for model in self.document_models:
+            in_use.update(
+                self.scoped(model)
+                .filter(**{f"{party}_id__in": pks})
+                .values_list(f"{party}_id", flat=True)
+                .distinct()
+            )
+        return in_use
+
+    def in_use_message(self, instance) -> str:
+        return f"{self.what} {instance.number} has documents or payments and cannot be deleted."
+
+
+class CustomerHandler(PartyHandler):
+    entity = "customers"
+    model = Customer
+    what = "Customer"
+    natural_key_param = "customerNumber"
+    numbered = ("CUST", 4)
+    document_models = (Invoice, Payment)
+    create_schema = Schema(party_fields())
+    update_schema = Schema({**party_fields(), **identity_fields("customerNumber")})
+    delete_schema = Schema(identity_fields("customerNumber"))
+
+
+class SupplierHandler(PartyHandler):
+    entity = "suppliers"
+    model = Supplier
+    what = "Supplier"
+    natural_key_param = "supplierNumber"
+    numbered = ("SUPP", 4)
+    document_models = (Bill, Payment)
+    create_schema = Schema(party_fields())
+    update_schema = Schema({**party_fields(), **identity_fields("supplierNumber")})
+    delete_schema = Schema(identity_fields("supplierNumber"))
+
+
+HANDLERS = [CustomerHandler, SupplierHandler]
