@@ -27,9 +27,7 @@ def test_a_rolled_back_transaction_leaves_no_gap(company):
         raise Abort
 
     with transaction.atomic():
-        assert allocate_numbers(company=company, prefix="INV", width=6, count=1) == [
-            "INV-000001"
-        ]
+        assert allocate_numbers(company=company, prefix="INV", width=6, count=1) == ["INV-000001"]
 
 
 def test_a_failed_invoice_gives_its_numbers_back(company):
@@ -42,4 +40,3 @@ def test_a_failed_invoice_gives_its_numbers_back(company):
 
     assert kept.number == "INV-000001"
     assert kept.journal_entry.number == "JE-000001"
-

@@ -11,7 +11,9 @@ from tests import builders
 
 @pytest.mark.django_db
 def test_a_new_company_starts_with_a_chart_tax_codes_and_a_warehouse(company):
-    roles = set(Account.objects.for_company(company).exclude(role=None).values_list("role", flat=True))
+    roles = set(
+        Account.objects.for_company(company).exclude(role=None).values_list("role", flat=True)
+    )
 
     assert {"bank", "receivables", "payables", "sales", "purchases", "tax_output"} <= roles
     assert TaxCode.objects.get(company=company, code="SST").rate == 8

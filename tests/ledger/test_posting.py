@@ -83,7 +83,10 @@ def test_a_receipt_settles_invoices_and_keeps_the_rest_as_a_deposit(company):
     payment = builders.payment(company, customer, "150.00", [(invoice, "60.00")])
 
     invoice.refresh_from_db()
-    assert (invoice.amount_paid, invoice.status) == (Decimal("60.00"), DocumentStatus.PARTIALLY_PAID)
+    assert (invoice.amount_paid, invoice.status) == (
+        Decimal("60.00"),
+        DocumentStatus.PARTIALLY_PAID,
+    )
     assert lines_of(payment.journal_entry) == {
         ("1010", Decimal("150.00"), Decimal("0")),
         ("1100", Decimal("0"), Decimal("60.00")),
