@@ -15,7 +15,7 @@ from django.db.models import Model
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from bigledger.numbers import allocate_numbers
+from bigledger.numbers import allocate_numbers, format_number, next_number_hint
 
 from .codes import ErrorCode, FieldCode
 from .handlers import Handler, ReferenceIndex
@@ -33,6 +33,11 @@ def dig(values: dict, path: str) -> Any:
     return current
 
 
+def owner_key(instance: Model) -> tuple:
+    """Who holds a unique value: a stored row by pk, a staged new row by identity."""
+    return ("pk", instance.pk) if instance.pk else ("new", id(instance))
+
+
 class MasterDataHandler(Handler):
     natural_key: ClassVar[str]  # model field naming a row, e.g. "number", "item_code"
     natural_key_param: ClassVar[str]  # the JSON field that carries it, e.g. "customerNumber"
@@ -47,11 +52,13 @@ class MasterDataHandler(Handler):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.index: ReferenceIndex | None = None
-        self.owners: dict[str, dict[Any, Model]] = defaultdict(dict)
+        # Per unique field: value -> owner_key() of the row holding it, as the batch goes.
+        self.owners: dict[str, dict[Any, tuple]] = defaultdict(dict)
         self.blocked: set[int] = set()
         self.created: dict[int, Model] = {}  # id(instance) -> instance, staged inserts
         self.changed: dict[int, tuple[Model, set[str]]] = {}  # staged updates and their fields
         self.deleted: dict[int, Model] = {}  # id(instance) -> instance, staged deletes
+        self.next_number = 1
 
     # Load ----------------------------------------------------------------------------------
 
@@ -71,6 +78,8 @@ class MasterDataHandler(Handler):
             }
             self.owners[param] = self.find_owners(model_field, insensitive, wanted)
         self.load_references(records)
+        if self.numbered:
+            self.next_number = 1 + next_number_hint(company=self.company, prefix=self.numbered[0])
         existing = [row.pk for row in self.index.by_ref.values()]
         self.blocked = self.rows_in_use(existing) if existing else set()
 
@@ -80,9 +89,9 @@ class MasterDataHandler(Handler):
         rows = self.scoped()
         if insensitive:
             rows = rows.annotate(_key=Lower(model_field)).filter(_key__in=values)
-            return {row._key: row for row in rows.only("pk", model_field)}
-        rows = rows.filter(**{f"{model_field}__in": values}).only("pk", model_field)
-        return {getattr(row, model_field): row for row in rows}
+            return {key: ("pk", pk) for key, pk in rows.values_list("_key", "pk")}
+        rows = rows.filter(**{f"{model_field}__in": values})
+        return {value: ("pk", pk) for value, pk in rows.values_list(model_field, "pk")}
 
     @staticmethod
     def unique_value(value: str, insensitive: bool) -> str:
@@ -99,7 +108,14 @@ class MasterDataHandler(Handler):
 
     def validate_create(self, record: Record) -> None:
         instance = self.model(company=self.company)
+        if self.numbered:
+            # A provisional number, so later operations of the batch can name the record;
+            # the real one is allocated under lock at write time (usually the same).
+            prefix, width = self.numbered
+            setattr(instance, self.natural_key, format_number(prefix, width, self.next_number))
         self.stage(record, instance, creating=True)
+        if record.target is instance and self.numbered:
+            self.next_number += 1
 
     def validate_update(self, record: Record) -> None:
         instance = self.find(record)
@@ -115,7 +131,7 @@ class MasterDataHandler(Handler):
             return
         for param, (model_field, insensitive) in self.unique_fields.items():
             value = self.unique_value(getattr(instance, model_field), insensitive)
-            if self.owners[param].get(value) is instance:
+            if self.owners[param].get(value) == owner_key(instance):
                 del self.owners[param][value]
         self.index.discard(instance, getattr(instance, self.natural_key))
         if self.created.pop(id(instance), None) is None:
@@ -190,7 +206,7 @@ class MasterDataHandler(Handler):
             if not value:
                 continue
             owner = self.owners[param].get(self.unique_value(value, insensitive))
-            if owner is not None and owner is not instance:
+            if owner is not None and owner != owner_key(instance):
                 message = f"{param[0].upper()}{param[1:]} '{value}' already exists"
                 record.fail(
                     ErrorCode.DUPLICATE_ERROR,
@@ -206,11 +222,11 @@ class MasterDataHandler(Handler):
             value = record.values.get(param)
             if not value:
                 continue
-            owners = self.owners[param]
+            owners, mine = self.owners[param], owner_key(instance)
             for key, owner in list(owners.items()):
-                if owner is instance:
+                if owner == mine:
                     del owners[key]  # the row gives up its old value
-            owners[self.unique_value(value, insensitive)] = instance
+            owners[self.unique_value(value, insensitive)] = mine
         if self.natural_key_param in record.values or record.operation == "create":
             natural = getattr(instance, self.natural_key)
             if natural:
@@ -268,9 +284,9 @@ class MasterDataHandler(Handler):
                 for record in records
                 if record.ok and (value := record.values.get(param))
             }
-            for key, row in self.find_owners(model_field, insensitive, set(pending)).items():
+            for key, owner in self.find_owners(model_field, insensitive, set(pending)).items():
                 record = pending[key]
-                if row.pk != getattr(record.target, "pk", None):
+                if owner != owner_key(record.target):
                     value = record.values[param]
                     message = f"{param[0].upper()}{param[1:]} '{value}' already exists"
                     record.fail(ErrorCode.DUPLICATE_ERROR, message, field=param)

@@ -172,14 +172,12 @@ def _number(value, *, places: int, code: FieldCode, what: str) -> Decimal:
         raise FieldError(code, f"{what} must be a number.") from None
     if not number.is_finite():
         raise FieldError(code, f"{what} must be a finite number.")
-    if number.as_tuple().exponent < -places and number != number.quantize(
-        Decimal(1).scaleb(-places)
-    ):
-        raise FieldError(code, f"{what} allows at most {places} decimal places.")
-    number = number.quantize(Decimal(1).scaleb(-places))
-    if abs(number) >= Decimal(10) ** (18 - places):
+    if number and number.adjusted() >= 18 - places:
         raise FieldError(code, f"{what} is too large.")
-    return number
+    step = Decimal(1).scaleb(-places)
+    if number.as_tuple().exponent < -places and number != number.quantize(step):
+        raise FieldError(code, f"{what} allows at most {places} decimal places.")
+    return number.quantize(step)
 
 
 def money(*, minimum: Decimal | None = Decimal(0), positive: bool = False, what="Amount"):

@@ -8,7 +8,7 @@ from bigledger.api.errors import RequestError
 
 from .codes import RequestCode
 from .envelope import parse_batch_request, parse_json
-from .services import batch_response, run_sync_batch
+from .services import batch_response, handler_for, run_sync_batch
 
 
 def read_json_body(request) -> object:
@@ -31,6 +31,7 @@ def read_json_body(request) -> object:
 
 class BatchView(APIView):
     def post(self, request, entity: str):
+        handler_for(entity)  # an unknown entity is 404 whatever the body
         batch_request = parse_batch_request(read_json_body(request))
         job, outcome = run_sync_batch(
             company=request.auth.company, user=request.user, entity=entity, request=batch_request

@@ -27,6 +27,12 @@ def allocate_numbers(*, company: Company, prefix: str, width: int, count: int) -
     return [format_number(prefix, width, value) for value in range(first, first + count)]
 
 
+def next_number_hint(*, company: Company, prefix: str) -> int:
+    """The last number issued, read without a lock: a guess for provisional numbering."""
+    sequence = NumberSequence.objects.filter(company=company, key=prefix).first()
+    return sequence.last_value if sequence else 0
+
+
 def _locked_sequence(*, company: Company, key: str) -> NumberSequence:
     queryset = NumberSequence.objects.select_for_update()
     sequence = queryset.filter(company=company, key=key).first()

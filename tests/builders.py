@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from bigledger.numbers import allocate_numbers
 from inventory.models import Item, Location
 from inventory.services import AdjustmentDraft, create_stock_adjustments
 from ledger.models import Account, Customer, Supplier, TaxCode
@@ -20,18 +21,16 @@ from ledger.services.payments import AllocationDraft, PaymentDraft, create_payme
 TODAY = datetime.date(2024, 1, 15)
 
 
-def customer(company, name="Acme Corporation", email="", number=None, **fields) -> Customer:
-    count = Customer.objects.for_company(company).count() + 1
-    return Customer.objects.create(
-        company=company, number=number or f"CUST-{count:04d}", name=name, email=email, **fields
-    )
+@transaction.atomic
+def customer(company, name="Acme Corporation", email="", **fields) -> Customer:
+    (number,) = allocate_numbers(company=company, prefix="CUST", width=4, count=1)
+    return Customer.objects.create(company=company, number=number, name=name, email=email, **fields)
 
 
-def supplier(company, name="Widget Supplies", email="", number=None, **fields) -> Supplier:
-    count = Supplier.objects.for_company(company).count() + 1
-    return Supplier.objects.create(
-        company=company, number=number or f"SUPP-{count:04d}", name=name, email=email, **fields
-    )
+@transaction.atomic
+def supplier(company, name="Widget Supplies", email="", **fields) -> Supplier:
+    (number,) = allocate_numbers(company=company, prefix="SUPP", width=4, count=1)
+    return Supplier.objects.create(company=company, number=number, name=name, email=email, **fields)
 
 
 def item(company, code="WIDGET-001", **fields) -> Item:
