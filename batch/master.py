@@ -153,6 +153,11 @@ class MasterDataHandler(Handler):
             )
             return None
         instance = self.index.get(ref)
+        if instance is not None and ref not in (
+            instance.public_id,
+            getattr(instance, self.natural_key),
+        ):
+            instance = None  # renamed earlier in the batch: its old key names nothing now
         if instance is None:
             record.fail(ErrorCode.NOT_FOUND, f"{self.what} '{ref}' not found.", field="id")
         return instance
@@ -236,7 +241,7 @@ class MasterDataHandler(Handler):
 
     def write(self, records: list[Record]) -> None:
         if self.deleted:
-            self.scoped().filter(pk__in=[row.pk for row in self.deleted.values()]).delete()
+            self.delete_rows([row.pk for row in self.deleted.values()])
         if self.changed:
             rows = [row for row, _ in self.changed.values()]
             fields = set().union(*(fields for _, fields in self.changed.values()))
@@ -253,6 +258,14 @@ class MasterDataHandler(Handler):
             self.insert(creates)
         for record in records:
             record.data = self.result_data(record.target)
+
+    def delete_rows(self, pks: list[int]) -> None:
+        """One DELETE for the batch. Django's collector would chunk it by 100 and re-check
+        relations the handler already checked (rows_in_use); rows that cascade are the
+        handler's to delete first. A dependent committed meanwhile by another transaction
+        still stops the DELETE at the foreign key, and find_conflicts names it."""
+        rows = self.scoped().filter(pk__in=pks)
+        rows._raw_delete(rows.db)
 
     def update(self, rows: list[Model], fields: list[str]) -> None:
         if "updated_at" in fields:  # bulk_update skips auto_now
@@ -276,8 +289,15 @@ class MasterDataHandler(Handler):
         }
 
     def find_conflicts(self, records: list[Record]) -> bool:
-        """Re-read the unique values: rows committed by a concurrent batch now show."""
+        """Re-read the unique values and the deleted rows' dependents: what a concurrent
+        batch committed meanwhile now shows."""
         found = False
+        deleting = {row.pk: row for row in self.deleted.values()}
+        for pk in self.rows_in_use(list(deleting)) if deleting else ():
+            record = next(r for r in records if r.target is deleting[pk])
+            record.fail(ErrorCode.CONFLICT, self.in_use_message(deleting[pk]))
+            del self.deleted[id(deleting[pk])]
+            found = True
         for param, (model_field, insensitive) in self.unique_fields.items():
             pending = {
                 self.unique_value(value, insensitive): record

@@ -80,7 +80,7 @@ class Schema:
         for name, spec in self.fields.items():
             raw = data.get(name, MISSING)
             if raw is MISSING or raw is None:
-                if spec.required and not partial:
+                if spec.required and (not partial or raw is None):  # absent, not erased
                     details.append(Detail(path + name, f"{name} is required.", FieldCode.REQUIRED))
                 elif raw is None and name in data:
                     values[name] = None
