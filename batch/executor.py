@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .codes import ErrorCode, Status
@@ -19,8 +19,13 @@ logger = logging.getLogger(__name__)
 WRITE_ATTEMPTS = 3
 
 
-class _RollBack(Exception):
-    """Unwinds the batch transaction when rollbackOnError meets a failure at write time."""
+class _Unwind(Exception):
+    """Undoes the batch transaction — whatever load() touched too — when nothing may
+    persist: a rolled-back batch, or a validate-only one."""
+
+    def __init__(self, rolled_back: bool):
+        super().__init__()
+        self.rolled_back = rolled_back
 
 
 @dataclass
@@ -53,9 +58,9 @@ def run_batch(
     try:
         with transaction.atomic():
             _validate(handler, records, options)
-            rolled_back = _conclude(handler, records, options)
-    except _RollBack:
-        rolled_back = True
+            _conclude(handler, records, options)
+    except _Unwind as unwind:
+        rolled_back = unwind.rolled_back
     outcome = BatchOutcome(
         records=records,
         options=options,
@@ -104,19 +109,18 @@ def _validate(handler: Handler, records: list[Record], options: BatchOptions) ->
             stopped = True
 
 
-def _conclude(handler: Handler, records: list[Record], options: BatchOptions) -> bool:
-    """Write (or not) the records that passed; True when the batch was rolled back."""
+def _conclude(handler: Handler, records: list[Record], options: BatchOptions) -> None:
+    """Write the records that passed, or unwind when nothing may persist."""
     passed = [record for record in records if record.ok]
     if options.validate_only:
         for record in passed:
             record.status = Status.VALIDATED
-        return False
+        raise _Unwind(rolled_back=False)
     failed = any(record.status == Status.FAILED for record in records)
     if options.rollback_on_error and failed:
         _mark_rolled_back(passed)
-        return True
+        raise _Unwind(rolled_back=True)
     _write(handler, records, passed, options)
-    return False
 
 
 def _write(handler: Handler, records, passed: list[Record], options: BatchOptions) -> None:
@@ -126,8 +130,10 @@ def _write(handler: Handler, records, passed: list[Record], options: BatchOption
         try:
             with transaction.atomic():
                 handler.write(passed)
-        except DatabaseError as error:
+        except Exception as error:
             if not isinstance(error, IntegrityError):
+                # Nothing of the write persisted (its savepoint rolled back); each record
+                # is told so instead of the whole request failing.
                 logger.exception("batch write failed")
                 _fail_system(passed, "The records could not be saved; nothing was written.")
                 return
@@ -137,7 +143,7 @@ def _write(handler: Handler, records, passed: list[Record], options: BatchOption
                 return
             if options.rollback_on_error:
                 _mark_rolled_back([record for record in passed if record.ok])
-                raise _RollBack from error
+                raise _Unwind(rolled_back=True) from error
             if not options.continue_on_error:
                 _skip_after_first_failure(records)
             passed = [record for record in passed if record.ok]

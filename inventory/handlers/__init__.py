@@ -3,7 +3,7 @@ handlers in HANDLERS, and ready() registers them."""
 
 from importlib import import_module
 
-HANDLER_MODULES: list[str] = []
+HANDLER_MODULES: list[str] = ["adjustments", "items"]
 
 
 def register_all() -> None:

@@ -3,7 +3,7 @@ handlers in HANDLERS, and ready() registers them."""
 
 from importlib import import_module
 
-HANDLER_MODULES = ["parties"]
+HANDLER_MODULES = ["parties", "journals", "documents", "payments", "accounts"]
 
 
 def register_all() -> None:

@@ -90,6 +90,7 @@ class PartyHandler(MasterDataHandler):
             in_use.update(
                 self.scoped(model)
                 .filter(**{f"{party}_id__in": pks})
+                .order_by()
                 .values_list(f"{party}_id", flat=True)
                 .distinct()
             )

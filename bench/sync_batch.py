@@ -1,0 +1,418 @@
+"""Sync batch throughput over real HTTP on PostgreSQL, against a naive baseline.
+
+For each scenario (500 customers, 1000 items, 100 invoices, 100 journal entries) it posts
+fresh batches to a WSGI server on 127.0.0.1 in this process, and prints the p50 over the
+runs, records/s, the SQL queries one batch makes, and the ratio against a naive baseline run
+in this same process: one ORM save() per record with per-record uniqueness and reference
+queries, in one transaction, without HTTP or JSON (which flatters the baseline).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bigledger_bench python bench/sync_batch.py
+"""
+
+import http.client
+import itertools
+import os
+import statistics
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bigledger_bench")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bigledger.settings")
+
+RUNS = int(os.environ.get("BENCH_RUNS", 7))
+_unique = itertools.count(1)
+
+
+def ensure_database() -> None:
+    import psycopg
+    from django.conf import settings
+
+    name = settings.DATABASES["default"]["NAME"]
+    with psycopg.connect(
+        host=settings.DATABASES["default"]["HOST"] or "127.0.0.1",
+        user=settings.DATABASES["default"]["USER"] or "postgres",
+        dbname="postgres",
+        autocommit=True,
+    ) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{name}"')
+
+
+class QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+def serve() -> int:
+    from django.core.wsgi import get_wsgi_application
+
+    server = make_server(
+        "127.0.0.1",
+        0,
+        get_wsgi_application(),
+        server_class=ThreadingServer,
+        handler_class=QuietHandler,
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server.server_port
+
+
+# Payloads: fresh unique values each call.
+
+
+def customers_payload(size: int) -> list[dict]:
+    run = next(_unique)
+    return [
+        {
+            "operation": "create",
+            "referenceId": f"c{run}-{i}",
+            "data": {
+                "name": f"Customer {run}-{i}",
+                "email": f"c{run}-{i}@example.com",
+                "phone": "+60123456789",
+                "address": {"street": "1 Jalan", "city": "Kuala Lumpur", "country": "MY"},
+                "creditLimit": Decimal("10000.00"),
+                "paymentTerms": 30,
+                "taxNumber": "123456789012",
+            },
+        }
+        for i in range(size)
+    ]
+
+
+def items_payload(size: int) -> list[dict]:
+    run = next(_unique)
+    return [
+        {
+            "operation": "create",
+            "referenceId": f"i{run}-{i}",
+            "data": {
+                "itemCode": f"W{run}-{i}",
+                "name": f"Widget {run}-{i}",
+                "type": "inventory",
+                "unitOfMeasure": "pieces",
+                "costPrice": Decimal("25.00"),
+                "sellingPrice": Decimal("50.00"),
+                "taxCode": "SST",
+                "reorderLevel": 100,
+            },
+        }
+        for i in range(size)
+    ]
+
+
+def invoices_payload(size: int, customers: list[str], items: list[str]) -> list[dict]:
+    run = next(_unique)
+    return [
+        {
+            "operation": "create",
+            "referenceId": f"inv{run}-{i}",
+            "data": {
+                "customerNumber": customers[i % len(customers)],
+                "invoiceDate": "2024-01-15",
+                "dueDate": "2024-02-14",
+                "reference": f"SO-{run}-{i}",
+                "items": [
+                    {
+                        "itemCode": items[i % len(items)],
+                        "description": "Professional Services",
+                        "quantity": 10,
+                        "unitPrice": Decimal("100.00"),
+                        "taxCode": "SST",
+                    },
+                    {
+                        "description": "Consulting",
+                        "quantity": 5,
+                        "unitPrice": Decimal("200.00"),
+                        "taxCode": "SST",
+                    },
+                ],
+            },
+        }
+        for i in range(size)
+    ]
+
+
+def journals_payload(size: int) -> list[dict]:
+    run = next(_unique)
+    return [
+        {
+            "operation": "create",
+            "referenceId": f"je{run}-{i}",
+            "data": {
+                "date": "2024-01-15",
+                "reference": f"JE-{run}-{i}",
+                "description": "Monthly depreciation",
+                "lines": [
+                    {"accountCode": "6000", "debit": Decimal("5000.00"), "credit": 0},
+                    {"accountCode": "1620", "debit": 0, "credit": Decimal("5000.00")},
+                ],
+            },
+        }
+        for i in range(size)
+    ]
+
+
+def post(port: int, key: str, entity: str, operations: list[dict]) -> tuple[float, dict]:
+    import simplejson
+
+    body = simplejson.dumps({"operations": operations})
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    started = time.perf_counter()
+    connection.request(
+        "POST",
+        f"/v1/batch/{entity}",
+        body=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    response = connection.getresponse()
+    payload = response.read()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    result = simplejson.loads(payload, use_decimal=True)
+    if response.status != 200 or result["data"]["failedRecords"]:
+        raise SystemExit(f"{entity}: HTTP {response.status} {payload[:500]!r}")
+    return elapsed, result
+
+
+def count_queries(key: str, entity: str, operations: list[dict]) -> int:
+    import simplejson
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            f"/v1/batch/{entity}",
+            simplejson.dumps({"operations": operations}),
+            content_type="application/json",
+        )
+    assert response.status_code == 200, response.content
+    return len(queries)
+
+
+# The naive baseline: what a straightforward per-record implementation does.
+
+
+def naive_customers(company, operations) -> None:
+    from django.db import transaction
+    from django.db.models.functions import Lower
+
+    from bigledger.numbers import allocate_numbers
+    from ledger.models import Customer
+
+    with transaction.atomic():
+        for operation in operations:
+            data = operation["data"]
+            if (
+                Customer.objects.filter(company=company)
+                .annotate(e=Lower("email"))
+                .filter(e=data["email"].lower())
+                .exists()
+            ):
+                raise SystemExit("naive: duplicate")
+            (number,) = allocate_numbers(company=company, prefix="CUST", width=4, count=1)
+            customer = Customer(
+                company=company,
+                number=number,
+                name=data["name"],
+                email=data["email"],
+                phone=data["phone"],
+                street=data["address"]["street"],
+                city=data["address"]["city"],
+                country=data["address"]["country"],
+                credit_limit=data["creditLimit"],
+                payment_terms=data["paymentTerms"],
+                tax_number=data["taxNumber"],
+            )
+            customer.full_clean(validate_unique=False, validate_constraints=False)
+            customer.save()
+
+
+def naive_items(company, operations) -> None:
+    from django.db import transaction
+
+    from inventory.models import Item
+    from ledger.models import TaxCode
+
+    with transaction.atomic():
+        for operation in operations:
+            data = operation["data"]
+            if Item.objects.filter(company=company, item_code=data["itemCode"]).exists():
+                raise SystemExit("naive: duplicate item")
+            tax_code = TaxCode.objects.get(company=company, code=data["taxCode"])
+            item = Item(
+                company=company,
+                item_code=data["itemCode"],
+                name=data["name"],
+                type=data["type"],
+                unit_of_measure=data["unitOfMeasure"],
+                cost_price=data["costPrice"],
+                selling_price=data["sellingPrice"],
+                tax_code=tax_code,
+                reorder_level=data["reorderLevel"],
+            )
+            item.full_clean(validate_unique=False, validate_constraints=False)
+            item.save()
+
+
+def naive_invoices(company, operations) -> None:
+    import datetime
+
+    from django.db import transaction
+
+    from inventory.models import Item
+    from ledger.models import Customer, TaxCode
+    from ledger.services.documents import TradeDocumentDraft, TradeLineDraft, create_invoices
+
+    with transaction.atomic():
+        for operation in operations:
+            data = operation["data"]
+            customer = Customer.objects.get(company=company, number=data["customerNumber"])
+            lines = []
+            for line in data["items"]:
+                item = None
+                if "itemCode" in line:
+                    item = Item.objects.get(company=company, item_code=line["itemCode"])
+                lines.append(
+                    TradeLineDraft(
+                        quantity=Decimal(line["quantity"]),
+                        unit_price=line["unitPrice"],
+                        tax_code=TaxCode.objects.get(company=company, code=line["taxCode"]),
+                        description=line["description"],
+                        item=item,
+                    )
+                )
+            create_invoices(
+                company=company,
+                drafts=[
+                    TradeDocumentDraft(
+                        party=customer,
+                        date=datetime.date.fromisoformat(data["invoiceDate"]),
+                        due_date=datetime.date.fromisoformat(data["dueDate"]),
+                        reference=data["reference"],
+                        lines=lines,
+                    )
+                ],
+            )
+
+
+def naive_journals(company, operations) -> None:
+    import datetime
+
+    from django.db import transaction
+
+    from ledger.models import Account
+    from ledger.services.journals import JournalDraft, LineDraft, post_journal_entries
+
+    with transaction.atomic():
+        for operation in operations:
+            data = operation["data"]
+            lines = [
+                LineDraft(
+                    Account.objects.get(company=company, code=line["accountCode"]),
+                    debit=Decimal(line["debit"]),
+                    credit=Decimal(line["credit"]),
+                )
+                for line in data["lines"]
+            ]
+            post_journal_entries(
+                company=company,
+                drafts=[
+                    JournalDraft(
+                        date=datetime.date.fromisoformat(data["date"]),
+                        reference=data["reference"],
+                        description=data["description"],
+                        lines=lines,
+                    )
+                ],
+            )
+
+
+def timed(function) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    ensure_database()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from bigledger.tenancy import create_company
+
+    credentials = create_company(
+        name=f"Bench {time.time_ns()}", username=f"bench-{time.time_ns()}", password="bench-pw-1"
+    )
+    company, key = credentials.company, credentials.api_key
+    port = serve()
+
+    post(port, key, "customers", customers_payload(20))  # customers and items to refer to
+    post(port, key, "items", items_payload(20))
+    from inventory.models import Item
+    from ledger.models import Customer
+
+    customer_numbers = list(
+        Customer.objects.filter(company=company).values_list("number", flat=True)
+    )
+    item_codes = list(Item.objects.filter(company=company).values_list("item_code", flat=True))
+
+    scenarios = [
+        ("customers", 500, lambda: customers_payload(500), naive_customers),
+        ("items", 1000, lambda: items_payload(1000), naive_items),
+        (
+            "invoices",
+            100,
+            lambda: invoices_payload(100, customer_numbers, item_codes),
+            naive_invoices,
+        ),
+        ("journal-entries", 100, lambda: journals_payload(100), naive_journals),
+    ]
+    print(
+        f"{'entity':<16}{'records':>8}{'p50 ms':>10}{'rec/s':>10}{'queries':>9}"
+        f"{'naive ms':>10}{'naive q':>9}{'speed-up':>10}"
+    )
+    for entity, size, payload, naive in scenarios:
+        post(port, key, entity, payload())  # warm-up
+        times = [post(port, key, entity, payload())[0] for _ in range(RUNS)]
+        queries = count_queries(key, entity, payload())
+        naive_times = []
+        for _ in range(max(3, RUNS // 2)):
+            operations = payload()
+            naive_times.append(timed(lambda ops=operations, run=naive: run(company, ops)))
+        naive_queries = count_naive_queries(naive, company, payload())
+        p50, naive_p50 = statistics.median(times), statistics.median(naive_times)
+        print(
+            f"{entity:<16}{size:>8}{p50 * 1000:>10.1f}{size / p50:>10.0f}{queries:>9}"
+            f"{naive_p50 * 1000:>10.1f}{naive_queries:>9}{naive_p50 / p50:>9.1f}x"
+        )
+
+
+def count_naive_queries(naive, company, operations) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        naive(company, operations)
+    return len(queries)
+
+
+if __name__ == "__main__":
+    main()

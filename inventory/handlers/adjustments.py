@@ -1,0 +1,312 @@
+"""Stock adjustments in batches: create only. Stock on hand is checked in memory, in request
+order, against the stock levels load() read (and locked): an increase followed by a decrease
+of the same item and location works, two decreases that together exceed stock fail at the
+second. write() hands the good records to the stock service, which moves, costs and posts."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import DatabaseError
+
+from batch.codes import ErrorCode, FieldCode
+from batch.handlers import Handler, ReferenceIndex, reference_error
+from batch.records import Record
+from batch.schema import Detail, Field, FieldError, Schema, choice, quantity, reference, text
+from batch.schema import date as iso_date
+from bigledger.money import ZERO, to_money
+
+from ..models import AdjustmentType, Item, ItemType, Location, StockAdjustment, StockLevel
+from ..services import (
+    AdjustmentDraft,
+    InsufficientStock,
+    apply_adjustment,
+    create_stock_adjustments,
+    lock_stock_levels,
+)
+
+# What Decimal(18, 4) quantities and Decimal(18, 2) money columns can hold.
+QUANTITY_LIMIT = Decimal(10) ** 14
+MONEY_LIMIT = Decimal(10) ** 16
+
+_non_negative_cost = quantity(places=4, what="Unit cost")
+
+
+def unit_cost(value) -> Decimal:
+    """A cost per unit, ≥ 0, up to 4 decimal places; a bad one is an INVALID_AMOUNT."""
+    try:
+        return _non_negative_cost(value)
+    except FieldError as error:
+        raise FieldError(FieldCode.INVALID_AMOUNT, error.message) from None
+
+
+ADJUSTMENT = Schema(
+    {
+        "itemId": Field(reference),
+        "itemCode": Field(reference),
+        "locationId": Field(reference),
+        "locationCode": Field(reference),
+        "adjustmentType": Field(choice(AdjustmentType.values), required=True),
+        "quantity": Field(quantity(positive=True), required=True),
+        "unitCost": Field(unit_cost),
+        "reason": Field(text(200, blank=False), required=True),
+        "reference": Field(text(100)),
+        "date": Field(iso_date),
+    }
+)
+
+
+def named(values: dict, id_param: str, key_param: str) -> tuple[str, str | None]:
+    """The JSON field that names a referenced row, and its value (id before natural key)."""
+    if values.get(id_param):
+        return id_param, values[id_param]
+    if values.get(key_param):
+        return key_param, values[key_param]
+    return id_param, None
+
+
+@dataclass
+class StagedAdjustment:
+    draft: AdjustmentDraft
+    quantity_on_hand: Decimal
+
+
+class StockAdjustmentHandler(Handler):
+    entity = "stock-adjustments"
+    model = StockAdjustment
+    max_records = 500
+    operations = frozenset({"create"})
+    create_schema = ADJUSTMENT
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.items: ReferenceIndex | None = None
+        self.locations: ReferenceIndex | None = None
+        self.levels: dict[tuple[int, int], StockLevel] = {}
+
+    # Clean: no database ---------------------------------------------------------------------
+
+    def clean(self, record: Record) -> None:
+        values, details = self.create_schema.clean(record.op.data)
+        if values.get("date") is None:
+            values["date"] = self.ctx.today
+        details += self.rule_problems(values, details)
+        record.values = values
+        if details:
+            record.fail_fields(details)
+        elif values["adjustmentType"] == AdjustmentType.DECREASE and "unitCost" in values:
+            record.warn(
+                "UNIT_COST_IGNORED",
+                "A decrease takes stock out at the moving average cost; unitCost is ignored.",
+                field="unitCost",
+            )
+
+    def rule_problems(self, values: dict, details: list[Detail]) -> list[Detail]:
+        faulty = {detail.field for detail in details}
+        problems = []
+        for id_param, key_param in (("itemId", "itemCode"), ("locationId", "locationCode")):
+            field, ref = named(values, id_param, key_param)
+            if ref is None and not faulty & {id_param, key_param}:
+                message = f"{id_param} or {key_param} is required."
+                problems.append(Detail(field, message, FieldCode.REQUIRED))
+        increase = values.get("adjustmentType") == AdjustmentType.INCREASE
+        if increase and values.get("unitCost") is None and "unitCost" not in faulty:
+            message = "unitCost is required for an increase."
+            problems.append(Detail("unitCost", message, FieldCode.REQUIRED))
+        if values["date"] > self.ctx.today:
+            problems.append(
+                Detail("date", "Date must not be in the future.", FieldCode.FUTURE_DATE)
+            )
+        return problems
+
+    # Load -----------------------------------------------------------------------------------
+
+    def load(self, records: list[Record]) -> None:
+        self.items = ReferenceIndex(
+            self.scoped(Item), "item_code", sent(records, "itemId", "itemCode")
+        )
+        self.locations = ReferenceIndex(
+            self.scoped(Location), "code", sent(records, "locationId", "locationCode")
+        )
+        pairs = set()
+        for record in records:
+            item, location = self.item_of(record), self.location_of(record)
+            if item is not None and location is not None and usable(item, location):
+                pairs.add((item.pk, location.pk))
+        self.levels = self.load_levels(pairs)
+
+    def load_levels(self, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+        """Lock the levels the batch moves (creating missing ones at zero) so what validate()
+        computes is what write() will find; a validateOnly batch only reads them."""
+        if not pairs:
+            return {}
+        if not self.ctx.options.validate_only:
+            return lock_stock_levels(company=self.company, pairs=pairs)
+        rows = self.scoped(StockLevel).filter(
+            item_id__in={item_id for item_id, _ in pairs},
+            location_id__in={location_id for _, location_id in pairs},
+        )
+        return {key: row for row in rows if (key := (row.item_id, row.location_id)) in pairs}
+
+    def item_of(self, record: Record) -> Item | None:
+        return self.items.get(named(record.values, "itemId", "itemCode")[1])
+
+    def location_of(self, record: Record) -> Location | None:
+        return self.locations.get(named(record.values, "locationId", "locationCode")[1])
+
+    # Validate -------------------------------------------------------------------------------
+
+    def validate_create(self, record: Record) -> None:
+        item, location = self.resolve(record)
+        if item is None or location is None:
+            return
+        values = record.values
+        draft = AdjustmentDraft(
+            item=item,
+            location=location,
+            adjustment_type=values["adjustmentType"],
+            quantity=values["quantity"],
+            reason=values["reason"],
+            date=values["date"],
+            unit_cost=values.get("unitCost"),
+            reference=values.get("reference") or "",
+        )
+        level = self.level_for(item, location)
+        problem = capacity_problem(level, draft)
+        if problem is not None:
+            record.fail_fields([problem])
+            return
+        try:
+            apply_adjustment(level, draft)
+        except InsufficientStock:
+            self.reject(
+                record,
+                "quantity",
+                f"Only {level.quantity.normalize():f} of {item.item_code} on hand at "
+                f"{location.code}; cannot decrease by {draft.quantity.normalize():f}.",
+                FieldCode.INSUFFICIENT_STOCK,
+            )
+            return
+        record.target = StagedAdjustment(draft, quantity_on_hand=level.quantity)
+
+    def resolve(self, record: Record) -> tuple[Item | None, Location | None]:
+        """The record's item and location, or (None, None) with the record failed."""
+        values = record.values
+        item_field, item_ref = named(values, "itemId", "itemCode")
+        location_field, location_ref = named(values, "locationId", "locationCode")
+        item, location = self.items.get(item_ref), self.locations.get(location_ref)
+        missing = [
+            (field, what, ref)
+            for field, what, ref, row in (
+                (item_field, "Item", item_ref, item),
+                (location_field, "Location", location_ref, location),
+            )
+            if row is None
+        ]
+        if missing:
+            report_missing(record, missing)
+            return None, None
+        details = [
+            *disagreement(self.items, values, "itemId", "itemCode", item),
+            *disagreement(self.locations, values, "locationId", "locationCode", location),
+            *item_problems(item, item_field),
+            *location_problems(location, location_field),
+        ]
+        if details:
+            record.fail_fields(details)
+            return None, None
+        return item, location
+
+    def level_for(self, item: Item, location: Location) -> StockLevel:
+        key = (item.pk, location.pk)
+        if key not in self.levels:  # validateOnly, nothing held here yet
+            self.levels[key] = StockLevel(
+                company=self.company,
+                item=item,
+                location=location,
+                quantity=Decimal(0),
+                average_cost=Decimal(0),
+                value=ZERO,
+            )
+        return self.levels[key]
+
+    # Write ----------------------------------------------------------------------------------
+
+    def write(self, records: list[Record]) -> None:
+        drafts = [record.target.draft for record in records]
+        try:
+            adjustments = create_stock_adjustments(company=self.company, drafts=drafts)
+        except InsufficientStock as error:
+            # Cannot happen: load() locked these levels. Should it, fail the write like any
+            # database error, so the executor undoes it and reports it.
+            raise DatabaseError(f"stock moved under a lock: {error}") from error
+        for record, adjustment in zip(records, adjustments, strict=True):
+            record.data = {
+                "id": adjustment.public_id,
+                "number": adjustment.number,
+                "quantityOnHand": record.target.quantity_on_hand,
+                "unitCost": adjustment.unit_cost,
+                "value": adjustment.value,
+            }
+
+
+def sent(records: list[Record], *params: str) -> list[str | None]:
+    return [record.values.get(param) for record in records for param in params]
+
+
+def usable(item: Item, location: Location) -> bool:
+    return item.active and item.type == ItemType.INVENTORY and location.active
+
+
+def disagreement(index: ReferenceIndex, values: dict, id_param: str, key_param: str, row):
+    """An id and a natural key sent together must name the same row."""
+    key = values.get(key_param)
+    if values.get(id_param) and key and index.get(key) is not row:
+        message = f"{key_param} '{key}' does not name what {id_param} names."
+        return [Detail(key_param, message, FieldCode.INVALID_VALUE)]
+    return []
+
+
+def item_problems(item: Item, field: str) -> list[Detail]:
+    details = []
+    if not item.active:
+        details.append(Detail(field, f"Item {item.item_code} is inactive.", FieldCode.INACTIVE))
+    if item.type != ItemType.INVENTORY:
+        kind = item.get_type_display().lower()
+        message = f"Item {item.item_code} is a {kind} item; only inventory items hold stock."
+        details.append(Detail(field, message, FieldCode.INVALID_VALUE))
+    return details
+
+
+def location_problems(location: Location, field: str) -> list[Detail]:
+    if location.active:
+        return []
+    return [Detail(field, f"Location {location.code} is inactive.", FieldCode.INACTIVE)]
+
+
+def capacity_problem(level: StockLevel, draft: AdjustmentDraft) -> Detail | None:
+    """An increase whose stock or value would not fit the columns that keep them."""
+    if draft.adjustment_type != AdjustmentType.INCREASE:
+        return None
+    if level.quantity + draft.quantity >= QUANTITY_LIMIT:
+        return Detail("quantity", "Stock on hand would be too large.", FieldCode.INVALID_NUMBER)
+    if level.value + to_money(draft.quantity * draft.unit_cost) >= MONEY_LIMIT:
+        return Detail("unitCost", "The stock's value would be too large.", FieldCode.INVALID_AMOUNT)
+    return None
+
+
+def report_missing(record: Record, missing: list[tuple[str, str, str]]) -> None:
+    if len(missing) == 1:
+        field, what, ref = missing[0]
+        reference_error(record, field, what, ref)
+        return
+    record.fail(
+        ErrorCode.REFERENCE_ERROR,
+        "Several references do not exist.",
+        details=[
+            Detail(field, f"{what} '{ref}' does not exist.", FieldCode.NOT_FOUND)
+            for field, what, ref in missing
+        ],
+    )
+
+
+HANDLERS = [StockAdjustmentHandler]

@@ -1,0 +1,131 @@
+"""Items in batches: create, update, delete.
+
+An update or delete names its item by `id` — the public id or the item's current itemCode —
+or, when no id is sent, by `itemCode`. So `{"id": "item_…", "itemCode": "NEW"}` renames the
+item, while `{"itemCode": "WIDGET-001", "name": …}` updates WIDGET-001 in place."""
+
+from batch.handlers import ReferenceIndex, reference_error
+from batch.master import MasterDataHandler
+from batch.schema import (
+    Detail,
+    Field,
+    Schema,
+    boolean,
+    choice,
+    money,
+    quantity,
+    reference,
+    text,
+)
+from ledger.models import BillLine, InvoiceLine, TaxCode
+
+from ..models import Item, ItemType, StockAdjustment, StockLevel, StockMovement, UnitOfMeasure
+
+PRICE_FIELDS = {"costPrice", "sellingPrice", "type"}
+
+
+def item_fields() -> dict:
+    return {
+        "itemCode": Field(text(50, blank=False), required=True),
+        "name": Field(text(200, blank=False), required=True),
+        "description": Field(text(2000)),
+        "category": Field(text(100)),
+        "type": Field(choice(ItemType.values)),
+        "unitOfMeasure": Field(choice(UnitOfMeasure.values)),
+        "costPrice": Field(money(what="Cost price")),
+        "sellingPrice": Field(money(what="Selling price")),
+        "taxCode": Field(reference),
+        "reorderLevel": Field(quantity(what="Reorder level")),
+        "reorderQuantity": Field(quantity(what="Reorder quantity")),
+        "trackSerial": Field(boolean),
+        "trackBatch": Field(boolean),
+        "active": Field(boolean),
+    }
+
+
+IDENTITY = {"id": Field(reference)}
+
+
+class ItemHandler(MasterDataHandler):
+    entity = "items"
+    model = Item
+    what = "Item"
+    operations = frozenset({"create", "update", "delete"})
+    max_records = 1000
+    natural_key = "item_code"
+    natural_key_param = "itemCode"
+    unique_fields = {"itemCode": ("item_code", False)}
+    field_map = {
+        "itemCode": "item_code",
+        "name": "name",
+        "description": "description",
+        "category": "category",
+        "type": "type",
+        "unitOfMeasure": "unit_of_measure",
+        "costPrice": "cost_price",
+        "sellingPrice": "selling_price",
+        "reorderLevel": "reorder_level",
+        "reorderQuantity": "reorder_quantity",
+        "trackSerial": "track_serial",
+        "trackBatch": "track_batch",
+        "active": "active",
+    }
+    create_schema = Schema(item_fields())
+    update_schema = Schema({**item_fields(), **IDENTITY})
+    delete_schema = Schema({**IDENTITY, "itemCode": Field(text(50, blank=False))})
+    # What stops a delete: each is one query for the whole batch.
+    dependents = (StockMovement, StockAdjustment, InvoiceLine, BillLine)
+
+    def load_references(self, records) -> None:
+        refs = [record.values.get("taxCode") for record in records]
+        self.tax_codes = ReferenceIndex(self.scoped(TaxCode), "code", refs)
+
+    def assignable_attrs(self) -> list[str]:
+        # The id, not the object: reading `tax_code` of a stored item would query it.
+        return [*super().assignable_attrs(), "tax_code_id"]
+
+    def assign_references(self, instance, values) -> set[str]:
+        if "taxCode" not in values:
+            return set()
+        instance.tax_code = self.tax_codes.get(values["taxCode"])
+        return {"tax_code"}
+
+    def check(self, record, instance, *, creating: bool) -> list[Detail]:
+        ref = record.values.get("taxCode")
+        if ref and self.tax_codes.get(ref) is None:
+            reference_error(record, "taxCode", "Tax code", ref)
+            return []
+        if (
+            PRICE_FIELDS & record.values.keys()
+            and instance.type == ItemType.INVENTORY
+            and instance.selling_price < instance.cost_price
+        ):
+            record.warn(
+                "SELLING_BELOW_COST",
+                f"Selling price {instance.selling_price} is below cost price "
+                f"{instance.cost_price}.",
+                field="sellingPrice",
+            )
+        return []
+
+    def rows_in_use(self, pks: list[int]) -> set[int]:
+        in_use = set()
+        for model in self.dependents:
+            # order_by(): an ordering column in the SELECT would defeat DISTINCT.
+            rows = self.scoped(model).filter(item_id__in=pks).order_by()
+            in_use.update(rows.values_list("item_id", flat=True).distinct())
+        return in_use
+
+    def in_use_message(self, instance) -> str:
+        return (
+            f"Item {instance.item_code} has stock movements, adjustments or document lines "
+            "and cannot be deleted."
+        )
+
+    def delete_rows(self, pks: list[int]) -> None:
+        # Levels cascade with their item; without movements they can only be zero.
+        self.scoped(StockLevel).filter(item_id__in=pks).delete()
+        super().delete_rows(pks)
+
+
+HANDLERS = [ItemHandler]

@@ -1,0 +1,171 @@
+"""The chart of accounts in batches: create and update (accounts are never deleted).
+
+An update names its account by `id` — the public id or the current code — or, when no id is
+sent, by `code`. A parent (`parentId`, public id or code) may be an account created earlier
+in the same batch; it must be of the same type and must not make a cycle. A chart is small,
+so the batch loads the company's whole chart in one query and walks ancestry in memory."""
+
+from collections import defaultdict
+
+from batch.codes import ErrorCode
+from batch.handlers import reference_error
+from batch.master import MasterDataHandler
+from batch.schema import Detail, Field, FieldCode, Schema, boolean, choice, reference, text
+
+from ..models import Account, AccountType, JournalLine
+
+
+def account_fields() -> dict:
+    return {
+        "code": Field(text(20, blank=False), required=True),
+        "name": Field(text(200, blank=False), required=True),
+        "type": Field(choice(AccountType.values), required=True),
+        "parentId": Field(reference),
+        "active": Field(boolean),
+    }
+
+
+def is_ancestor(account: Account, *, of: Account | None) -> bool:
+    """Whether `account` is `of` or one of its ancestors, following in-memory parents."""
+    seen = set()
+    while of is not None and id(of) not in seen:
+        if of is account:
+            return True
+        seen.add(id(of))
+        of = of.parent
+    return False
+
+
+class AccountHandler(MasterDataHandler):
+    entity = "accounts"
+    model = Account
+    what = "Account"
+    operations = frozenset({"create", "update"})
+    max_records = 200
+    natural_key = "code"
+    natural_key_param = "code"
+    unique_fields = {"code": ("code", False)}
+    field_map = {"code": "code", "name": "name", "type": "type", "active": "active"}
+    create_schema = Schema(account_fields())
+    update_schema = Schema({**account_fields(), "id": Field(reference)})
+
+    def load_references(self, records) -> None:
+        # The rows updates name stay the same objects, so the tree sees their changes.
+        chart = {row.pk: row for row in self.index.by_ref.values()}
+        for row in self.scoped():
+            chart.setdefault(row.pk, row)
+        for row in chart.values():
+            if row.parent_id in chart:
+                row.parent = chart[row.parent_id]
+        self.chart = list(chart.values())
+        self.stored_types = {pk: row.type for pk, row in chart.items()}
+        self.by_ref = {ref: row for row in self.chart for ref in (row.public_id, row.code)}
+
+    def rows_in_use(self, pks: list[int]) -> set[int]:
+        """Accounts with journal lines: their type is fixed."""
+        lines = self.scoped(JournalLine).filter(account_id__in=pks).order_by()
+        return set(lines.values_list("account_id", flat=True).distinct())
+
+    def account_named(self, ref: str) -> Account | None:
+        account = self.index.get(ref) or self.by_ref.get(ref)
+        if account is not None and ref in (account.public_id, account.code):
+            return account
+        return None  # unknown, or renamed earlier in the batch
+
+    def assignable_attrs(self) -> list[str]:
+        return [*super().assignable_attrs(), "parent"]
+
+    def assign_references(self, instance, values) -> set[str]:
+        if "parentId" not in values:
+            return set()
+        ref = values["parentId"]
+        instance.parent = self.account_named(ref) if ref else None
+        return {"parent"}
+
+    def check(self, record, instance, *, creating: bool) -> list[Detail]:
+        ref = record.values.get("parentId")
+        if ref and instance.parent is None:
+            reference_error(record, "parentId", "Parent account", ref)
+            return []
+        return (
+            self.check_parent(instance)
+            + self.check_type(record, instance, creating=creating)
+            + self.check_active(instance)
+        )
+
+    def check_parent(self, account: Account) -> list[Detail]:
+        parent = account.parent
+        if parent is None:
+            return []
+        if parent.type != account.type:
+            message = f"Parent account {parent.code} is {parent.type}; it must be {account.type}."
+        elif is_ancestor(account, of=parent):
+            message = f"Parent account {parent.code} is a sub-account of {account.code}."
+        else:
+            return []
+        return [Detail("parentId", message, FieldCode.INVALID_VALUE)]
+
+    def check_type(self, record, account: Account, *, creating: bool) -> list[Detail]:
+        if creating or "type" not in record.values:
+            return []
+        if account.pk in self.blocked and account.type != self.stored_types[account.pk]:
+            message = f"Account {account.code} has journal lines; its type cannot change."
+            return [Detail("type", message, FieldCode.INVALID_VALUE)]
+        accounts = [*self.chart, *self.created.values()]
+        if any(row.parent is account and row.type != account.type for row in accounts):
+            message = f"Account {account.code} has sub-accounts of another type."
+            return [Detail("type", message, FieldCode.INVALID_VALUE)]
+        return []
+
+    @staticmethod
+    def check_active(account: Account) -> list[Detail]:
+        if account.role and not account.active:
+            message = f"Account {account.code} is the {account.role} posting account."
+            return [Detail("active", message, FieldCode.INVALID_VALUE)]
+        return []
+
+    # Write: parents before children, so every parent has its pk when a child is saved.
+
+    def write(self, records) -> None:
+        self.moved: list[Account] = []
+        super().write(records)
+        if self.moved:
+            Account.objects.bulk_update(self.moved, ["parent"])
+
+    def update(self, rows, fields) -> None:
+        if "parent" in fields:  # written after the inserts: a new parent has no pk yet
+            self.moved = [row for row, changed in self.changed.values() if "parent" in changed]
+            fields = [name for name in fields if name != "parent"]
+        super().update(rows, fields)
+
+    def insert(self, accounts) -> None:
+        new, waves = {id(account) for account in accounts}, defaultdict(list)
+        for account in accounts:
+            depth, parent = 0, account.parent
+            while parent is not None and id(parent) in new:
+                depth, parent = depth + 1, parent.parent
+            waves[depth].append(account)
+        for depth in sorted(waves):
+            super().insert(waves[depth])
+
+    def find_conflicts(self, records) -> bool:
+        found = super().find_conflicts(records)
+        # A record whose new parent lost its code to another batch cannot be written either.
+        while orphans := [record for record in records if record.ok and self.orphaned(record)]:
+            for record in orphans:
+                message = "Parent account could not be created."
+                record.fail(ErrorCode.REFERENCE_ERROR, message, field="parentId")
+                self.unstage(record.target)
+            found = True
+        return found
+
+    def orphaned(self, record) -> bool:
+        parent = record.target.parent
+        return (
+            parent is not None
+            and id(parent) not in self.created
+            and parent.pk not in self.stored_types
+        )
+
+
+HANDLERS = [AccountHandler]

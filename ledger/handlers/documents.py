@@ -1,0 +1,463 @@
+"""Invoices and bills in batches: create, and update while nothing is paid.
+
+One class serves both; they differ only in the party (customer or supplier), the JSON names
+(invoiceDate / billDate …) and the services that write them. A batch loads its parties,
+items, tax codes and the documents it updates with one query each, validates in memory in
+request order, and writes with one create call and one update call."""
+
+import datetime
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as default
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from django.db.models import F, Sum
+
+from batch.codes import ErrorCode, FieldCode
+from batch.handlers import Handler, ReferenceIndex
+from batch.records import Record
+from batch.schema import Detail, Field, ListOf, Schema, date, money, quantity, reference, text
+from bigledger.money import ZERO
+from inventory.models import Item
+
+from ..models import Bill, Customer, DocumentStatus, Invoice, Status, Supplier, TaxCode
+from ..services.documents import (
+    BILL,
+    INVOICE,
+    DocumentKind,
+    TradeDocumentChange,
+    TradeDocumentDraft,
+    TradeLineDraft,
+    create_bills,
+    create_invoices,
+    update_bills,
+    update_invoices,
+)
+
+MAX_LINES = 500
+
+LINE = Schema(
+    {
+        "itemId": Field(reference),
+        "itemCode": Field(reference),
+        "description": Field(text(500)),
+        "quantity": Field(quantity(positive=True), required=True),
+        "unitPrice": Field(money(what="Unit price"), required=True),
+        "taxCode": Field(reference, required=True),
+    }
+)
+
+CLIENT_TOTALS = {"subtotal": "subtotal", "taxTotal": "tax_total", "total": "total"}
+
+
+@dataclass
+class Problems:
+    """What is wrong with one record: missing references answer REFERENCE_ERROR, anything
+    else VALIDATION_ERROR; all of one kind are reported together."""
+
+    missing: list[Detail] = default(default_factory=list)
+    invalid: list[Detail] = default(default_factory=list)
+
+    def reported(self, record: Record) -> bool:
+        if self.missing:
+            record.fail_fields(self.missing, ErrorCode.REFERENCE_ERROR)
+        elif self.invalid:
+            record.fail_fields(self.invalid)
+        return bool(self.missing or self.invalid)
+
+
+def find_reference(
+    index: ReferenceIndex,
+    values: dict,
+    params: tuple[str, ...],
+    what: str,
+    problems: Problems,
+    path: str = "",
+) -> tuple[Any, str | None]:
+    """The row a record names by public id, natural key or both (`params`, e.g. itemId,
+    itemCode). Returns (row, the field that named it); row is None when nothing was sent or
+    the reference is wrong, and wrong references are added to problems under path + field."""
+    sent = [(param, values[param]) for param in params if values.get(param)]
+    if not sent:
+        return None, None
+    rows = []
+    for param, ref in sent:
+        row = index.get(ref)
+        if row is None:
+            message = f"{what} '{ref}' does not exist."
+            problems.missing.append(Detail(path + param, message, FieldCode.NOT_FOUND))
+        rows.append(row)
+    first = sent[0][0]
+    if None in rows:
+        return None, first
+    if len(rows) == 2 and rows[0] is not rows[1]:
+        message = f"{params[0]} and {params[1]} name different {what.lower()}s."
+        problems.invalid.append(Detail(path + params[1], message, FieldCode.INVALID_VALUE))
+        return None, first
+    return rows[0], first
+
+
+def check_date(ctx, value: datetime.date, param: str, problems: Problems) -> None:
+    if value > ctx.today and not ctx.company.allow_future_dates:
+        problems.invalid.append(
+            Detail(param, f"{param} {value} is in the future.", FieldCode.FUTURE_DATE)
+        )
+
+
+class TradeDocumentHandler(Handler):
+    operations = frozenset({"create", "update"})
+    max_records = 100
+    party_model: ClassVar[type]
+    party_what: ClassVar[str]  # "Customer"
+    party_params: ClassVar[tuple[str, str]]  # ("customerId", "customerNumber")
+    date_param: ClassVar[str]  # "invoiceDate"
+    number_param: ClassVar[str]  # "invoiceNumber"
+    what: ClassVar[str]  # "Invoice"
+    kind: ClassVar[DocumentKind]
+    create_documents: ClassVar[Callable]
+    update_documents: ClassVar[Callable]
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.parties = self.items = self.tax_codes = self.documents = None
+        self.kept_lines: dict[int, list[TradeLineDraft]] = {}
+        self.changes: dict[int, TradeDocumentChange] = {}  # document pk -> staged update
+        self.exposure: dict[int, Decimal] = {}  # customer pk -> what they would owe
+
+    # Load ----------------------------------------------------------------------------------
+
+    def load(self, records: list[Record]) -> None:
+        values = [record.values for record in records]
+        lines = [line for v in values for line in v.get("items") or ()]
+        self.parties = ReferenceIndex(
+            self.scoped(self.party_model), "number", refs_of(values, self.party_params)
+        )
+        self.items = ReferenceIndex(
+            self.scoped(Item), "item_code", refs_of(lines, ("itemId", "itemCode"))
+        )
+        self.tax_codes = ReferenceIndex(self.scoped(TaxCode), "code", refs_of(lines, ("taxCode",)))
+        self.load_documents([r.values for r in records if r.operation == "update"])
+        self.load_exposure()
+
+    def load_documents(self, values: list[dict]) -> None:
+        documents = self.scoped()
+        if not self.ctx.options.validate_only:
+            # Held until the batch commits: no payment can land between check and write.
+            documents = documents.select_for_update(of=("self",))
+        self.documents = ReferenceIndex(
+            documents,
+            "number",
+            refs_of(values, ("id", self.number_param)),
+            select_related=(self.kind.party_field,),
+        )
+        pks = {row.pk for row in self.documents.by_ref.values()}
+        if not pks:
+            return
+        document_id = f"{self.kind.document_field}_id"
+        for line in (
+            self.scoped(self.kind.line_model)
+            .filter(**{f"{document_id}__in": pks})
+            .select_related("tax_code", "item")
+            .order_by("line_number")
+        ):
+            self.kept_lines.setdefault(getattr(line, document_id), []).append(
+                TradeLineDraft(
+                    quantity=line.quantity,
+                    unit_price=line.unit_price,
+                    tax_code=line.tax_code,
+                    description=line.description,
+                    item=line.item,
+                    tax_rate=line.tax_rate,
+                )
+            )
+
+    def load_exposure(self) -> None:
+        """Hook: what customers with a credit limit owe on open invoices (invoices only)."""
+
+    # Validate ------------------------------------------------------------------------------
+
+    def validate_create(self, record: Record) -> None:
+        values, problems = record.values, Problems()
+        party, party_param = find_reference(
+            self.parties, values, self.party_params, self.party_what, problems
+        )
+        if party_param is None:
+            message = f"{self.party_params[0]} or {self.party_params[1]} is required."
+            problems.invalid.append(Detail(self.party_params[0], message, FieldCode.REQUIRED))
+        lines = self.resolve_lines(values["items"], problems)
+        if party is not None:
+            self.check_party(party, party_param, problems)
+        document_date = values[self.date_param]
+        check_date(self.ctx, document_date, self.date_param, problems)
+        if problems.missing or party is None:
+            problems.reported(record)
+            return
+        draft = TradeDocumentDraft(
+            party=party,
+            date=document_date,
+            due_date=values.get("dueDate") or due_by_terms(document_date, party),
+            lines=lines,
+            reference=values.get("reference") or "",
+            notes=values.get("notes") or "",
+        )
+        self.check_draft(draft, values, problems)
+        if problems.reported(record):
+            return
+        self.on_staged(record, draft, replaced=None)
+        record.target = draft
+
+    def validate_update(self, record: Record) -> None:
+        document = self.find(record)
+        if document is None:
+            return
+        if document.amount_paid:
+            record.fail(
+                ErrorCode.CONFLICT,
+                f"{self.what} {document.number} has {document.amount_paid} paid against it "
+                "and can no longer be updated.",
+            )
+            return
+        change = self.changes.get(document.pk)
+        current = change.draft if change else self.as_draft(document)
+        draft, problems = self.updated_draft(record.values, current)
+        if draft is not None:
+            self.check_draft(draft, record.values, problems)
+        if problems.reported(record):
+            return
+        self.on_staged(record, draft, replaced=current)
+        if change is None:
+            change = self.changes[document.pk] = TradeDocumentChange(document, draft)
+        change.draft = draft
+        record.target = change
+
+    def find(self, record: Record):
+        ref = record.values.get("id") or record.values.get(self.number_param)
+        if not ref:
+            message = f"id or {self.number_param} is required for update."
+            self.reject(record, "id", message, FieldCode.REQUIRED)
+            return None
+        document = self.documents.get(ref)
+        if document is None:
+            record.fail(ErrorCode.NOT_FOUND, f"{self.what} '{ref}' not found.", field="id")
+        return document
+
+    def as_draft(self, document) -> TradeDocumentDraft:
+        return TradeDocumentDraft(
+            party=getattr(document, self.kind.party_field),
+            date=document.date,
+            due_date=document.due_date,
+            lines=list(self.kept_lines.get(document.pk, [])),
+            reference=document.reference,
+            notes=document.notes,
+        )
+
+    def updated_draft(self, values: dict, current: TradeDocumentDraft):
+        """The document with what the record sent applied; rules apply to what was sent.
+        A new date or party without a dueDate moves the due date to date + payment terms."""
+        problems = Problems()
+        party, party_param = find_reference(
+            self.parties, values, self.party_params, self.party_what, problems
+        )
+        if party is not None:
+            self.check_party(party, party_param, problems)
+        lines = current.lines
+        if values.get("items"):
+            lines = self.resolve_lines(values["items"], problems)
+        document_date = values.get(self.date_param) or current.date
+        if values.get(self.date_param):
+            check_date(self.ctx, document_date, self.date_param, problems)
+        if problems.missing or (party_param and party is None):
+            return None, problems
+        party = party or current.party
+        due_date = values.get("dueDate")
+        if due_date is None:
+            moved = document_date != current.date or party is not current.party
+            due_date = due_by_terms(document_date, party) if moved else current.due_date
+        draft = TradeDocumentDraft(
+            party=party,
+            date=document_date,
+            due_date=due_date,
+            lines=lines,
+            reference=text_value(values, "reference", current.reference),
+            notes=text_value(values, "notes", current.notes),
+        )
+        return draft, problems
+
+    def resolve_lines(self, raw_lines: list[dict], problems: Problems) -> list[TradeLineDraft]:
+        lines = []
+        for position, values in enumerate(raw_lines):
+            path = f"items[{position}]."
+            item, item_param = find_reference(
+                self.items, values, ("itemId", "itemCode"), "Item", problems, path
+            )
+            tax_code, _ = find_reference(
+                self.tax_codes, values, ("taxCode",), "Tax code", problems, path
+            )
+            description = values.get("description") or (item.name if item else "")
+            if item_param is None and not description:
+                message = "A line without an item needs a description."
+                problems.invalid.append(Detail(path + "description", message, FieldCode.REQUIRED))
+            if item is not None and not item.active:
+                message = f"Item {item.item_code} is inactive."
+                problems.invalid.append(Detail(path + item_param, message, FieldCode.INACTIVE))
+            if tax_code is not None and not tax_code.active:
+                message = f"Tax code {tax_code.code} is inactive."
+                problems.invalid.append(Detail(path + "taxCode", message, FieldCode.INACTIVE))
+            if tax_code is not None:
+                lines.append(
+                    TradeLineDraft(
+                        quantity=values["quantity"],
+                        unit_price=values["unitPrice"],
+                        tax_code=tax_code,
+                        description=description,
+                        item=item,
+                    )
+                )
+        return lines
+
+    def check_party(self, party, param: str, problems: Problems) -> None:
+        if party.status != Status.ACTIVE:
+            message = f"{self.party_what} {party.number} is inactive."
+            problems.invalid.append(Detail(param, message, FieldCode.INACTIVE))
+
+    def check_draft(self, draft: TradeDocumentDraft, values: dict, problems: Problems) -> None:
+        if draft.due_date < draft.date:
+            message = f"dueDate {draft.due_date} is before {self.date_param} {draft.date}."
+            problems.invalid.append(Detail("dueDate", message, FieldCode.INVALID_DATE))
+        if draft.total <= 0:
+            message = f"The {self.what.lower()} total must be positive; its lines add up to 0."
+            problems.invalid.append(Detail("total", message, FieldCode.INVALID_AMOUNT))
+        for param, attr in CLIENT_TOTALS.items():
+            sent = values.get(param)
+            if sent is not None and sent != getattr(draft, attr):
+                message = f"{param} {sent} does not match the computed {getattr(draft, attr)}."
+                problems.invalid.append(Detail(param, message, FieldCode.TOTAL_MISMATCH))
+
+    def on_staged(self, record: Record, draft, *, replaced) -> None:
+        """Hook: a document passed; `replaced` is what it said before (None for a create)."""
+
+    # Write ---------------------------------------------------------------------------------
+
+    def write(self, records: list[Record]) -> None:
+        creates = [record for record in records if record.operation == "create"]
+        documents = type(self).create_documents(
+            company=self.company, drafts=[record.target for record in creates]
+        )
+        for record, document in zip(creates, documents, strict=True):
+            record.data = self.result_data(document)
+        updates = [record for record in records if record.operation == "update"]
+        changes = list({id(record.target): record.target for record in updates}.values())
+        type(self).update_documents(company=self.company, changes=changes)
+        for record in updates:
+            record.data = self.result_data(record.target.document)
+
+    def result_data(self, document) -> dict:
+        return {
+            "id": document.public_id,
+            "number": document.number,
+            self.number_param: document.number,
+            "total": document.total,
+            "status": document.status,
+        }
+
+
+def refs_of(values: list[dict], params: tuple[str, ...]) -> set[str]:
+    return {ref for v in values for param in params if (ref := v.get(param))}
+
+
+def due_by_terms(document_date: datetime.date, party) -> datetime.date:
+    return document_date + datetime.timedelta(days=party.payment_terms)
+
+
+def text_value(values: dict, param: str, current: str) -> str:
+    if param not in values:
+        return current
+    return values[param] or ""
+
+
+def document_schema(party_params, date_param: str, number_param: str, *, update: bool):
+    fields = {
+        **{param: Field(reference) for param in party_params},
+        date_param: Field(date, required=True),
+        "dueDate": Field(date),
+        "reference": Field(text(100)),
+        "notes": Field(text(5000)),
+        "items": ListOf(LINE, min_items=1, max_items=MAX_LINES, required=True),
+        "subtotal": Field(money(what="subtotal")),
+        "taxTotal": Field(money(what="taxTotal")),
+        "total": Field(money(what="total")),
+    }
+    if update:
+        fields.update({"id": Field(reference), number_param: Field(reference)})
+    return Schema(fields)
+
+
+class InvoiceHandler(TradeDocumentHandler):
+    entity = "invoices"
+    model = Invoice
+    what = "Invoice"
+    kind = INVOICE
+    party_model = Customer
+    party_what = "Customer"
+    party_params = ("customerId", "customerNumber")
+    date_param = "invoiceDate"
+    number_param = "invoiceNumber"
+    create_documents = staticmethod(create_invoices)
+    update_documents = staticmethod(update_invoices)
+    create_schema = document_schema(party_params, date_param, number_param, update=False)
+    update_schema = document_schema(party_params, date_param, number_param, update=True)
+
+    def load_exposure(self) -> None:
+        """One aggregate for every customer with a credit limit the batch touches."""
+        customers = {c.pk: c for c in self.parties.by_ref.values() if c.credit_limit > 0}
+        for document in self.documents.by_ref.values():
+            if document.customer.credit_limit > 0:
+                customers[document.customer_id] = document.customer
+        if not customers:
+            return
+        self.exposure = dict.fromkeys(customers, ZERO)
+        owed = (
+            self.scoped()
+            .filter(customer_id__in=customers)
+            .exclude(status=DocumentStatus.PAID)
+            .values("customer_id")
+            .annotate(due=Sum(F("total") - F("amount_paid")))
+        )
+        for row in owed:
+            self.exposure[row["customer_id"]] = row["due"]
+
+    def on_staged(self, record: Record, draft, *, replaced) -> None:
+        if replaced is not None and replaced.party.pk in self.exposure:
+            self.exposure[replaced.party.pk] -= replaced.total
+        customer = draft.party
+        if customer.pk not in self.exposure:
+            return
+        self.exposure[customer.pk] += draft.total
+        owed = self.exposure[customer.pk]
+        if owed > customer.credit_limit:
+            record.warn(
+                "CREDIT_LIMIT_EXCEEDED",
+                f"Customer {customer.number} would owe {owed} on open invoices, over the "
+                f"credit limit of {customer.credit_limit}.",
+                field=self.party_params[0],
+            )
+
+
+class BillHandler(TradeDocumentHandler):
+    entity = "bills"
+    model = Bill
+    what = "Bill"
+    kind = BILL
+    party_model = Supplier
+    party_what = "Supplier"
+    party_params = ("supplierId", "supplierNumber")
+    date_param = "billDate"
+    number_param = "billNumber"
+    create_documents = staticmethod(create_bills)
+    update_documents = staticmethod(update_bills)
+    create_schema = document_schema(party_params, date_param, number_param, update=False)
+    update_schema = document_schema(party_params, date_param, number_param, update=True)
+
+
+HANDLERS = [InvoiceHandler, BillHandler]

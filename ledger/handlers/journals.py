@@ -1,0 +1,199 @@
+"""Manual journal entries in batches: create only. A posted entry is never edited, only
+reversed by another entry, so there is nothing to update or delete.
+
+Everything that needs no database (dates, one side per line, the balance) is checked in
+clean(); validate() resolves the accounts, all loaded in one query."""
+
+from decimal import Decimal
+
+from batch.codes import ErrorCode, FieldCode
+from batch.handlers import Handler, ReferenceIndex, reference_error
+from batch.records import Record
+from batch.schema import Detail, Field, ListOf, Schema, money, reference, text
+from batch.schema import date as iso_date
+from bigledger.money import ZERO
+
+from ..models import Account, JournalEntry, JournalSource
+from ..services.journals import JournalDraft, LineDraft, post_journal_entries
+
+# A total must fit Decimal(18, 2), as every money column does.
+MONEY_LIMIT = Decimal(10) ** 16
+
+LINE = Schema(
+    {
+        "accountId": Field(reference),
+        "accountCode": Field(reference),
+        "debit": Field(money(what="Debit")),
+        "credit": Field(money(what="Credit")),
+        "description": Field(text(500)),
+    }
+)
+
+ENTRY = Schema(
+    {
+        "date": Field(iso_date, required=True),
+        "reference": Field(text(100)),
+        "description": Field(text(500)),
+        "lines": ListOf(LINE, min_items=2, required=True),
+    }
+)
+
+
+def account_ref(line: dict, position: int) -> tuple[str, str | None]:
+    """The JSON field that names the line's account, and its value (id before code)."""
+    if line.get("accountId"):
+        return f"lines[{position}].accountId", line["accountId"]
+    if line.get("accountCode"):
+        return f"lines[{position}].accountCode", line["accountCode"]
+    return f"lines[{position}].accountId", None
+
+
+def line_problems(lines: list[dict]) -> list[Detail]:
+    """Each line names an account and carries exactly one positive side."""
+    details = []
+    for position, line in enumerate(lines):
+        field, ref = account_ref(line, position)
+        if ref is None:
+            details.append(
+                Detail(field, "accountId or accountCode is required.", FieldCode.REQUIRED)
+            )
+        debit, credit = line.get("debit") or ZERO, line.get("credit") or ZERO
+        if debit > 0 and credit > 0:
+            message = "A line takes a debit or a credit, not both."
+        elif debit <= 0 and credit <= 0:
+            message = "A line needs a debit or a credit greater than zero."
+        else:
+            continue
+        details.append(Detail(f"lines[{position}].debit", message, FieldCode.INVALID_AMOUNT))
+    return details
+
+
+def balance_problems(lines: list[dict]) -> list[Detail]:
+    debit = sum((line.get("debit") or ZERO for line in lines), ZERO)
+    credit = sum((line.get("credit") or ZERO for line in lines), ZERO)
+    if debit != credit:
+        return [
+            Detail(
+                "lines",
+                f"Total debit {debit} does not equal total credit {credit}.",
+                FieldCode.UNBALANCED,
+            )
+        ]
+    if debit >= MONEY_LIMIT:
+        return [Detail("lines", "The entry's total is too large.", FieldCode.INVALID_AMOUNT)]
+    return []
+
+
+class JournalEntryHandler(Handler):
+    entity = "journal-entries"
+    model = JournalEntry
+    max_records = 100
+    operations = frozenset({"create"})
+    create_schema = ENTRY
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.accounts: ReferenceIndex | None = None
+
+    # Clean: no database ---------------------------------------------------------------------
+
+    def clean(self, record: Record) -> None:
+        values, details = self.create_schema.clean(record.op.data)
+        details += self.date_problems(values)
+        if "lines" in values and not any(d.field.startswith("lines") for d in details):
+            details += line_problems(values["lines"]) or balance_problems(values["lines"])
+        record.values = values
+        if details:
+            record.fail_fields(details)
+
+    def date_problems(self, values: dict) -> list[Detail]:
+        entry_date = values.get("date")
+        if entry_date is None or self.company.allow_future_dates or entry_date <= self.ctx.today:
+            return []
+        return [Detail("date", "Date must not be in the future.", FieldCode.FUTURE_DATE)]
+
+    # Load and validate ----------------------------------------------------------------------
+
+    def load(self, records: list[Record]) -> None:
+        refs = {
+            ref
+            for record in records
+            for line in record.values["lines"]
+            for ref in (line.get("accountId"), line.get("accountCode"))
+        }
+        self.accounts = ReferenceIndex(self.scoped(Account), "code", refs)
+
+    def validate_create(self, record: Record) -> None:
+        lines, missing, details = [], [], []
+        for position, line in enumerate(record.values["lines"]):
+            field, ref = account_ref(line, position)
+            account = self.accounts.get(ref)
+            if account is None:
+                missing.append((field, ref))
+                continue
+            details += self.account_problems(line, position, field, account)
+            lines.append(
+                LineDraft(
+                    account,
+                    debit=line.get("debit") or ZERO,
+                    credit=line.get("credit") or ZERO,
+                    description=line.get("description") or "",
+                )
+            )
+        if missing:
+            report_missing_accounts(record, missing)
+        elif details:
+            record.fail_fields(details)
+        else:
+            record.target = JournalDraft(
+                date=record.values["date"],
+                lines=lines,
+                reference=record.values.get("reference") or "",
+                description=record.values.get("description") or "",
+                source=JournalSource.MANUAL,
+            )
+
+    def account_problems(self, line: dict, position: int, field: str, account) -> list[Detail]:
+        code = line.get("accountCode")
+        if line.get("accountId") and code and self.accounts.get(code) is not account:
+            return [
+                Detail(
+                    f"lines[{position}].accountCode",
+                    f"accountCode '{code}' does not name the account accountId names.",
+                    FieldCode.INVALID_VALUE,
+                )
+            ]
+        if not account.active:
+            return [Detail(field, f"Account {account.code} is inactive.", FieldCode.INACTIVE)]
+        return []
+
+    # Write ----------------------------------------------------------------------------------
+
+    def write(self, records: list[Record]) -> None:
+        post_journal_entries(company=self.company, drafts=[record.target for record in records])
+        for record in records:
+            entry = record.target.entry
+            record.data = {
+                "id": entry.public_id,
+                "number": entry.number,
+                "totalDebit": entry.total_debit,
+                "totalCredit": entry.total_credit,
+            }
+
+
+def report_missing_accounts(record: Record, missing: list[tuple[str, str]]) -> None:
+    if len(missing) == 1:
+        field, ref = missing[0]
+        reference_error(record, field, "Account", ref)
+        return
+    record.fail(
+        ErrorCode.REFERENCE_ERROR,
+        "Several accounts do not exist.",
+        details=[
+            Detail(field, f"Account '{ref}' does not exist.", FieldCode.NOT_FOUND)
+            for field, ref in missing
+        ],
+    )
+
+
+HANDLERS = [JournalEntryHandler]

@@ -1,0 +1,180 @@
+"""Payments in batches (create only): customer receipts allocated to invoices, supplier
+payments allocated to bills.
+
+Every invoice and bill the batch allocates to is read in one query per kind, under a row
+lock unless the batch only validates, so what a document still owes cannot change before
+the batch commits. Allocations made by earlier payments of the same batch are counted in
+memory: two payments cannot both spend what one invoice owes."""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from batch.codes import FieldCode
+from batch.handlers import Handler, ReferenceIndex
+from batch.records import Record
+from batch.schema import Detail, Field, ListOf, Schema, date, money, reference, text
+from bigledger.money import ZERO
+
+from ..models import Bill, Customer, Invoice, Payment, Supplier
+from ..services.payments import AllocationDraft, PaymentDraft, create_payments
+from .documents import Problems, check_date, find_reference, refs_of
+
+CUSTOMER_PARAMS = ("customerId", "customerNumber")
+SUPPLIER_PARAMS = ("supplierId", "supplierNumber")
+INVOICE_PARAMS = ("invoiceId", "invoiceNumber")
+BILL_PARAMS = ("billId", "billNumber")
+
+ALLOCATION = Schema(
+    {
+        **{param: Field(reference) for param in INVOICE_PARAMS + BILL_PARAMS},
+        "amount": Field(money(positive=True), required=True),
+    }
+)
+
+PAYMENT = Schema(
+    {
+        **{param: Field(reference) for param in CUSTOMER_PARAMS + SUPPLIER_PARAMS},
+        "paymentDate": Field(date, required=True),
+        "amount": Field(money(positive=True), required=True),
+        "method": Field(text(30)),
+        "reference": Field(text(100)),
+        "notes": Field(text(5000)),
+        "allocations": ListOf(ALLOCATION, max_items=1000),
+    }
+)
+
+
+class PaymentHandler(Handler):
+    entity = "payments"
+    model = Payment
+    max_records = 200
+    operations = frozenset({"create"})
+    create_schema = PAYMENT
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.customers = self.suppliers = self.invoices = self.bills = None
+        self.allocated: dict[tuple[type, int], Decimal] = defaultdict(lambda: ZERO)
+
+    def load(self, records: list[Record]) -> None:
+        values = [record.values for record in records]
+        allocations = [a for v in values for a in v.get("allocations") or ()]
+        self.customers = ReferenceIndex(
+            self.scoped(Customer), "number", refs_of(values, CUSTOMER_PARAMS)
+        )
+        self.suppliers = ReferenceIndex(
+            self.scoped(Supplier), "number", refs_of(values, SUPPLIER_PARAMS)
+        )
+        self.invoices = self.documents(Invoice, refs_of(allocations, INVOICE_PARAMS))
+        self.bills = self.documents(Bill, refs_of(allocations, BILL_PARAMS))
+
+    def documents(self, model, refs: set[str]) -> ReferenceIndex:
+        rows = self.scoped(model)
+        if not self.ctx.options.validate_only:
+            rows = rows.select_for_update()
+        return ReferenceIndex(rows, "number", refs)
+
+    # Validate ------------------------------------------------------------------------------
+
+    def validate_create(self, record: Record) -> None:
+        values, problems = record.values, Problems()
+        party = self.find_party(values, problems)
+        check_date(self.ctx, values["paymentDate"], "paymentDate", problems)
+        allocations = []
+        if party is not None:
+            allocations = self.resolve_allocations(party, values.get("allocations") or [], problems)
+        if problems.reported(record):
+            return
+        draft = PaymentDraft(
+            party=party,
+            date=values["paymentDate"],
+            amount=values["amount"],
+            allocations=allocations,
+            method=values.get("method") or "",
+            reference=values.get("reference") or "",
+            notes=values.get("notes") or "",
+        )
+        if draft.allocated > draft.amount:
+            message = f"Allocations total {draft.allocated}, more than the amount {draft.amount}."
+            record.fail_fields([Detail("allocations", message, FieldCode.OVER_ALLOCATED)])
+            return
+        for allocation in allocations:
+            self.allocated[key_of(allocation.document)] += allocation.amount
+        record.target = draft
+
+    def find_party(self, values: dict, problems: Problems):
+        """Exactly one of a customer (a receipt) or a supplier (a payment out)."""
+        customer, customer_param = find_reference(
+            self.customers, values, CUSTOMER_PARAMS, "Customer", problems
+        )
+        supplier, supplier_param = find_reference(
+            self.suppliers, values, SUPPLIER_PARAMS, "Supplier", problems
+        )
+        if customer_param and supplier_param:
+            message = "A payment is from a customer or to a supplier, not both."
+            problems.invalid.append(Detail(supplier_param, message, FieldCode.INVALID_VALUE))
+            return None
+        if not customer_param and not supplier_param:
+            message = "customerId or customerNumber (or supplierId or supplierNumber) is required."
+            problems.invalid.append(Detail("customerId", message, FieldCode.REQUIRED))
+        return customer or supplier
+
+    def resolve_allocations(self, party, raw: list[dict], problems: Problems):
+        receipt = isinstance(party, Customer)
+        index, params, other_params, what = (
+            (self.invoices, INVOICE_PARAMS, BILL_PARAMS, "Invoice")
+            if receipt
+            else (self.bills, BILL_PARAMS, INVOICE_PARAMS, "Bill")
+        )
+        pending: dict[tuple[type, int], Decimal] = defaultdict(lambda: ZERO)
+        allocations = []
+        for position, values in enumerate(raw):
+            path = f"allocations[{position}]."
+            for param in other_params:
+                if values.get(param):
+                    message = f"A {'customer receipt' if receipt else 'supplier payment'} is "
+                    message += f"allocated to {what.lower()}s."
+                    problems.invalid.append(Detail(path + param, message, FieldCode.INVALID_VALUE))
+            document, param = find_reference(index, values, params, what, problems, path)
+            if param is None:
+                message = f"{params[0]} or {params[1]} is required."
+                problems.invalid.append(Detail(path + params[0], message, FieldCode.REQUIRED))
+            if document is None:
+                continue
+            if getattr(document, f"{party._meta.model_name}_id") != party.pk:
+                message = f"{what} {document.number} belongs to another {party._meta.model_name}."
+                problems.invalid.append(Detail(path + param, message, FieldCode.INVALID_VALUE))
+                continue
+            key = key_of(document)
+            outstanding = document.amount_due - self.allocated[key] - pending[key]
+            if values["amount"] > outstanding:
+                message = (
+                    f"{what} {document.number} has {outstanding} outstanding; "
+                    f"{values['amount']} cannot be allocated to it."
+                )
+                problems.invalid.append(Detail(path + "amount", message, FieldCode.OVER_ALLOCATED))
+                continue
+            pending[key] += values["amount"]
+            allocations.append(AllocationDraft(document=document, amount=values["amount"]))
+        return allocations
+
+    # Write ---------------------------------------------------------------------------------
+
+    def write(self, records: list[Record]) -> None:
+        payments = create_payments(
+            company=self.company, drafts=[record.target for record in records]
+        )
+        for record, payment in zip(records, payments, strict=True):
+            record.data = {
+                "id": payment.public_id,
+                "number": payment.number,
+                "amount": payment.amount,
+                "unallocated": record.target.unallocated,
+            }
+
+
+def key_of(document) -> tuple[type, int]:
+    return type(document), document.pk
+
+
+HANDLERS = [PaymentHandler]
