@@ -188,10 +188,11 @@ def post(port: int, key: str, entity: str, operations: list[dict]) -> tuple[floa
 
 def count_queries(key: str, entity: str, operations: list[dict]) -> int:
     import simplejson
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
+    reset_queries()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     with CaptureQueriesContext(connection) as queries:
@@ -406,9 +407,10 @@ def main() -> None:
 
 
 def count_naive_queries(naive, company, operations) -> int:
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
+    reset_queries()  # the query log is capped; start it empty so the count is whole
     with CaptureQueriesContext(connection) as queries:
         naive(company, operations)
     return len(queries)
