@@ -4,7 +4,6 @@ Request-level problems raise RequestError and nothing is processed. JSON numbers
 as Decimal (never float); NaN and Infinity are refused."""
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import simplejson
@@ -153,14 +152,3 @@ def parse_operations(raw_operations: list, *, row_numbers: list[int] | None = No
             )
         )
     return operations
-
-
-def decimal_free(value: Any) -> Any:
-    """A copy fit for storing as JSON where Decimals are not understood."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dict):
-        return {key: decimal_free(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [decimal_free(item) for item in value]
-    return value

@@ -5,6 +5,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -41,6 +42,11 @@ class BatchOutcome:
     @property
     def status(self) -> Status:
         return Status.ROLLED_BACK if self.rolled_back else Status.COMPLETED
+
+    @cached_property
+    def results(self) -> list[dict]:
+        """Each record's result as the API shows it, built once."""
+        return [record.result_json() for record in self.records]
 
 
 def run_batch(
@@ -154,10 +160,14 @@ def _write(handler: Handler, records, passed: list[Record], options: BatchOption
     _fail_system(passed, "The records kept conflicting with concurrent changes; try again.")
 
 
+SKIPPED_MESSAGE = "Not processed: an earlier record failed and continueOnError is false."
+
+
 def _skip(record: Record) -> None:
-    if record.status is None:
-        record.status = Status.SKIPPED
-        record.error = None
+    """Not processed at all, whatever its own data holds."""
+    record.status = Status.SKIPPED
+    record.error = RecordError(ErrorCode.SKIPPED, SKIPPED_MESSAGE)
+    record.warnings = []
 
 
 def _skip_after_first_failure(records: list[Record]) -> None:
@@ -183,17 +193,22 @@ def _fail_system(records: list[Record], message: str) -> None:
 
 
 def count(records: list[Record]) -> dict[str, int]:
+    return count_results((record.status, len(record.warnings)) for record in records)
+
+
+def count_results(outcomes) -> dict[str, int]:
+    """Totals from (status, number of warnings) pairs — of Records or of stored results."""
     tally = dict.fromkeys(Status, 0)
-    warnings = 0
-    for record in records:
-        tally[record.status] += 1
-        warnings += len(record.warnings)
-    successful = (tally[Status.CREATED] + tally[Status.UPDATED] + tally[Status.DELETED]) + tally[
-        Status.VALIDATED
-    ]
+    warnings = total = 0
+    for status, warning_count in outcomes:
+        tally[Status(status)] += 1
+        warnings += warning_count
+        total += 1
+    written = tally[Status.CREATED] + tally[Status.UPDATED] + tally[Status.DELETED]
+    successful = written + tally[Status.VALIDATED]
     failed = tally[Status.FAILED]
     return {
-        "totalRecords": len(records),
+        "totalRecords": total,
         "processedRecords": successful + failed + tally[Status.ROLLED_BACK],
         "successfulRecords": successful,
         "failedRecords": failed,

@@ -40,10 +40,20 @@ class BatchJob(TenantModel):
     updated_count = models.PositiveIntegerField(default=0)
     deleted_count = models.PositiveIntegerField(default=0)
     warning_count = models.PositiveIntegerField(default=0)
+    rolled_back_records = models.PositiveIntegerField(default=0)
     execution_time = models.FloatField(null=True, blank=True, help_text="Seconds.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Async processing: who holds the job, since when it last showed life, how often it
+    # was (re)started, and whether the caller asked it to stop.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    error = models.TextField(blank=True, default="")
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -54,3 +64,47 @@ class BatchJob(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.entity} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+FINISHED = frozenset(
+    {JobStatus.COMPLETED, JobStatus.ROLLED_BACK, JobStatus.FAILED, JobStatus.CANCELLED}
+)
+
+
+class ChunkStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+
+
+class BatchChunk(models.Model):
+    """A slice of a job, at most the entity's maximum operations. The chunk's business
+    writes, its results and its `done` mark commit in one transaction: a chunk delivered
+    twice is skipped the second time, so nothing is applied twice.
+
+    Operations and results are JSON text (exact decimals, compressed by PostgreSQL's
+    TOAST): a 100,000-record job is a few hundred rows, not one giant row or 100,000."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="chunks")
+    position = models.PositiveIntegerField()
+    first_index = models.PositiveIntegerField(help_text="Index of its first operation.")
+    size = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=8, choices=ChunkStatus.choices, default=ChunkStatus.PENDING
+    )
+    operations = models.TextField(blank=True, default="", help_text="JSON; cleared when done.")
+    results = models.TextField(blank=True, default="", help_text="JSON list of results.")
+    failed_records = models.PositiveIntegerField(default=0)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "position"], name="batchchunk_unique_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} chunk {self.position}"

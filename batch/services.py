@@ -6,10 +6,11 @@ from bigledger.api.errors import RequestError
 from bigledger.models import Company, PublicIdGenerator
 
 from .codes import RequestCode
-from .envelope import BatchRequest, decimal_free
+from .envelope import BatchOptions, BatchRequest, parse_operations
 from .executor import BatchOutcome, run_batch
 from .handlers import Handler, get_handler
-from .models import BatchJob, JobMode, JobStatus
+from .jobs import dumps, submit_job
+from .models import BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
 
 SYNC_BATCH_ID = PublicIdGenerator("batch")
 
@@ -60,7 +61,7 @@ def _run_and_record(company, user, entity, handler, request, source):
         mode=JobMode.SYNC,
         source=source,
         status=JobStatus.ROLLED_BACK if outcome.rolled_back else JobStatus.COMPLETED,
-        options=decimal_free(request.options.as_json()),
+        options=request.options.as_json(),
         created_by=user,
         total_records=counts["totalRecords"],
         processed_records=counts["processedRecords"],
@@ -71,43 +72,59 @@ def _run_and_record(company, user, entity, handler, request, source):
         updated_count=counts["updated"],
         deleted_count=counts["deleted"],
         warning_count=counts["warnings"],
+        rolled_back_records=counts["rolledBackRecords"],
         execution_time=outcome.execution_time,
         started_at=outcome.started_at,
+        completed_at=outcome.completed_at,
+    )
+    BatchChunk.objects.create(  # its results, so the batch can be read back and retried
+        job=job,
+        position=0,
+        first_index=0,
+        size=len(outcome.records),
+        status=ChunkStatus.DONE,
+        results=dumps(outcome.results),
+        failed_records=counts["failedRecords"],
         completed_at=outcome.completed_at,
     )
     return job, outcome
 
 
-def iso(moment) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) -> BatchJob:
+    """A new async job of the records that did not go in (failed, skipped, rolled back),
+    with corrected data where the caller sent some, keyed by referenceId."""
+    from .results import not_written
 
-
-def batch_response(job: BatchJob, outcome: BatchOutcome) -> dict:
-    """The seed's batch response body."""
-    counts = outcome.counts
-    return {
-        "success": True,
-        "data": {
-            "batchId": job.public_id,
-            "status": str(outcome.status),
-            "totalRecords": counts["totalRecords"],
-            "processedRecords": counts["processedRecords"],
-            "successfulRecords": counts["successfulRecords"],
-            "failedRecords": counts["failedRecords"],
-            "skippedRecords": counts["skippedRecords"],
-            "results": [record.result_json() for record in outcome.records],
-            "summary": {
-                "created": counts["created"],
-                "updated": counts["updated"],
-                "deleted": counts["deleted"],
-                "validated": counts["validated"],
-                "rolledBack": counts["rolledBackRecords"],
-                "errors": counts["errors"],
-                "warnings": counts["warnings"],
-            },
-            "options": outcome.options.as_json(),
-            "executionTime": outcome.execution_time,
-            "startedAt": iso(outcome.started_at),
-            "completedAt": iso(outcome.completed_at),
-        },
-    }
+    if not job.is_finished:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST, "The job has not finished yet.", status_code=409
+        )
+    raw, row_numbers, seen = [], [], set()
+    for result in not_written(job):
+        reference_id = result.get("referenceId")
+        context = (result.get("error") or {}).get("context") or {}
+        data = corrections.get(reference_id, context.get("originalData"))
+        seen.add(reference_id)
+        raw.append({"operation": result["operation"], "referenceId": reference_id, "data": data})
+        row_numbers.append(context.get("rowNumber", result["index"] + 1))
+    unknown = sorted(set(corrections) - seen)
+    if unknown:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            f"No failed record has referenceId {', '.join(map(str, unknown))}.",
+        )
+    if not raw:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST, "Nothing to retry: every record went in.", status_code=409
+        )
+    request = BatchRequest(
+        operations=parse_operations(raw, row_numbers=row_numbers), options=options
+    )
+    return submit_job(
+        company=job.company,
+        user=user,
+        handler=handler_for(job.entity),
+        request=request,
+        source=job.source,
+        retry_of=job,
+    )

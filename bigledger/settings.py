@@ -150,6 +150,15 @@ REST_FRAMEWORK = {
 # Batch limits.
 BATCH_MAX_BODY_BYTES = int(os.environ.get("BATCH_MAX_BODY_BYTES", 64 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_MAX_BODY_BYTES
+BATCH_ASYNC_MAX_OPERATIONS = int(os.environ.get("BATCH_ASYNC_MAX_OPERATIONS", 100_000))
+BATCH_MAX_CONCURRENT_JOBS = int(os.environ.get("BATCH_MAX_CONCURRENT_JOBS", 3))
+BATCH_JOB_STALE_SECONDS = int(os.environ.get("BATCH_JOB_STALE_SECONDS", 30))
+BATCH_JOB_MAX_ATTEMPTS = int(os.environ.get("BATCH_JOB_MAX_ATTEMPTS", 5))
+BATCH_SWEEP_SECONDS = float(os.environ.get("BATCH_SWEEP_SECONDS", 10))
+CELERY_BEAT_SCHEDULE = {
+    "sweep-batch-jobs": {"task": "batch.tasks.sweep_jobs", "schedule": BATCH_SWEEP_SECONDS},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {
     "version": 1,

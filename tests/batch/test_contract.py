@@ -223,6 +223,7 @@ def test_continue_on_error_false_stops_at_the_first_failure_and_skips_the_rest(a
     data = result["data"]
     assert [r["status"] for r in data["results"]] == ["created", "failed", "skipped"]
     assert data["skippedRecords"] == 1 and data["processedRecords"] == 2
+    assert data["results"][2]["error"]["code"] == "SKIPPED"
     assert list(Customer.objects.for_company(company).values_list("name", flat=True)) == ["Kept"]
 
 

@@ -48,7 +48,7 @@ def test_create_update_and_delete_cost_the_same_queries_for_1_and_500(api, entit
     assert create_one == create_max
     assert update_one == update_max
     assert delete_one == delete_max
-    assert create_max <= 15
+    assert create_max <= 16
 
 
 def prefix(entity: str) -> str:

@@ -1,0 +1,16 @@
+"""Celery tasks: thin wrappers over batch.jobs. Messages are acknowledged only after the
+task ran (acks_late) and rejected back to the queue when the worker process dies."""
+
+from celery import shared_task
+
+from . import jobs
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def run_job(job_pk: int) -> None:
+    jobs.process_job(job_pk)
+
+
+@shared_task(ignore_result=True)
+def sweep_jobs() -> dict:
+    return jobs.sweep()
