@@ -283,7 +283,9 @@ def _process_as_one_transaction(job, handler, options) -> None:
                 or any(record.status == Status.FAILED for record in outcome.records)
             )
             stored.append((chunk, operations, [r.result_json() for r in outcome.records]))
-        if not failed:
+        if failed:
+            transaction.set_rollback(True)  # undo every chunk's writes
+        else:
             for chunk, _, results in stored:
                 _commit_chunk(job, chunk, results)
     if not failed:

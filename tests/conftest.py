@@ -58,3 +58,26 @@ def other_company(other_credentials):
 @pytest.fixture
 def other_api(other_credentials) -> APIClient:
     return api_client_for(other_credentials)
+
+
+@pytest.fixture(scope="session")
+def _workers(django_db_setup, django_db_blocker):
+    from tests.workers import flush_broker
+
+    flush_broker()
+    running: dict = {}
+    yield running
+    for worker in running.values():
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker(_workers, transactional_db):
+    """A real Celery worker (with beat, for the sweeper) on Redis, sharing the test
+    database; tests using it must commit, so they get transactional_db."""
+    from tests.workers import Worker
+
+    worker = _workers.get("main")
+    if worker is None or worker.process.poll() is not None:
+        worker = _workers["main"] = Worker("main").start()
+    return worker
