@@ -25,6 +25,7 @@ from django.utils import timezone
 from bigledger.api.errors import RequestError
 from bigledger.models import Company, PublicIdGenerator
 
+from .bulk import copy_insert
 from .codes import ErrorCode, RequestCode, Status
 from .envelope import BatchOptions, BatchRequest, Operation
 from .executor import SKIPPED_MESSAGE, count_results, run_batch
@@ -114,15 +115,20 @@ def submit_job(
             retry_of=retry_of,
         )
         size = handler.max_records
-        BatchChunk.objects.bulk_create(
-            BatchChunk(
-                job=job,
-                position=position,
-                first_index=start,
-                size=len(operations[start : start + size]),
-                operations=dumps([operation_json(op) for op in operations[start : start + size]]),
-            )
-            for position, start in enumerate(range(0, len(operations), size))
+        copy_insert(
+            BatchChunk,
+            [
+                BatchChunk(
+                    job=job,
+                    position=position,
+                    first_index=start,
+                    size=len(operations[start : start + size]),
+                    operations=dumps(
+                        [operation_json(op) for op in operations[start : start + size]]
+                    ),
+                )
+                for position, start in enumerate(range(0, len(operations), size))
+            ],
         )
         transaction.on_commit(lambda: enqueue(job.pk))
     return job

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from bigledger.numbers import allocate_numbers, format_number, next_number_hint
 
+from .bulk import copy_insert
 from .codes import ErrorCode, FieldCode
 from .handlers import Handler, ReferenceIndex
 from .records import Record
@@ -54,6 +55,7 @@ class MasterDataHandler(Handler):
         self.index: ReferenceIndex | None = None
         # Per unique field: value -> owner_key() of the row holding it, as the batch goes.
         self.owners: dict[str, dict[Any, tuple]] = defaultdict(dict)
+        self.held: dict[str, dict[tuple, Any]] = defaultdict(dict)  # the reverse: owner -> value
         self.blocked: set[int] = set()
         self.created: dict[int, Model] = {}  # id(instance) -> instance, staged inserts
         self.changed: dict[int, tuple[Model, set[str]]] = {}  # staged updates and their fields
@@ -77,6 +79,7 @@ class MasterDataHandler(Handler):
                 if (value := record.values.get(param))
             }
             self.owners[param] = self.find_owners(model_field, insensitive, wanted)
+            self.held[param] = {owner: value for value, owner in self.owners[param].items()}
         self.load_references(records)
         if self.numbered:
             self.next_number = 1 + next_number_hint(company=self.company, prefix=self.numbered[0])
@@ -133,6 +136,7 @@ class MasterDataHandler(Handler):
             value = self.unique_value(getattr(instance, model_field), insensitive)
             if self.owners[param].get(value) == owner_key(instance):
                 del self.owners[param][value]
+                self.held[param].pop(owner_key(instance), None)
         self.index.discard(instance, getattr(instance, self.natural_key))
         if self.created.pop(id(instance), None) is None:
             self.deleted[id(instance)] = instance
@@ -228,10 +232,12 @@ class MasterDataHandler(Handler):
             if not value:
                 continue
             owners, mine = self.owners[param], owner_key(instance)
-            for key, owner in list(owners.items()):
-                if owner == mine:
-                    del owners[key]  # the row gives up its old value
-            owners[self.unique_value(value, insensitive)] = mine
+            old = self.held[param].pop(mine, None)
+            if old is not None and owners.get(old) == mine:
+                del owners[old]  # the row gives up its old value
+            key = self.unique_value(value, insensitive)
+            owners[key] = mine
+            self.held[param][mine] = key
         if self.natural_key_param in record.values or record.operation == "create":
             natural = getattr(instance, self.natural_key)
             if natural:
@@ -275,7 +281,7 @@ class MasterDataHandler(Handler):
         self.model.objects.bulk_update(rows, fields)
 
     def insert(self, instances: list[Model]) -> None:
-        self.model.objects.bulk_create(instances)
+        copy_insert(self.model, instances)
 
     def model_fields(self) -> set[str]:
         return {field.attname for field in self.model._meta.concrete_fields} | {

@@ -146,7 +146,7 @@ class AccountHandler(MasterDataHandler):
                 depth, parent = depth + 1, parent.parent
             waves[depth].append(account)
         for depth in sorted(waves):
-            super().insert(waves[depth])
+            self.model.objects.bulk_create(waves[depth])  # the next wave needs their pks
 
     def find_conflicts(self, records) -> bool:
         found = super().find_conflicts(records)
