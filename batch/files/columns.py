@@ -94,7 +94,7 @@ _KIND_TEXT = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: layouts are cached
 class Column:
     """One spreadsheet column. `path` is where its value goes: in the operation's data for
     header columns, in one line's data for line columns (the list name excluded)."""
@@ -123,7 +123,7 @@ class Column:
             return "Calculated by the template; ignored on upload."
         if self.required:
             need = "Required on every line" if self.scope == LINE else "Required"
-            if self.operations != frozenset(OPERATIONS) and "create" in self.operations:
+            if len(self.operations) > 1:  # an update may leave it out
                 need += " when creating"
         else:
             need = "Optional"
@@ -217,15 +217,11 @@ def layout_for(handler: type[Handler]) -> Layout:
     }
     create = schemas.get("create") or next(iter(schemas.values()))
     list_name, list_spec = _list_field(create)
-    found: dict[str, Column] = {}
+    found: dict[str, Column] = {}  # create first: its `required` is the one that counts
     for operation, schema in schemas.items():
         for column in _flatten(schema, list_name=list_name):
-            known = found.get(column.name)
-            operations = (known.operations if known else frozenset()) | {operation}
-            if known is None or (operation == "create" and not known.required):
-                found[column.name] = _with(column, operations=operations)
-            else:
-                found[column.name] = _with(known, operations=operations)
+            known = found.get(column.name, column)
+            found[column.name] = _with(known, operations=known.operations | {operation})
     header = [column for column in found.values() if column.scope == HEADER]
     lines = [column for column in found.values() if column.scope == LINE]
     group = None
@@ -260,27 +256,33 @@ def _list_field(schema: Schema) -> tuple[str | None, ListOf | None]:
     return None, None
 
 
-def _flatten(schema: Schema, *, list_name: str | None, prefix: str = "", scope: str = HEADER):
-    for name, spec in schema.fields.items():
+def _flatten(
+    schema: Schema, *, list_name: str | None, name: str = "", path=(), scope: str = HEADER
+):
+    """Columns for a schema's fields: `name` is the dotted column prefix, `path` where the
+    value goes (for line columns, within the line)."""
+    for field_name, spec in schema.fields.items():
         if isinstance(spec, Field):
-            path = (*prefix.split(".")[:-1], name) if prefix else (name,)
-            if scope == LINE:
-                path = path[1:]  # within the line: drop the list name
             yield Column(
-                name=prefix + name,
+                name=name + field_name,
                 scope=scope,
-                path=path,
+                path=(*path, field_name),
                 traits=parser_traits(spec.parse),
-                required=spec.required and (scope == LINE or "." not in prefix + name),
+                required=spec.required,
             )
         elif isinstance(spec, Nested):
-            for column in _flatten(
-                spec.schema, list_name=list_name, prefix=f"{prefix}{name}.", scope=scope
-            ):
+            nested = _flatten(
+                spec.schema,
+                list_name=None,
+                name=f"{name}{field_name}.",
+                path=(*path, field_name),
+                scope=scope,
+            )
+            for column in nested:
                 yield _with(column, required=column.required and spec.required)
-        elif name == list_name and scope == HEADER:
-            yield from _flatten(spec.schema, list_name=None, prefix=f"{name}.", scope=LINE)
-        # Other lists (none today) cannot be flattened into one row per line.
+        elif field_name == list_name and scope == HEADER:
+            yield from _flatten(spec.schema, list_name=None, name=f"{field_name}.", scope=LINE)
+        # Any other list cannot be spread over one row per line; files leave it out.
 
 
 def _meta_columns(operations: frozenset[str], group: str | None) -> list[Column]:
@@ -324,7 +326,10 @@ def _header_order(header: list[Column], create: Schema, group: str | None) -> li
     ordered = identifiers + created
     if group == GROUP_FIELD:
         first = next(column for column in ordered if column.name == GROUP_FIELD)
-        hint = "Repeat it on every line: rows with the same reference, one after another, are one document."
+        hint = (
+            "Repeat it on every line: rows with the same reference, one after another, "
+            "are one document."
+        )
         ordered = [_with(first, hint=hint)] + [c for c in ordered if c is not first]
     return _with_hints(ordered)
 
@@ -334,31 +339,21 @@ _PAIR = re.compile(r"(?P<stem>\w+?)(?:Id|Code|Number)$")
 
 def _with_hints(columns: list[Column]) -> list[Column]:
     """customerId | customerNumber, itemId | itemCode …: say that either one will do."""
-    stems: dict[tuple[str, str], list[str]] = {}
-    for column in columns:
-        match = _PAIR.fullmatch(column.leaf)
-        if match and column.kind == REFERENCE or column.leaf == "id":
-            continue
-        if match:
-            stems.setdefault((column.scope, match["stem"]), []).append(column.name)
-    pairs = {}
+    by_stem: dict[tuple[str, str], list[str]] = {}
     for column in columns:
         match = _PAIR.fullmatch(column.leaf)
         if column.kind == REFERENCE and match:
             prefix = column.name[: -len(column.leaf)]
-            names = [
-                other.name
-                for other in columns
-                if other.kind == REFERENCE
-                and other.name.startswith(prefix)
-                and _PAIR.fullmatch(other.leaf)
-                and _PAIR.fullmatch(other.leaf)["stem"] == match["stem"]
-            ]
-            if len(names) > 1:
-                pairs[column.name] = "Give " + " or ".join(names) + "."
+            by_stem.setdefault((prefix, match["stem"]), []).append(column.name)
+    hints = {
+        name: "Give " + " or ".join(names) + "."
+        for names in by_stem.values()
+        if len(names) > 1
+        for name in names
+    }
     return [
-        _with(column, hint=" ".join(filter(None, [column.hint, pairs[column.name]])))
-        if column.name in pairs
+        _with(column, hint=" ".join(filter(None, [column.hint, hints[column.name]])))
+        if column.name in hints
         else column
         for column in columns
     ]
@@ -414,7 +409,9 @@ def parser_traits(parse) -> Traits:
         return Traits(declared, choices=tuple(getattr(parse, "choices", ()) or ()))
     if parse in _PLAIN_PARSERS:
         kind = _PLAIN_PARSERS[parse]
-        return Traits(kind, choices=tuple(sorted(batch_schema.COUNTRY_CODES)) * (kind == COUNTRY))
+        if kind == COUNTRY:
+            return Traits(COUNTRY, choices=tuple(sorted(batch_schema.COUNTRY_CODES)))
+        return Traits(kind)
     qualname = getattr(parse, "__qualname__", "")
     factory = qualname.split(".<locals>.")[0] if ".<locals>." in qualname else None
     if getattr(parse, "__module__", None) == batch_schema.__name__ and factory in _FACTORIES:

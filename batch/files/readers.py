@@ -1,0 +1,407 @@
+"""Streaming readers for uploaded CSV and XLSX files.
+
+Both yield (row_number, {header: text}) where row 1 is the header and row_number is the row
+a spreadsheet shows; blank rows are skipped; every value is a string ("" when empty). A CSV
+row with more values than the header has keeps the surplus under the key None (usually a
+value with an unquoted delimiter: mapping reports it); XLSX cells right of the header are
+not read. They never hold the whole file: CSV is decoded chunk by chunk, XLSX read with openpyxl's
+read-only mode (which parses through defusedxml when installed, as it is here).
+
+Anything wrong with the file as a whole raises RequestError(INVALID_FILE). Most of that is
+found when the reader opens (encoding, delimiter, header, archive sizes); a few problems can
+only be seen while reading (a row over MAX_ROWS, a malformed quote, bytes that are not of the
+detected encoding in a stream that cannot be scanned ahead) and raise from the iteration."""
+
+import codecs
+import csv
+import datetime
+import itertools
+import re
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import BinaryIO
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+from bigledger.api.errors import RequestError
+
+INVALID_FILE = "INVALID_FILE"
+
+MAX_ROWS = 1_000_000  # data rows, the header excluded
+MAX_COLUMNS = 200
+MAX_LINE_CHARS = 1_000_000  # one physical CSV line
+MAX_XLSX_UNCOMPRESSED = 200 * 1024 * 1024  # all members of the archive together
+MAX_COMPRESSION_RATIO = 100  # per member, for members over RATIO_FLOOR
+RATIO_FLOOR = 1024 * 1024
+MAX_ARCHIVE_MEMBERS = 10_000
+
+CHUNK_BYTES = 1024 * 1024
+SAMPLE_BYTES = 64 * 1024
+DELIMITERS = (",", ";", "\t")
+DATA_SHEET = "Data"  # the templates' data sheet; read before the first sheet when present
+
+EXTRA_CELLS = None  # key of the values a CSV row has beyond its header (as csv.DictReader)
+
+Row = tuple[int, dict[str | None, str]]
+
+
+def refuse(message: str, **details) -> RequestError:
+    return RequestError(INVALID_FILE, message, details=[details] if details else None)
+
+
+# CSV ---------------------------------------------------------------------------------------
+
+
+class CsvRows:
+    """An opened CSV file: its encoding, delimiter and header, and its rows (one pass)."""
+
+    def __init__(self, file: BinaryIO, *, max_rows: int = MAX_ROWS, max_columns: int = MAX_COLUMNS):
+        self.max_rows = max_rows
+        sample = file.read(SAMPLE_BYTES)
+        if not sample.strip():
+            raise refuse("The file is empty.")
+        scan = _scan(file, sample)
+        self.encoding = _detect_encoding(sample, scan)
+        # Line breaks in the file: an upper bound of its rows, to size a job without reading.
+        self.row_count_hint = None if scan.newlines is None else max(scan.newlines, 1)
+        decoded = sample.decode(self.encoding, errors="replace").lstrip("\ufeff")
+        newline = "\r" if "\r" in decoded and "\n" not in decoded else "\n"
+        self.delimiter, sep_line = _sniff_delimiter(decoded)
+        lines = _text_lines(_rewound(file, sample), self.encoding, newline)
+        if sep_line:
+            next(lines, None)  # Excel's "sep=;" line is not a row of the sheet
+        self._records = csv.reader(lines, delimiter=self.delimiter)
+        self.headers = _header(self._next_record(1), max_columns)
+
+    def __iter__(self) -> Iterator[Row]:
+        headers, width = self.headers, len(self.headers)
+        for row_number in itertools.count(2):
+            record = self._next_record(row_number)
+            if record is None:
+                return
+            if row_number > self.max_rows + 1:
+                raise refuse(f"The file has more than {self.max_rows:,} rows.", row=row_number)
+            if not any(value.strip() for value in record):
+                continue
+            if len(record) < width:
+                record += [""] * (width - len(record))
+            row = dict(zip(headers, record, strict=False))
+            if len(record) > width and any(value.strip() for value in record[width:]):
+                row[EXTRA_CELLS] = record[width:]
+            yield row_number, row
+
+    def _next_record(self, row_number: int) -> list[str] | None:
+        try:
+            return next(self._records, None)
+        except UnicodeDecodeError:
+            raise refuse(
+                f"Row {row_number} is not valid {self.encoding} text. Save the file as UTF-8.",
+                row=row_number,
+            ) from None
+        except csv.Error as error:
+            raise refuse(f"Row {row_number} cannot be read: {error}.", row=row_number) from None
+
+
+def open_csv(
+    file: BinaryIO, *, max_rows: int = MAX_ROWS, max_columns: int = MAX_COLUMNS
+) -> CsvRows:
+    """Open an uploaded CSV (binary file object). UTF-8 with or without BOM; UTF-16 with a
+    BOM; otherwise Windows-1252 (or Latin-1 when the bytes are not valid cp1252) — the
+    choice is `rows.encoding`. Comma, semicolon or tab, from the header line."""
+    return CsvRows(file, max_rows=max_rows, max_columns=max_columns)
+
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_MAGIC = (
+    (b"PK\x03\x04", "This is an Excel (.xlsx) or other zip file, not a CSV: use import-excel."),
+    (b"\xd0\xcf\x11\xe0", "This is a legacy Excel (.xls) file, not a CSV: save it as CSV UTF-8."),
+    (b"%PDF", "This is a PDF, not a CSV."),
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+_NOT_CP1252 = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")  # undefined in Windows-1252
+
+
+@dataclass
+class _Scan:
+    """What one pass over the raw bytes found (only the sample when the stream cannot be
+    read twice)."""
+
+    valid_utf8: bool
+    not_cp1252: bool
+    newlines: int | None
+
+
+def _scan(file: BinaryIO, sample: bytes) -> _Scan:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    seekable = _seekable(file)
+    valid, not_cp1252, newlines = True, False, 0
+    for chunk in _rewound(file, b"") if seekable else [sample]:
+        newlines += chunk.count(b"\n")
+        not_cp1252 = not_cp1252 or bool(_NOT_CP1252.search(chunk))
+        if valid:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                valid = False
+    if valid and seekable:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            valid = False
+    return _Scan(valid, not_cp1252, newlines if seekable else None)
+
+
+def _detect_encoding(sample: bytes, scan: _Scan) -> str:
+    for bom, encoding in _BOMS:
+        if sample.startswith(bom):
+            if encoding == "utf-8-sig" and not scan.valid_utf8:
+                raise refuse("The file starts as UTF-8 but is not valid UTF-8 text.")
+            return encoding
+    for magic, message in _MAGIC:
+        if sample.startswith(magic):
+            raise refuse(message)
+    if b"\x00" in sample:
+        raise refuse(_nul_message(sample))
+    encoding = "utf-8"
+    if not scan.valid_utf8:  # Windows-1252, unless it has bytes that code page leaves undefined
+        encoding = "latin-1" if scan.not_cp1252 else "cp1252"
+    text = sample.decode(encoding, errors="replace")
+    if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
+        raise refuse("The file is not text (it holds control characters): upload a CSV.")
+    return encoding
+
+
+def _nul_message(sample: bytes) -> str:
+    odd_nuls = sample[1::2].count(0)
+    even_nuls = sample[0::2].count(0)
+    if max(odd_nuls, even_nuls) > len(sample) // 4:
+        return (
+            "The file looks like UTF-16 text without a byte-order mark. "
+            "Save it as CSV UTF-8 (or UTF-16 with a BOM)."
+        )
+    return "The file is binary, not CSV text."
+
+
+def _seekable(file) -> bool:
+    try:
+        return bool(file.seekable())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _rewound(file: BinaryIO, sample: bytes) -> Iterator[bytes]:
+    """The file's bytes from its start, in chunks; a stream that cannot seek starts with the
+    sample already read."""
+    if _seekable(file):
+        file.seek(0)
+    elif sample:
+        yield sample
+    while chunk := file.read(CHUNK_BYTES):
+        yield chunk
+
+
+def _text_lines(chunks: Iterable[bytes], encoding: str, newline: str) -> Iterator[str]:
+    """Decoded lines, ends kept (what csv.reader wants from a file opened with newline='')."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    pending = ""
+    for chunk in itertools.chain(chunks, [None]):
+        text = pending + decoder.decode(chunk or b"", final=chunk is None)
+        lines = text.split(newline)
+        pending = lines.pop()
+        if len(pending) > MAX_LINE_CHARS:
+            raise refuse(f"A line of the file is longer than {MAX_LINE_CHARS:,} characters.")
+        for line in lines:
+            yield line + newline
+    if pending:
+        yield pending
+
+
+_SEP_HINT = re.compile(r"sep=(.)\r?$")
+
+
+def _sniff_delimiter(text: str) -> tuple[str, bool]:
+    """The delimiter the header line uses most (outside quotes); comma when none.
+    Excel's first-line hint "sep=;" is honoured. Returns (delimiter, skip the hint line)."""
+    first = text.splitlines()[0] if text else ""
+    hint = _SEP_HINT.fullmatch(first)
+    if hint and hint[1] in DELIMITERS:
+        return hint[1], True
+    unquoted = re.sub(r'"[^"]*"', "", first)
+    counts = {delimiter: unquoted.count(delimiter) for delimiter in DELIMITERS}
+    best = max(DELIMITERS, key=lambda delimiter: counts[delimiter])  # ties: the first
+    return (best if counts[best] else ","), False
+
+
+def _header(record: list[str] | None, max_columns: int) -> list[str]:
+    if record is None:
+        raise refuse("The file has no header row.")
+    headers = [str(value).strip().lstrip("\ufeff") for value in record]
+    while headers and not headers[-1]:
+        headers.pop()
+    if not headers:
+        raise refuse("The header row (row 1) is empty.")
+    if len(headers) > max_columns:
+        raise refuse(f"The file has more than {max_columns} columns.", columns=len(headers))
+    seen: set[str] = set()
+    duplicates = sorted({h for h in headers if h and (h in seen or seen.add(h))})
+    if duplicates:
+        raise refuse(
+            f"Columns appear more than once in the header: {', '.join(duplicates)}.",
+            columns=duplicates,
+        )
+    return headers
+
+
+# XLSX --------------------------------------------------------------------------------------
+
+
+class XlsxRows:
+    """An opened XLSX workbook's data sheet: its header and rows (one pass)."""
+
+    def __init__(
+        self,
+        file: BinaryIO,
+        *,
+        sheet: str | None = None,
+        max_rows: int = MAX_ROWS,
+        max_columns: int = MAX_COLUMNS,
+        max_uncompressed: int = MAX_XLSX_UNCOMPRESSED,
+        max_ratio: float = MAX_COMPRESSION_RATIO,
+    ):
+        check_xlsx_archive(file, max_uncompressed=max_uncompressed, max_ratio=max_ratio)
+        try:
+            self.workbook = load_workbook(file, read_only=True, data_only=True, keep_links=False)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+            raise refuse(f"The workbook cannot be read: {error}.") from None
+        self.sheet = self._choose_sheet(sheet)
+        self.max_rows = max_rows
+        try:
+            first = next(
+                self.sheet.iter_rows(max_row=1, max_col=max_columns + 1, values_only=True), None
+            )
+            self.headers = _header([cell_text(value) for value in first or ()], max_columns)
+        except Exception:
+            self.close()
+            raise
+        dimension_rows = self.sheet.max_row
+        self.row_count_hint = dimension_rows - 1 if dimension_rows else None
+        if self.row_count_hint and self.row_count_hint > 2 * max_rows:
+            self.close()  # the sheet says so itself; no need to read it to refuse
+            raise refuse(f"The sheet has more than {max_rows:,} rows.")
+
+    def _choose_sheet(self, name: str | None):
+        names = self.workbook.sheetnames
+        if name is not None and name not in names:
+            self.close()
+            raise refuse(f"The workbook has no sheet '{name}'. Its sheets: {', '.join(names)}.")
+        chosen = name or (DATA_SHEET if DATA_SHEET in names else names[0])
+        return self.workbook[chosen]
+
+    def __iter__(self) -> Iterator[Row]:
+        headers, width = self.headers, len(self.headers)
+        try:
+            rows = self.sheet.iter_rows(min_row=2, max_col=width, values_only=True)
+            for row_number, values in enumerate(rows, start=2):
+                if row_number > self.max_rows + 1:
+                    raise refuse(f"The sheet has more than {self.max_rows:,} rows.")
+                texts = [cell_text(value) for value in values]
+                if any(text.strip() for text in texts):
+                    yield row_number, dict(zip(headers, texts, strict=False))
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.workbook.close()
+
+
+def open_xlsx(
+    file: BinaryIO,
+    *,
+    sheet: str | None = None,
+    max_rows: int = MAX_ROWS,
+    max_columns: int = MAX_COLUMNS,
+    max_uncompressed: int = MAX_XLSX_UNCOMPRESSED,
+    max_ratio: float = MAX_COMPRESSION_RATIO,
+) -> XlsxRows:
+    """Open an uploaded .xlsx (binary, seekable file object) after checking the archive;
+    reads `sheet`, else the "Data" sheet of a template, else the first sheet."""
+    return XlsxRows(
+        file,
+        sheet=sheet,
+        max_rows=max_rows,
+        max_columns=max_columns,
+        max_uncompressed=max_uncompressed,
+        max_ratio=max_ratio,
+    )
+
+
+def check_xlsx_archive(
+    file: BinaryIO,
+    *,
+    max_uncompressed: int = MAX_XLSX_UNCOMPRESSED,
+    max_ratio: float = MAX_COMPRESSION_RATIO,
+) -> None:
+    """Refuse what is not an .xlsx, and zip bombs, from the archive's directory alone —
+    before openpyxl inflates anything. zipfile never inflates a member past the size its
+    directory declares, so the declared sizes bound the work."""
+    start = file.read(8)
+    file.seek(0)
+    if start.startswith(b"\xd0\xcf\x11\xe0"):
+        raise refuse("This is a legacy Excel (.xls) file: save it as .xlsx (Excel Workbook).")
+    try:
+        with zipfile.ZipFile(file) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise refuse("The file is not an .xlsx workbook.") from None
+    finally:
+        file.seek(0)
+    names = {member.filename for member in members}
+    if not {"[Content_Types].xml", "xl/workbook.xml"} <= names:
+        raise refuse("The file is a zip archive but not an .xlsx workbook.")
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise refuse("The workbook has too many parts.")
+    total = sum(member.file_size for member in members)
+    if total > max_uncompressed:
+        raise refuse(
+            f"The workbook expands to {total:,} bytes, over the limit of {max_uncompressed:,}.",
+            uncompressed=total,
+            limit=max_uncompressed,
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > RATIO_FLOOR and ratio > max_ratio:
+            raise refuse(
+                f"The workbook part {member.filename} is compressed {ratio:.0f} to 1, "
+                f"over the limit of {max_ratio:.0f}: it is refused as a possible zip bomb.",
+                part=member.filename,
+                ratio=round(ratio),
+            )
+
+
+def cell_text(value) -> str:
+    """A cell as the text a CSV would hold: dates YYYY-MM-DD, whole floats without ".0",
+    booleans true/false."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, int | Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        if value.time() == datetime.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return str(value)
