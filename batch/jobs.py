@@ -18,7 +18,7 @@ from datetime import timedelta
 
 import simplejson
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -220,9 +220,11 @@ def process_job(job_pk: int) -> None:
         logger.warning("job %s was taken over by another worker", job.public_id)
     except Exception as error:
         logger.exception("job %s failed", job.public_id)
-        job.refresh_from_db()
         job.error = f"{type(error).__name__}: {error}"
-        _finish(job, JobStatus.FAILED)
+        try:
+            _finish(job, JobStatus.FAILED, as_processor=True)
+        except DatabaseError:
+            logger.exception("could not record job %s as failed; the sweeper retries it", job.pk)
     finally:
         _release_liveness_lock(job_pk)
 
@@ -261,7 +263,7 @@ def _process_in_chunks(job: BatchJob, handler: type[Handler], options: BatchOpti
             if not options.continue_on_error and chunk.failed_records:
                 stopped = True
     job.refresh_from_db()
-    _finish(job, JobStatus.COMPLETED)
+    _finish(job, JobStatus.COMPLETED, as_processor=True)
 
 
 def _process_as_one_transaction(job, handler, options) -> None:
@@ -296,7 +298,7 @@ def _process_as_one_transaction(job, handler, options) -> None:
                 _commit_chunk(job, chunk, results)
     if not failed:
         job.refresh_from_db()
-        _finish(job, JobStatus.COMPLETED)
+        _finish(job, JobStatus.COMPLETED, as_processor=True)
         return
     with transaction.atomic():  # the work is undone; keep what each record was told
         for chunk, operations, results in stored:
@@ -305,7 +307,7 @@ def _process_as_one_transaction(job, handler, options) -> None:
             ]
             _commit_chunk(job, chunk, rolled)
         job.refresh_from_db()
-        _finish(job, JobStatus.ROLLED_BACK)
+        _finish(job, JobStatus.ROLLED_BACK, as_processor=True)
 
 
 def _rolled_back(result: dict, op: Operation) -> dict:
@@ -365,19 +367,25 @@ def _cancel_rest(job: BatchJob, *, as_processor: bool = True) -> None:
             results = _not_processed(operations, CANCELLED_MESSAGE)
             _commit_chunk(job, chunk, results, as_processor=as_processor)
         job.refresh_from_db()
-        _finish(job, JobStatus.CANCELLED)
+        _finish(job, JobStatus.CANCELLED, as_processor=as_processor)
 
 
-def _finish(job: BatchJob, status: JobStatus) -> None:
+def _finish(job: BatchJob, status: JobStatus, *, as_processor: bool = False) -> bool:
+    """Record the job's final status — once: a finished job is never re-marked, and a
+    processor only finishes the attempt it owns. What follows (starting queued jobs,
+    webhooks) runs after commit and cannot undo it."""
     now = timezone.now()
-    job.status = status
-    job.completed_at = now
-    if job.started_at:
-        job.execution_time = round((now - job.started_at).total_seconds(), 3)
-    job.save(update_fields=["status", "completed_at", "execution_time", "error"])
+    seconds = round((now - job.started_at).total_seconds(), 3) if job.started_at else None
+    rows = BatchJob.objects.filter(pk=job.pk).exclude(status__in=FINISHED)
+    if as_processor:
+        rows = rows.filter(status=JobStatus.PROCESSING, attempts=job.attempts)
+    if not rows.update(status=status, completed_at=now, execution_time=seconds, error=job.error):
+        return False
+    job.status, job.completed_at, job.execution_time = status, now, seconds
     company_id = job.company_id
-    transaction.on_commit(lambda: start_queued_jobs(company_id))
-    transaction.on_commit(lambda: job_finished.send(sender=BatchJob, job=job))
+    transaction.on_commit(lambda: start_queued_jobs(company_id), robust=True)
+    transaction.on_commit(lambda: job_finished.send_robust(sender=BatchJob, job=job), robust=True)
+    return True
 
 
 # Starting and sweeping ----------------------------------------------------------------------

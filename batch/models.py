@@ -108,3 +108,74 @@ class BatchChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} chunk {self.position}"
+
+
+class WebhookEvent(models.TextChoices):
+    JOB_COMPLETED = "batch.job.completed", "Job completed"
+    JOB_FAILED = "batch.job.failed", "Job failed"
+
+
+def all_webhook_events() -> list[str]:
+    return [event.value for event in WebhookEvent]
+
+
+class WebhookEndpoint(TenantModel):
+    """A URL a company wants job events POSTed to. The secret signs each delivery; it is
+    kept readable because signing needs it, and shown to the caller only at creation."""
+
+    public_id = PublicIdField("whk")
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=100)
+    events = models.JSONField(default=all_webhook_events)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["company", "active"])]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.url}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint and the log of trying to deliver it. `payload` is the
+    exact JSON body sent (and signed) on every attempt."""
+
+    public_id = PublicIdField("whd")
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    job = models.ForeignKey(
+        BatchJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    payload = models.TextField()
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # A job finishes once: a second job_finished for it must not notify twice.
+            models.UniqueConstraint(
+                fields=["endpoint", "job", "event"], name="webhookdelivery_unique_job_event"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} {self.event} ({self.status})"

@@ -122,6 +122,8 @@ def text(max_length: int, *, blank: bool = True) -> Parser:
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise FieldError(FieldCode.INVALID_TYPE, "Must be a string.")
         value = str(value).strip()
+        if "\x00" in value:  # PostgreSQL cannot store NUL in text
+            raise FieldError(FieldCode.INVALID_VALUE, "Must not contain NUL characters.")
         if not value and not blank:
             raise FieldError(FieldCode.REQUIRED, "Must not be blank.")
         if len(value) > max_length:

@@ -14,3 +14,18 @@ def run_job(job_pk: int) -> None:
 @shared_task(ignore_result=True)
 def sweep_jobs() -> dict:
     return jobs.sweep()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def deliver_webhook(delivery_pk: int) -> None:
+    """One attempt; a failed one schedules the next itself with apply_async(countdown=…)."""
+    from . import webhooks  # imported here: this section is appended to a shared module
+
+    webhooks.deliver(delivery_pk=delivery_pk)
+
+
+@shared_task(ignore_result=True)
+def resend_overdue_webhooks() -> int:
+    from . import webhooks
+
+    return webhooks.resend_overdue_deliveries()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, webhook_views
 
 urlpatterns = [
     path("batch/jobs", views.JobListView.as_view(), name="batch-jobs"),
@@ -8,5 +8,13 @@ urlpatterns = [
     path("batch/jobs/<str:job_id>/results", views.JobResultsView.as_view(), name="batch-results"),
     path("batch/jobs/<str:job_id>/cancel", views.JobCancelView.as_view(), name="batch-cancel"),
     path("batch/jobs/<str:job_id>/retry", views.JobRetryView.as_view(), name="batch-retry"),
+    path("webhooks", webhook_views.WebhookListView.as_view(), name="webhooks"),
+    path("webhooks/<str:webhook_id>", webhook_views.WebhookDetailView.as_view(), name="webhook"),
+    path(
+        "webhooks/<str:webhook_id>/deliveries",
+        webhook_views.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path("batch/metrics", views.MetricsView.as_view(), name="batch-metrics"),
     path("batch/<slug:entity>", views.BatchView.as_view(), name="batch"),
 ]

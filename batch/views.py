@@ -9,15 +9,43 @@ from rest_framework.views import APIView
 
 from bigledger.api.errors import RequestError
 
-from . import jobs, results
+from . import jobs, openapi, results
 from .codes import RequestCode
 from .envelope import BatchOptions, parse_batch_request, parse_json
+from .idempotency import idempotent
+from .metrics import batch_metrics
 from .models import BatchJob, JobMode
+from .ratelimit import rate_limited, set_current_headers
 from .responses import batch_response, job_accepted_response, job_status_response
 from .services import handler_for, retry_job, run_sync_batch
 
 
 def read_json_body(request) -> object:
+    """The JSON body, parsed once per request (the rate limiter counts its operations before
+    the view reads it); a refused body raises the same error each time it is asked for."""
+    if not hasattr(request, "_batch_json"):
+        try:
+            request._batch_json = (_parse_json_body(request), None)
+        except RequestError as error:
+            request._batch_json = (None, error)
+    payload, error = request._batch_json
+    if error is not None:
+        raise error
+    return payload
+
+
+def operation_count(request) -> int:
+    """How many operations a JSON batch carries, for the large-batch rate limit. A body the
+    view will refuse counts as none: the view answers it."""
+    try:
+        payload = read_json_body(request)
+    except RequestError:
+        return 0
+    operations = payload.get("operations") if isinstance(payload, dict) else None
+    return len(operations) if isinstance(operations, list) else 0
+
+
+def _parse_json_body(request) -> object:
     content_type = request.content_type.split(";")[0].strip().lower()
     if content_type != "application/json":
         raise RequestError(
@@ -36,6 +64,9 @@ def read_json_body(request) -> object:
 
 
 class BatchView(APIView):
+    @openapi.batch_post_schema
+    @idempotent
+    @rate_limited(operation_count)
     def post(self, request, entity: str):
         handler = handler_for(entity)  # an unknown entity is 404 whatever the body
         batch_request = parse_batch_request(read_json_body(request))
@@ -80,6 +111,7 @@ def _positive_int(request, name: str, default: int, maximum: int) -> int:
 class JobListView(APIView):
     """The company's jobs and sync batches, newest first; ?status= and ?entity= filter."""
 
+    @openapi.job_list_schema
     def get(self, request):
         jobs_ = BatchJob.objects.for_company(request.auth.company).select_related("retry_of")
         for param in ("status", "entity", "mode"):
@@ -104,6 +136,7 @@ class JobListView(APIView):
 
 
 class JobDetailView(CompanyJobMixin, APIView):
+    @openapi.job_detail_schema
     def get(self, request, job_id: str):
         return Response(job_status_response(self.get_job(request, job_id)))
 
@@ -112,6 +145,7 @@ class JobResultsView(CompanyJobMixin, APIView):
     """Paged JSON results; ?status=failed to see only those; ?format=csv for the rows that
     did not go in, with their fields and the reason, ready to fix and upload again."""
 
+    @openapi.job_results_schema
     def get(self, request, job_id: str):
         job = self.get_job(request, job_id)
         if request.query_params.get("format") == "csv":
@@ -150,6 +184,7 @@ class JobResultsView(CompanyJobMixin, APIView):
 
 
 class JobCancelView(CompanyJobMixin, APIView):
+    @openapi.job_cancel_schema
     def post(self, request, job_id: str):
         job = self.get_job(request, job_id)
         if job.mode != JobMode.ASYNC:
@@ -163,6 +198,9 @@ class JobRetryView(CompanyJobMixin, APIView):
     """A new async job of the records that did not go in; optional body
     {"corrections": {referenceId: data}, "options": {...}} replaces their data."""
 
+    @openapi.job_retry_schema
+    @idempotent
+    @rate_limited()
     def post(self, request, job_id: str):
         job = self.get_job(request, job_id)
         body = read_json_body(request) if request.body else {}
@@ -176,3 +214,13 @@ class JobRetryView(CompanyJobMixin, APIView):
         options = BatchOptions.from_json({**body.get("options", {}), "async": True})
         new_job = retry_job(job=job, user=request.user, corrections=corrections, options=options)
         return Response(job_accepted_response(new_job), status=202)
+
+
+class MetricsView(APIView):
+    """The seed's batch metrics for the caller's company."""
+
+    @openapi.metrics_schema
+    def get(self, request):
+        response = Response({"success": True, "data": batch_metrics(company=request.auth.company)})
+        set_current_headers(response, request)
+        return response

@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files, offline
     "import_export",
     "bigledger.apps.BigLedgerConfig",
     "batch.apps.BatchConfig",
@@ -145,6 +147,31 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "bigledger.api.errors.envelope_exception_handler",
     "COERCE_DECIMAL_TO_STRING": False,
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# OpenAPI 3 at /v1/schema, interactive docs at /v1/docs (assets from drf-spectacular-sidecar).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BigLedger Batch API",
+    "DESCRIPTION": (
+        "Bulk operations for BigLedger: batches of up to the entity's maximum records "
+        "processed at once, or asynchronously as jobs. Authenticate with "
+        "`Authorization: Bearer <api key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "batch.openapi.postprocess_batch_schema",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "PartyStatusEnum": "ledger.models.Status",
+        "DocumentStatusEnum": "ledger.models.DocumentStatus",
+    },
 }
 
 # Batch limits.
@@ -152,11 +179,24 @@ BATCH_MAX_BODY_BYTES = int(os.environ.get("BATCH_MAX_BODY_BYTES", 64 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_MAX_BODY_BYTES
 BATCH_ASYNC_MAX_OPERATIONS = int(os.environ.get("BATCH_ASYNC_MAX_OPERATIONS", 100_000))
 BATCH_MAX_CONCURRENT_JOBS = int(os.environ.get("BATCH_MAX_CONCURRENT_JOBS", 3))
+# Per company, shared across processes through the cache (Redis): "N/s|min|hour|day".
+BATCH_RATE_LIMIT = os.environ.get("BATCH_RATE_LIMIT", "10/min")
+BATCH_LARGE_RATE_LIMIT = os.environ.get("BATCH_LARGE_RATE_LIMIT", "5/min")
+BATCH_LARGE_BATCH_RECORDS = int(os.environ.get("BATCH_LARGE_BATCH_RECORDS", 100))
+# Idempotency-Key: responses kept 24 h; an in-flight marker outlives any sync batch.
+BATCH_IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("BATCH_IDEMPOTENCY_TTL_SECONDS", 24 * 3600))
+BATCH_IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("BATCH_IDEMPOTENCY_LOCK_SECONDS", 600))
 BATCH_JOB_STALE_SECONDS = int(os.environ.get("BATCH_JOB_STALE_SECONDS", 30))
 BATCH_JOB_MAX_ATTEMPTS = int(os.environ.get("BATCH_JOB_MAX_ATTEMPTS", 5))
 BATCH_SWEEP_SECONDS = float(os.environ.get("BATCH_SWEEP_SECONDS", 10))
+BATCH_WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("BATCH_WEBHOOK_RETRY_BASE_SECONDS", 30))
+BATCH_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("BATCH_WEBHOOK_MAX_ATTEMPTS", 8))
 CELERY_BEAT_SCHEDULE = {
     "sweep-batch-jobs": {"task": "batch.tasks.sweep_jobs", "schedule": BATCH_SWEEP_SECONDS},
+    "resend-overdue-webhooks": {
+        "task": "batch.tasks.resend_overdue_webhooks",
+        "schedule": 60.0,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

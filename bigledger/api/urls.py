@@ -1,8 +1,13 @@
 """Every /v1 route. Entity apps contribute their read routes through their api.urls."""
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import schema  # noqa: F401  (registers the OpenAPI extensions: the bearer scheme)
 
 urlpatterns = [
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("batch.urls")),
     path("", include("ledger.api.urls")),
     path("", include("inventory.api.urls")),

@@ -2,6 +2,8 @@
 balance. Each viewset declares what it joins so a page is a constant number of queries."""
 
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -125,6 +127,12 @@ class PaymentViewSet(TenantScopedReadOnlyViewSet):
 class TrialBalanceView(APIView):
     """GET /v1/reports/trial-balance: every account with postings and the two totals."""
 
+    @extend_schema(
+        responses=inline_serializer(
+            "TrialBalanceResponse",
+            {"success": serializers.BooleanField(), "data": TrialBalanceSerializer()},
+        )
+    )
     def get(self, request) -> Response:
         report = trial_balance(company=request.auth.company)
         return Response({"success": True, "data": TrialBalanceSerializer(report).data})

@@ -115,7 +115,8 @@ def test_ten_racing_claims_start_only_the_company_limit(_workers):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_ten_concurrent_jobs_run_at_most_three_at_a_time_and_all_finish(_workers):
+def test_ten_concurrent_jobs_run_at_most_three_at_a_time_and_all_finish(_workers, settings):
+    settings.BATCH_LARGE_RATE_LIMIT = "10/min"  # ten large batches at once
     stop_shared_worker(_workers)
     credentials, neighbour = make_company(), make_company()
     client = api_client_for(credentials)
