@@ -23,7 +23,7 @@ run: venv
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "API and admin on http://$(HOST_PORT)/ (admin at /admin/, docs at /v1/docs)"
-	@$(VENV)/bin/celery -A bigledger worker --loglevel=warning --concurrency=2 & \
+	@$(VENV)/bin/celery -A bigledger worker -B --loglevel=warning --concurrency=2 & \
 	worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST_PORT) --insecure --noreload
 
