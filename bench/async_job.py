@@ -25,6 +25,9 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bigled
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/11")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/11")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bigledger.settings")
+# A benchmark measures throughput, not the per-company request limits.
+os.environ.setdefault("BATCH_RATE_LIMIT", "100000/min")
+os.environ.setdefault("BATCH_LARGE_RATE_LIMIT", "100000/min")
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", 100_000))
 SERVER = """
