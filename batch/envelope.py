@@ -3,6 +3,7 @@
 Request-level problems raise RequestError and nothing is processed. JSON numbers are read
 as Decimal (never float); NaN and Infinity are refused."""
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +68,14 @@ class BatchOptions:
         )
 
 
+_LINE_POSITION = re.compile(r"[^.\[]+\[(\d+)\]")  # "items[2].quantity" -> 2
+
+
 @dataclass
 class Operation:
-    """One requested operation, as sent."""
+    """One requested operation, as sent. From a file, `line_rows` are the spreadsheet rows
+    of a document's lines and `problems` (batch.schema.Detail) what the file itself says is
+    wrong with it (lines that disagree), reported as its VALIDATION_ERROR."""
 
     index: int
     operation: str
@@ -77,6 +83,16 @@ class Operation:
     data: Any
     row_number: int
     original: dict = field(default_factory=dict)
+    line_rows: list[int] = field(default_factory=list)
+    problems: list = field(default_factory=list)
+
+    def row_for(self, field_path: str | None) -> int:
+        """The row an error on `field_path` belongs to: a line's own row for
+        "items[2].quantity" when the line rows are known, else the operation's row."""
+        match = _LINE_POSITION.match(field_path or "")
+        if match and int(match[1]) < len(self.line_rows):
+            return self.line_rows[int(match[1])]
+        return self.row_number
 
 
 @dataclass
@@ -113,9 +129,19 @@ def parse_batch_request(payload: Any) -> BatchRequest:
     return BatchRequest(operations=parse_operations(raw_operations), options=options)
 
 
-def parse_operations(raw_operations: list, *, row_numbers: list[int] | None = None):
-    operations, seen = [], {}
-    for index, raw in enumerate(raw_operations):
+def parse_operations(
+    raw_operations: list,
+    *,
+    row_numbers: list[int] | None = None,
+    start: int = 0,
+    seen: dict[str, int] | None = None,
+) -> list[Operation]:
+    """Operations numbered from `start` (a later chunk of a file keeps its global index).
+    `seen` (referenceId -> index), when shared between calls, finds a referenceId repeated
+    across chunks too."""
+    operations, seen = [], {} if seen is None else seen
+    for position, raw in enumerate(raw_operations):
+        index = start + position
         if not isinstance(raw, dict):
             raise RequestError(
                 RequestCode.INVALID_REQUEST,
@@ -147,7 +173,7 @@ def parse_operations(raw_operations: list, *, row_numbers: list[int] | None = No
                 operation=raw.get("operation"),
                 reference_id=reference_id,
                 data=raw.get("data"),
-                row_number=row_numbers[index] if row_numbers else index + 1,
+                row_number=row_numbers[position] if row_numbers else index + 1,
                 original=raw.get("data") if isinstance(raw.get("data"), dict) else {},
             )
         )

@@ -100,6 +100,9 @@ def _precheck(handler: Handler, ctx: BatchContext, record: Record) -> None:
         )
     else:
         handler.clean(record)
+        if record.op.problems:  # what the file says is wrong, with what parsing found
+            found = record.error.details if record.error else []
+            record.fail_fields([*record.op.problems, *found])
 
 
 def _validate(handler: Handler, records: list[Record], options: BatchOptions) -> None:

@@ -13,6 +13,7 @@ engine as sync batches — crash-safe and exactly-once.
 - rollbackOnError makes the whole job one transaction."""
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -32,6 +33,7 @@ from .executor import SKIPPED_MESSAGE, count_results, run_batch
 from .handlers import Handler
 from .models import FINISHED, BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
 from .records import Record, RecordError
+from .schema import Detail
 from .signals import job_finished
 
 logger = logging.getLogger(__name__)
@@ -58,13 +60,18 @@ def loads(text: str):
 
 
 def operation_json(op: Operation) -> dict:
-    return {
+    body = {
         "index": op.index,
         "operation": op.operation,
         "referenceId": op.reference_id,
         "data": op.data,
         "rowNumber": op.row_number,
     }
+    if op.line_rows:  # from a file: where each line came from, for its errors' rowNumber
+        body["lineRows"] = op.line_rows
+    if op.problems:
+        body["problems"] = [problem.as_json() for problem in op.problems]
+    return body
 
 
 def operation_from_json(raw: dict) -> Operation:
@@ -76,6 +83,8 @@ def operation_from_json(raw: dict) -> Operation:
         data=data,
         row_number=raw["rowNumber"],
         original=data if isinstance(data, dict) else {},
+        line_rows=raw.get("lineRows", []),
+        problems=[Detail(**problem) for problem in raw.get("problems", ())],
     )
 
 
@@ -100,7 +109,35 @@ def submit_job(
 ) -> BatchJob:
     """Store the job and its chunks; a worker picks it up once this commits."""
     check_async_size(request)
-    operations = request.operations
+    operations, size = request.operations, handler.max_records
+    return submit_job_from_chunks(
+        company=company,
+        user=user,
+        handler=handler,
+        chunks=(operations[start : start + size] for start in range(0, len(operations), size)),
+        options=request.options,
+        source=source,
+        retry_of=retry_of,
+    )
+
+
+CHUNKS_PER_COPY = 20  # chunks held in memory before one COPY stores them
+
+
+def submit_job_from_chunks(
+    *,
+    company: Company,
+    user,
+    handler: type[Handler],
+    chunks: Iterable[list[Operation]],
+    options: BatchOptions,
+    source: str = "api",
+    retry_of: BatchJob | None = None,
+) -> BatchJob:
+    """Store a job from chunks of at most handler.max_records operations, taken one at a
+    time from `chunks` (a file read lazily), so no more than CHUNKS_PER_COPY are ever held.
+    The job, its chunks and its total commit together — a request error raised while the
+    chunks are read leaves nothing — and a worker picks the job up once they have."""
     with transaction.atomic():
         job = BatchJob.objects.create(
             company=company,
@@ -109,27 +146,30 @@ def submit_job(
             mode=JobMode.ASYNC,
             source=source,
             status=JobStatus.QUEUED,
-            options=request.options.as_json(),
+            options=options.as_json(),
             created_by=user,
-            total_records=len(operations),
             retry_of=retry_of,
         )
-        size = handler.max_records
-        copy_insert(
-            BatchChunk,
-            [
+        total, pending = 0, []
+        for position, operations in enumerate(chunks):
+            if len(operations) > handler.max_records:
+                raise ValueError(f"a chunk of {len(operations)} is over {handler.max_records}")
+            pending.append(
                 BatchChunk(
                     job=job,
                     position=position,
-                    first_index=start,
-                    size=len(operations[start : start + size]),
-                    operations=dumps(
-                        [operation_json(op) for op in operations[start : start + size]]
-                    ),
+                    first_index=total,
+                    size=len(operations),
+                    operations=dumps([operation_json(op) for op in operations]),
                 )
-                for position, start in enumerate(range(0, len(operations), size))
-            ],
-        )
+            )
+            total += len(operations)
+            if len(pending) == CHUNKS_PER_COPY:
+                copy_insert(BatchChunk, pending)
+                pending = []
+        copy_insert(BatchChunk, pending)
+        job.total_records = total
+        job.save(update_fields=["total_records"])
         transaction.on_commit(lambda: enqueue(job.pk))
     return job
 
@@ -239,7 +279,9 @@ def _pending_chunk_ids(job: BatchJob) -> list[int]:
 
 def _process_in_chunks(job: BatchJob, handler: type[Handler], options: BatchOptions) -> None:
     stopped = not options.continue_on_error and job.failed_records > 0
-    for chunk_pk in _pending_chunk_ids(job):
+    for done, chunk_pk in enumerate(_pending_chunk_ids(job), start=1):
+        if done & (done - 1) == 0:  # after 1, 2, 4, 8 … chunks
+            refresh_statistics(handler.model)
         if BatchJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
             _cancel_rest(job)
             return
@@ -264,6 +306,16 @@ def _process_in_chunks(job: BatchJob, handler: type[Handler], options: BatchOpti
                 stopped = True
     job.refresh_from_db()
     _finish(job, JobStatus.COMPLETED, as_processor=True)
+
+
+def refresh_statistics(model) -> None:
+    """ANALYZE a table this job is growing. The planner otherwise keeps the picture of a
+    small table (until autovacuum's turn, or forever where it is off) and looks values up
+    by scanning every row — each chunk slower than the last. Doubling intervals keep the
+    cost to a handful of ANALYZEs per job."""
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def _process_as_one_transaction(job, handler, options) -> None:

@@ -91,6 +91,9 @@ class MasterDataHandler(Handler):
             return {}
         rows = self.scoped()
         if insensitive:
+            # Blank values are never unique (the index is partial); saying so lets
+            # PostgreSQL use that index.
+            rows = rows.exclude(**{model_field: ""})
             rows = rows.annotate(_key=Lower(model_field)).filter(_key__in=values)
             return {key: ("pk", pk) for key, pk in rows.values_list("_key", "pk")}
         rows = rows.filter(**{f"{model_field}__in": values})

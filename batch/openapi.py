@@ -526,6 +526,75 @@ metrics_schema = extend_schema(
 )
 
 
+# File imports and templates ---------------------------------------------------------------------
+
+_FILE_IMPORT_FORM = _object(
+    {
+        "file": {"type": "string", "format": "binary", "description": "The file (required)."},
+        "mapping": {
+            "type": "string",
+            "description": 'JSON {"apiField": "column"}, dotted for nested and line fields '
+            '("address.city", "items.quantity"); "_ignore": [columns] skips columns. Without '
+            "it the header row names the fields (the template's headers, snake_case or spaced "
+            "names too). An unknown column is a 400 INVALID_MAPPING.",
+        },
+        "options": {
+            "type": "string",
+            "description": "JSON of the batch options; async=true makes a job even of a "
+            "small file.",
+        },
+    },
+    required=("file",),
+)
+
+
+def _file_import_schema(what: str) -> Any:
+    return extend_schema(
+        summary=f"Import a {what} of records",
+        description="One row per record; entities with lines take one row per line, grouped "
+        "by the reference column, and an optional operation column (create, update, delete). "
+        "A file that fits in one batch of the entity maximum is processed now (200); a "
+        "larger one, up to BATCH_FILE_MAX_ROWS rows, or one sent with options.async, becomes "
+        "an async job (202). Results give the spreadsheet row (header = row 1) as "
+        "context.rowNumber.",
+        tags=["batch files"],
+        parameters=_BATCH_POST_HEADERS,
+        request={"multipart/form-data": _FILE_IMPORT_FORM},
+        responses={
+            200: OpenApiResponse(ref("BatchResult"), description="A processed sync batch."),
+            202: OpenApiResponse(ref("JobAccepted"), description="An accepted async job."),
+            **_errors(400, 401, 404, 409, 413, 415, 422, 429),
+        },
+    )
+
+
+import_csv_schema = _file_import_schema("CSV file (UTF-8, cp1252; comma, semicolon or tab)")
+import_excel_schema = _file_import_schema("Excel workbook (.xlsx; the Data sheet, or the first)")
+csv_template_schema = extend_schema(
+    summary="The CSV template of an entity",
+    tags=["batch files"],
+    responses={
+        (200, "text/csv"): OpenApiResponse(
+            {"type": "string"}, description="Header row and an example; uploads back as is."
+        ),
+        **_errors(401, 404),
+    },
+)
+excel_template_schema = extend_schema(
+    summary="The Excel template of an entity",
+    tags=["batch files"],
+    responses={
+        (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): (
+            OpenApiResponse(
+                {"type": "string", "format": "binary"},
+                description="Instructions, a validated data sheet, the company's codes in "
+                "dropdowns; uploads back as is.",
+            )
+        ),
+        **_errors(401, 404),
+    },
+)
+
 # The hook --------------------------------------------------------------------------------------
 
 

@@ -25,6 +25,13 @@ class RecordError:
             return cls(code, only.message, field=only.field, details=details)
         return cls(code, "Multiple validation errors", details=details)
 
+    @property
+    def located_field(self) -> str | None:
+        """The field that places the error in a file: its own, else its first detail's."""
+        if self.field:
+            return self.field
+        return self.details[0].field if self.details else None
+
     def as_json(self) -> dict:
         body: dict[str, Any] = {"code": str(self.code), "message": self.message}
         if self.field:
@@ -92,7 +99,10 @@ class Record:
             body["data"] = self.data
         if self.error is not None:
             error = self.error.as_json()
-            error["context"] = {"rowNumber": self.op.row_number, "originalData": self.op.original}
+            error["context"] = {
+                "rowNumber": self.op.row_for(self.error.located_field),
+                "originalData": self.op.original,
+            }
             body["error"] = error
         if self.warnings:
             body["warnings"] = [warning.as_json() for warning in self.warnings]

@@ -6,11 +6,14 @@ import io
 from collections.abc import Iterator
 
 from .codes import Status
+from .files.columns import layout_for
+from .files.mapping import operation_rows
+from .files.security import safe_cell
+from .handlers import Handler, get_handler
 from .jobs import loads
 from .models import BatchChunk, BatchJob, ChunkStatus
 
 NOT_WRITTEN = {Status.FAILED, Status.SKIPPED, Status.ROLLED_BACK}
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def results_page(job: BatchJob, *, start: int, stop: int, status: str | None = None) -> list:
@@ -47,73 +50,56 @@ def not_written(job: BatchJob) -> Iterator[dict]:
     return (result for result in iter_results(job) if result["status"] in NOT_WRITTEN)
 
 
-def flatten(data, prefix: str = "") -> dict[str, object]:
-    """{"address": {"city": "KL"}} → {"address.city": "KL"}; lists of lines become
-    numbered columns ("items[0].quantity")."""
-    flat: dict[str, object] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            flat.update(flatten(value, f"{prefix}{key}."))
-    elif isinstance(data, list):
-        for position, value in enumerate(data):
-            flat.update(flatten(value, f"{prefix[:-1]}[{position}]."))
-    else:
-        flat[prefix[:-1]] = data
-    return flat
+ERROR_COLUMNS = ("errorCode", "errorField", "errorMessage", "errorDetails")
 
 
-def safe_cell(value) -> object:
-    """Neutralise a cell a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
-        return "'" + value
-    return value
+def failed_rows_columns(handler: type[Handler]) -> list[str]:
+    """The template's columns (with the operation and referenceId columns), between the
+    original row number and why the row did not go in — columns the importer ignores."""
+    names = [column.name for column in layout_for(handler).input_columns]
+    return ["rowNumber", *names, *ERROR_COLUMNS]
 
 
 def failed_rows_csv(job: BatchJob) -> Iterator[str]:
-    """CSV lines: the operation, its reference, its original fields, and why it did not
-    go in. Two passes over the stored results so the header holds every column."""
-    columns: dict[str, None] = {}
-    for result in not_written(job):
-        columns.update(dict.fromkeys(flatten(_original(result))))
-    header = [
-        "rowNumber",
-        "operation",
-        "referenceId",
-        *columns,
-        "errorCode",
-        "errorField",
-        "errorMessage",
-        "errorDetails",
-    ]
+    """CSV lines of the records that did not go in, as the rows that read back as them
+    (one per line for a document with lines), each with why: fix the cells and upload the
+    file again. Cells a spreadsheet would run as formulas are neutralised."""
+    handler = get_handler(job.entity)
+    columns = failed_rows_columns(handler)
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
 
-    def line(values) -> str:
+    def line(row: dict) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([safe_cell(value) for value in values])
+        writer.writerow({name: safe_cell(value) for name, value in row.items()})
         return buffer.getvalue()
 
-    yield line(header)
+    yield line(dict(zip(columns, columns, strict=True)))
     for result in not_written(job):
-        error = result.get("error") or {}
-        original = flatten(_original(result))
-        details = "; ".join(
-            f"{d.get('field')}: {d.get('message')} ({d.get('code')})"
-            for d in error.get("details", [])
+        rows = operation_rows(
+            handler,
+            result["operation"],
+            _original(result),
+            reference_id=result.get("referenceId"),
         )
-        yield line(
-            [
-                (error.get("context") or {}).get("rowNumber", result["index"] + 1),
-                result["operation"],
-                result.get("referenceId") or "",
-                *(original.get(column, "") for column in columns),
-                error.get("code", ""),
-                error.get("field", ""),
-                error.get("message", ""),
-                details,
-            ]
-        )
+        rows[0].update(_error_cells(result))
+        for row in rows:
+            yield line(row)
+
+
+def _error_cells(result: dict) -> dict:
+    error = result.get("error") or {}
+    details = "; ".join(
+        f"{d.get('field')}: {d.get('message')} ({d.get('code')})" for d in error.get("details", [])
+    )
+    return {
+        "rowNumber": (error.get("context") or {}).get("rowNumber", result["index"] + 1),
+        "errorCode": error.get("code", ""),
+        "errorField": error.get("field", ""),
+        "errorMessage": error.get("message", ""),
+        "errorDetails": details,
+    }
 
 
 def _original(result: dict) -> dict:

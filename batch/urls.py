@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, webhook_views
+from . import file_views, views, webhook_views
 
 urlpatterns = [
     path("batch/jobs", views.JobListView.as_view(), name="batch-jobs"),
@@ -16,5 +16,25 @@ urlpatterns = [
         name="webhook-deliveries",
     ),
     path("batch/metrics", views.MetricsView.as_view(), name="batch-metrics"),
+    path(
+        "batch/<slug:entity>/import-csv",
+        file_views.CsvImportView.as_view(),
+        name="batch-import-csv",
+    ),
+    path(
+        "batch/<slug:entity>/import-excel",
+        file_views.ExcelImportView.as_view(),
+        name="batch-import-excel",
+    ),
+    path(
+        "batch/<slug:entity>/template.csv",
+        file_views.CsvTemplateView.as_view(),
+        name="batch-template-csv",
+    ),
+    path(
+        "batch/templates/excel/<slug:entity>",
+        file_views.ExcelTemplateView.as_view(),
+        name="batch-template-excel",
+    ),
     path("batch/<slug:entity>", views.BatchView.as_view(), name="batch"),
 ]

@@ -178,6 +178,8 @@ SPECTACULAR_SETTINGS = {
 BATCH_MAX_BODY_BYTES = int(os.environ.get("BATCH_MAX_BODY_BYTES", 64 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = BATCH_MAX_BODY_BYTES
 BATCH_ASYNC_MAX_OPERATIONS = int(os.environ.get("BATCH_ASYNC_MAX_OPERATIONS", 100_000))
+BATCH_FILE_MAX_ROWS = int(os.environ.get("BATCH_FILE_MAX_ROWS", 1_000_000))
+BATCH_MAX_UPLOAD_BYTES = int(os.environ.get("BATCH_MAX_UPLOAD_BYTES", 100 * 1024 * 1024))
 BATCH_MAX_CONCURRENT_JOBS = int(os.environ.get("BATCH_MAX_CONCURRENT_JOBS", 3))
 # Per company, shared across processes through the cache (Redis): "N/s|min|hour|day".
 BATCH_RATE_LIMIT = os.environ.get("BATCH_RATE_LIMIT", "10/min")

@@ -1,11 +1,15 @@
 """Inventory admin. Items and locations are edited here; adjustments, movements and stock
-levels are written by the stock services (which keep cost and postings right) and only shown."""
+levels are written by the stock services (which keep cost and postings right) and only shown.
+Items import through their batch handler (batch.admin_import), locations through
+django-import-export; exports use the API's columns (inventory.resources)."""
 
 from django.contrib import admin
 
+from batch.admin_import import ApiExportMixin, BatchImportAdminMixin, TenantImportExportMixin
 from bigledger.admin import ReadOnlyTenantAdmin, ReadOnlyTenantInline, TenantAdmin
 
 from .models import Item, Location, StockAdjustment, StockLevel, StockMovement
+from .resources import ItemResource, LocationResource, StockAdjustmentResource
 
 
 class StockLevelInline(ReadOnlyTenantInline):
@@ -16,7 +20,9 @@ class StockLevelInline(ReadOnlyTenantInline):
 
 
 @admin.register(Item)
-class ItemAdmin(TenantAdmin):
+class ItemAdmin(BatchImportAdminMixin, TenantAdmin):
+    import_entity = "items"
+    resource_classes = [ItemResource]
     list_display = [
         "item_code",
         "name",
@@ -47,7 +53,8 @@ class ItemAdmin(TenantAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(TenantAdmin):
+class LocationAdmin(TenantImportExportMixin, TenantAdmin):
+    resource_classes = [LocationResource]
     list_display = ["code", "name", "active"]
     list_filter = ["active"]
     search_fields = ["code", "name"]
@@ -56,7 +63,8 @@ class LocationAdmin(TenantAdmin):
 
 
 @admin.register(StockAdjustment)
-class StockAdjustmentAdmin(ReadOnlyTenantAdmin):
+class StockAdjustmentAdmin(ApiExportMixin, ReadOnlyTenantAdmin):
+    resource_classes = [StockAdjustmentResource]
     list_display = [
         "number",
         "date",

@@ -1,8 +1,11 @@
 """Ledger admin. Parties, accounts and tax codes are edited here; journals, invoices, bills
-and payments are posted by the ledger services and only shown."""
+and payments are posted by the ledger services and only shown. Customers, suppliers and
+accounts import through their batch handlers (batch.admin_import), tax codes through
+django-import-export; everything exports with the API's columns (ledger.resources)."""
 
 from django.contrib import admin
 
+from batch.admin_import import ApiExportMixin, BatchImportAdminMixin, TenantImportExportMixin
 from bigledger.admin import ReadOnlyTenantAdmin, ReadOnlyTenantInline, TenantAdmin
 from bigledger.numbers import allocate_numbers
 
@@ -19,6 +22,16 @@ from .models import (
     PaymentAllocation,
     Supplier,
     TaxCode,
+)
+from .resources import (
+    AccountResource,
+    BillResource,
+    CustomerResource,
+    InvoiceResource,
+    JournalEntryResource,
+    PaymentResource,
+    SupplierResource,
+    TaxCodeResource,
 )
 
 PARTY_FIELDS = [
@@ -57,17 +70,23 @@ class PartyAdmin(TenantAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(PartyAdmin):
+class CustomerAdmin(BatchImportAdminMixin, PartyAdmin):
     number_prefix = "CUST"
+    import_entity = "customers"
+    resource_classes = [CustomerResource]
 
 
 @admin.register(Supplier)
-class SupplierAdmin(PartyAdmin):
+class SupplierAdmin(BatchImportAdminMixin, PartyAdmin):
     number_prefix = "SUPP"
+    import_entity = "suppliers"
+    resource_classes = [SupplierResource]
 
 
 @admin.register(Account)
-class AccountAdmin(TenantAdmin):
+class AccountAdmin(BatchImportAdminMixin, TenantAdmin):
+    import_entity = "accounts"
+    resource_classes = [AccountResource]
     list_display = ["code", "name", "type", "parent", "role", "active"]
     list_filter = ["type", "active", "role"]
     list_select_related = ["parent"]
@@ -81,7 +100,8 @@ class AccountAdmin(TenantAdmin):
 
 
 @admin.register(TaxCode)
-class TaxCodeAdmin(TenantAdmin):
+class TaxCodeAdmin(TenantImportExportMixin, TenantAdmin):
+    resource_classes = [TaxCodeResource]
     list_display = ["code", "name", "rate", "active"]
     list_filter = ["active"]
     search_fields = ["code", "name"]
@@ -96,7 +116,8 @@ class JournalLineInline(ReadOnlyTenantInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(ReadOnlyTenantAdmin):
+class JournalEntryAdmin(ApiExportMixin, ReadOnlyTenantAdmin):
+    resource_classes = [JournalEntryResource]
     list_display = ["number", "date", "reference", "description", "source", "total_debit"]
     list_filter = ["source", "date"]
     search_fields = ["number", "reference", "description"]
@@ -153,7 +174,7 @@ def trade_document_fields(party: str) -> list:
     ]
 
 
-class TradeDocumentAdmin(ReadOnlyTenantAdmin):
+class TradeDocumentAdmin(ApiExportMixin, ReadOnlyTenantAdmin):
     list_filter = ["status", "date"]
     date_hierarchy = "date"
 
@@ -165,6 +186,7 @@ class InvoiceAdmin(TradeDocumentAdmin):
     search_fields = ["number", "reference", "customer__number", "customer__name"]
     fields = trade_document_fields("customer")
     inlines = [InvoiceLineInline]
+    resource_classes = [InvoiceResource]
 
 
 @admin.register(Bill)
@@ -174,6 +196,7 @@ class BillAdmin(TradeDocumentAdmin):
     search_fields = ["number", "reference", "supplier__number", "supplier__name"]
     fields = trade_document_fields("supplier")
     inlines = [BillLineInline]
+    resource_classes = [BillResource]
 
 
 class PaymentAllocationInline(ReadOnlyTenantInline):
@@ -183,7 +206,8 @@ class PaymentAllocationInline(ReadOnlyTenantInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyTenantAdmin):
+class PaymentAdmin(ApiExportMixin, ReadOnlyTenantAdmin):
+    resource_classes = [PaymentResource]
     list_display = ["number", "date", "direction", "party", "amount", "method", "reference"]
     list_filter = ["direction", "date", "method"]
     list_select_related = ["customer", "supplier"]

@@ -10,6 +10,7 @@ from django.db import DatabaseError
 
 from batch.codes import ErrorCode, FieldCode
 from batch.handlers import Handler, ReferenceIndex, reference_error
+from batch.imports import template_list
 from batch.records import Record
 from batch.schema import Detail, Field, FieldError, Schema, choice, quantity, reference, text
 from batch.schema import date as iso_date
@@ -76,6 +77,15 @@ class StockAdjustmentHandler(Handler):
     max_records = 500
     operations = frozenset({"create"})
     create_schema = ADJUSTMENT
+
+    @classmethod
+    def template_lists(cls, company) -> dict[str, list[str]]:
+        items = Item.objects.for_company(company).filter(active=True, type=ItemType.INVENTORY)
+        locations = Location.objects.for_company(company).filter(active=True)
+        return {
+            "itemCode": template_list(items, "item_code"),
+            "locationCode": template_list(locations, "code"),
+        }
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -5,6 +5,7 @@ or, when no id is sent, by `itemCode`. So `{"id": "item_…", "itemCode": "NEW"}
 item, while `{"itemCode": "WIDGET-001", "name": …}` updates WIDGET-001 in place."""
 
 from batch.handlers import ReferenceIndex, reference_error
+from batch.imports import template_list
 from batch.master import MasterDataHandler
 from batch.schema import (
     Detail,
@@ -75,6 +76,11 @@ class ItemHandler(MasterDataHandler):
     delete_schema = Schema({**IDENTITY, "itemCode": Field(text(50, blank=False))})
     # What stops a delete: each is one query for the whole batch.
     dependents = (StockMovement, StockAdjustment, InvoiceLine, BillLine)
+
+    @classmethod
+    def template_lists(cls, company) -> dict[str, list[str]]:
+        tax_codes = TaxCode.objects.for_company(company).filter(active=True)
+        return {"taxCode": template_list(tax_codes, "code")}
 
     def load_references(self, records) -> None:
         refs = [record.values.get("taxCode") for record in records]

@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from batch.codes import ErrorCode
 from batch.handlers import reference_error
+from batch.imports import template_list
 from batch.master import MasterDataHandler
 from batch.schema import Detail, Field, FieldCode, Schema, boolean, choice, reference, text
 
@@ -48,6 +49,10 @@ class AccountHandler(MasterDataHandler):
     field_map = {"code": "code", "name": "name", "type": "type", "active": "active"}
     create_schema = Schema(account_fields())
     update_schema = Schema({**account_fields(), "id": Field(reference)})
+
+    @classmethod
+    def template_lists(cls, company) -> dict[str, list[str]]:
+        return {"parentId": template_list(Account.objects.for_company(company), "code")}
 
     def load_references(self, records) -> None:
         # The rows updates name stay the same objects, so the tree sees their changes.

@@ -16,6 +16,7 @@ from django.db.models import F, Sum
 
 from batch.codes import ErrorCode, FieldCode
 from batch.handlers import Handler, ReferenceIndex
+from batch.imports import template_list
 from batch.records import Record
 from batch.schema import Detail, Field, ListOf, Schema, date, money, quantity, reference, text
 from bigledger.money import ZERO
@@ -124,6 +125,17 @@ class TradeDocumentHandler(Handler):
         self.kept_lines: dict[int, list[TradeLineDraft]] = {}
         self.changes: dict[int, TradeDocumentChange] = {}  # document pk -> staged update
         self.exposure: dict[int, Decimal] = {}  # customer pk -> what they would owe
+
+    @classmethod
+    def template_lists(cls, company) -> dict[str, list[str]]:
+        parties = cls.party_model.objects.for_company(company).filter(status=Status.ACTIVE)
+        items = Item.objects.for_company(company).filter(active=True)
+        tax_codes = TaxCode.objects.for_company(company).filter(active=True)
+        return {
+            cls.party_params[1]: template_list(parties, "number"),
+            "itemCode": template_list(items, "item_code"),
+            "taxCode": template_list(tax_codes, "code"),
+        }
 
     # Load ----------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from batch.codes import ErrorCode, FieldCode
 from batch.handlers import Handler, ReferenceIndex, reference_error
+from batch.imports import template_list
 from batch.records import Record
 from batch.schema import Detail, Field, ListOf, Schema, money, reference, text
 from batch.schema import date as iso_date
@@ -90,6 +91,11 @@ class JournalEntryHandler(Handler):
     max_records = 100
     operations = frozenset({"create"})
     create_schema = ENTRY
+
+    @classmethod
+    def template_lists(cls, company) -> dict[str, list[str]]:
+        accounts = Account.objects.for_company(company).filter(active=True)
+        return {"accountCode": template_list(accounts, "code")}
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -1,5 +1,6 @@
 """Customers and suppliers in batches: create, update, delete."""
 
+from batch.imports import template_list
 from batch.master import MasterDataHandler
 from batch.schema import (
     Detail,
@@ -71,6 +72,13 @@ class PartyHandler(MasterDataHandler):
     unique_fields = {"email": ("email", True)}
     field_map = PARTY_FIELD_MAP
     document_models: tuple = ()
+
+    @classmethod
+    def template_lists(cls, company) -> dict[str, list[str]]:
+        """The numbers update and delete rows name, for the templates' dropdowns."""
+        return {
+            cls.natural_key_param: template_list(cls.model.objects.for_company(company), "number")
+        }
 
     def check(self, record, instance, *, creating: bool) -> list[Detail]:
         if instance.tax_number and not tax_number_valid_for(instance.country, instance.tax_number):

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from batch.codes import FieldCode
 from batch.handlers import Handler, ReferenceIndex
+from batch.imports import template_list
 from batch.records import Record
 from batch.schema import Detail, Field, ListOf, Schema, date, money, reference, text
 from bigledger.money import ZERO
@@ -50,6 +51,13 @@ class PaymentHandler(Handler):
     max_records = 200
     operations = frozenset({"create"})
     create_schema = PAYMENT
+
+    @classmethod
+    def template_lists(cls, company) -> dict[str, list[str]]:
+        return {
+            "customerNumber": template_list(Customer.objects.for_company(company), "number"),
+            "supplierNumber": template_list(Supplier.objects.for_company(company), "number"),
+        }
 
     def __init__(self, ctx):
         super().__init__(ctx)

@@ -1,0 +1,206 @@
+"""A 1,000,000-row customers CSV imported over HTTP as one async job, end to end.
+
+Writes the CSV (the template's columns) to a temporary file, starts a web server and a
+Celery worker (2 processes) as subprocesses on PostgreSQL and Redis — the same ones
+bench/async_job.py starts — POSTs the file to /v1/batch/customers/import-csv as
+multipart/form-data (streamed from disk), polls the job to completion and prints rows/s
+(upload-to-202 and end to end) and the peak RSS (VmHWM) of the web process and of every
+worker process. The goal is both under 300 MB: the file is never held in memory.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bigledger_file_bench \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/12 REDIS_URL=redis://127.0.0.1:6379/12 \\
+    BENCH_ROWS=1000000 python bench/file_import.py
+
+The broker's Redis database is flushed first: give the benchmark a database of its own.
+"""
+
+import csv
+import http.client
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bigledger_file_bench")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/12")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/12")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bigledger.settings")
+os.environ.setdefault("BATCH_RATE_LIMIT", "100000/min")
+os.environ.setdefault("BATCH_LARGE_RATE_LIMIT", "100000/min")
+# 1,000,000 rows of these columns are about 110 MB, over the 100 MB default upload limit.
+os.environ.setdefault("BATCH_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))
+
+from bench.async_job import SERVER, children, peak_rss_mb  # noqa: E402  (after the env)
+
+ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
+HEADER = [
+    "name",
+    "email",
+    "phone",
+    "address.street",
+    "address.city",
+    "address.country",
+    "creditLimit",
+    "paymentTerms",
+    "taxNumber",
+]
+BOUNDARY = "----bigledger-bench-" + secrets.token_hex(8)
+
+
+def write_csv(path: Path, rows: int, run: str) -> None:
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(HEADER)
+        for n in range(rows):
+            writer.writerow(
+                [
+                    f"Customer {n} Sdn Bhd",
+                    f"c{run}-{n}@example.com",
+                    f"+6012{n % 10_000_000:07d}",
+                    f"{n} Jalan Ampang",
+                    "Kuala Lumpur",
+                    "MY",
+                    f"{n % 50_000}.50",
+                    "30",
+                    f"{n:012d}",
+                ]
+            )
+
+
+def write_multipart(csv_path: Path, body_path: Path) -> None:
+    """The request body on disk: the file part, then an empty options part."""
+    with body_path.open("wb") as body, csv_path.open("rb") as source:
+        body.write(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="customers.csv"\r\nContent-Type: text/csv\r\n\r\n'.encode()
+        )
+        while block := source.read(1024 * 1024):
+            body.write(block)
+        body.write(
+            f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="options"\r\n\r\n'
+            f'{{"continueOnError": true}}\r\n--{BOUNDARY}--\r\n'.encode()
+        )
+
+
+def post_file(port: int, key: str, body_path: Path) -> tuple[int, dict]:
+    import simplejson
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=3600, blocksize=65536)
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+        "Content-Length": str(body_path.stat().st_size),
+    }
+    with body_path.open("rb") as body:
+        connection.request("POST", "/v1/batch/customers/import-csv", body=body, headers=headers)
+        response = connection.getresponse()
+        data = simplejson.loads(response.read())
+    connection.close()
+    return response.status, data
+
+
+def get_json(port: int, key: str, path: str) -> dict:
+    import simplejson
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    connection.request("GET", path, headers={"Authorization": f"Bearer {key}"})
+    data = simplejson.loads(connection.getresponse().read())
+    connection.close()
+    return data
+
+
+def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]:
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    port = int(server.stdout.readline())
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bigledger",
+            "worker",
+            "--concurrency=2",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(4)
+    return server, port, worker
+
+
+def main() -> None:
+    import django
+
+    django.setup()
+    from bench.sync_batch import ensure_database
+
+    ensure_database()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    import redis
+    from django.conf import settings
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    from bigledger.tenancy import create_company
+
+    run = str(time.time_ns())
+    credentials = create_company(
+        name=f"File bench {run}", username=f"fb-{run}", password="x-pw-12345"
+    )
+    key = credentials.api_key
+    env = {**os.environ, "BIGLEDGER_VAR_DIR": str(ROOT / "var" / "bench")}
+    with tempfile.TemporaryDirectory() as directory:
+        csv_path, body_path = Path(directory) / "customers.csv", Path(directory) / "body"
+        write_csv(csv_path, ROWS, run)
+        size_mb = csv_path.stat().st_size / 1024 / 1024
+        write_multipart(csv_path, body_path)
+        csv_path.unlink()
+        server, port, worker = start_processes(env)
+        try:
+            started = time.perf_counter()
+            status, accepted = post_file(port, key, body_path)
+            submitted = time.perf_counter() - started
+            assert status == 202, accepted
+            job_id = accepted["data"]["jobId"]
+            assert accepted["data"]["totalRecords"] == ROWS, accepted
+            while True:
+                job = get_json(port, key, f"/v1/batch/jobs/{job_id}")
+                if job["data"]["status"] not in ("queued", "processing"):
+                    break
+                time.sleep(1)
+            elapsed = time.perf_counter() - started
+            progress = job["data"]["progress"]
+            assert job["data"]["status"] == "completed", job
+            assert progress["successfulRecords"] == ROWS, progress
+            rss = {"web": peak_rss_mb(server.pid), "worker (parent)": peak_rss_mb(worker.pid)}
+            for n, child in enumerate(children(worker.pid), start=1):
+                rss[f"worker (child {n})"] = peak_rss_mb(child)
+        finally:
+            worker.terminate()
+            server.terminate()
+            worker.wait(timeout=60)
+    processing = job["data"]["executionTime"]
+    print(f"rows:                  {ROWS:,} ({size_mb:,.1f} MB of CSV)")
+    print(f"upload to 202:         {submitted:.1f} s  ->  {ROWS / submitted:,.0f} rows/s")
+    print(f"worker processing:     {processing:.1f} s  ->  {ROWS / processing:,.0f} rows/s")
+    print(f"end to end:            {elapsed:.1f} s  ->  {ROWS / elapsed:,.0f} rows/s")
+    for name, megabytes in rss.items():
+        print(f"peak RSS {name:<18} {megabytes:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
