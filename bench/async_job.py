@@ -63,6 +63,33 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]:
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    port = int(server.stdout.readline())
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bigledger",
+            "worker",
+            "--concurrency=2",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(4)
+    return server, port, worker
+
+
 def payload(run: str) -> bytes:
     import simplejson
 
@@ -161,29 +188,7 @@ def main() -> None:
         name=f"Async bench {run}", username=f"ab-{run}", password="x-pw-12345"
     )
     env = {**os.environ, "BIGLEDGER_VAR_DIR": str(ROOT / "var" / "bench")}
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-    port = int(server.stdout.readline())
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "bigledger",
-            "worker",
-            "--concurrency=2",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(4)
+    server, port, worker = start_processes(env)
     try:
         body = payload(run)
         started = time.perf_counter()

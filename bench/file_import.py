@@ -18,7 +18,6 @@ import csv
 import http.client
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ os.environ.setdefault("BATCH_LARGE_RATE_LIMIT", "100000/min")
 # 1,000,000 rows of these columns are about 110 MB, over the 100 MB default upload limit.
 os.environ.setdefault("BATCH_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))
 
-from bench.async_job import SERVER, children, peak_rss_mb  # noqa: E402  (after the env)
+from bench.async_job import children, peak_rss_mb, start_processes  # noqa: E402  (after the env)
 
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
 HEADER = [
@@ -112,33 +111,6 @@ def get_json(port: int, key: str, path: str) -> dict:
     data = simplejson.loads(connection.getresponse().read())
     connection.close()
     return data
-
-
-def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]:
-    server = subprocess.Popen(
-        [sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-    )
-    port = int(server.stdout.readline())
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "bigledger",
-            "worker",
-            "--concurrency=2",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(4)
-    return server, port, worker
 
 
 def main() -> None:
