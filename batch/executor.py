@@ -140,27 +140,31 @@ def _write(handler: Handler, records, passed: list[Record], options: BatchOption
             with transaction.atomic():
                 handler.write(passed)
         except Exception as error:
-            if not isinstance(error, IntegrityError):
+            if not isinstance(error, IntegrityError) or not handler.find_conflicts(passed):
                 # Nothing of the write persisted (its savepoint rolled back); each record
                 # is told so instead of the whole request failing.
                 logger.exception("batch write failed")
                 _fail_system(passed, "The records could not be saved; nothing was written.")
+                _unwind_if_rolling_back(passed, options, error)
                 return
             logger.info("batch write met a constraint: %s", error)
-            if not handler.find_conflicts(passed):
-                _fail_system(passed, "The records could not be saved; nothing was written.")
-                return
-            if options.rollback_on_error:
-                _mark_rolled_back([record for record in passed if record.ok])
-                raise _Unwind(rolled_back=True) from error
+            _unwind_if_rolling_back(passed, options, error)
             if not options.continue_on_error:
-                _skip_after_first_failure(records)
+                for record in _skip_after_first_failure(records):
+                    handler.discard(record)
             passed = [record for record in passed if record.ok]
             continue
         for record in passed:
             record.status = OPERATION_STATUS[record.operation]
         return
     _fail_system(passed, "The records kept conflicting with concurrent changes; try again.")
+    _unwind_if_rolling_back(passed, options, None)
+
+
+def _unwind_if_rolling_back(passed: list[Record], options: BatchOptions, error) -> None:
+    if options.rollback_on_error:
+        _mark_rolled_back([record for record in passed if record.ok])
+        raise _Unwind(rolled_back=True) from error
 
 
 SKIPPED_MESSAGE = "Not processed: an earlier record failed and continueOnError is false."
@@ -173,10 +177,13 @@ def _skip(record: Record) -> None:
     record.warnings = []
 
 
-def _skip_after_first_failure(records: list[Record]) -> None:
+def _skip_after_first_failure(records: list[Record]) -> list[Record]:
+    """Skip everything after the first failure; returns the records that were staged."""
     first = next(i for i, record in enumerate(records) if record.status == Status.FAILED)
+    staged = [record for record in records[first + 1 :] if record.ok]
     for record in records[first + 1 :]:
         _skip(record)
+    return staged
 
 
 def _mark_rolled_back(records: list[Record]) -> None:

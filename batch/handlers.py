@@ -91,6 +91,10 @@ class Handler:
         """After an IntegrityError: mark records that lost a race; True if any were."""
         return False
 
+    def discard(self, record: Record) -> None:
+        """Forget what `record` staged: it will not be written (skipped after a failure).
+        Handlers that write from their own staged state rather than `records` override it."""
+
     # Shared helpers ------------------------------------------------------------------------
 
     def scoped(self, model: type[Model] | None = None):

@@ -14,6 +14,7 @@ more are not stored (the client may retry them), nor 429s, which processed nothi
 
 import functools
 import hashlib
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -165,11 +166,13 @@ def _run_once(view, request, key: str, post, args, kwargs):
     response_key, lock_key = _cache_keys(request, key)
     if replayed := answer_from_store(cache.get(response_key), fingerprint):
         return replayed
-    if not cache.add(lock_key, fingerprint, timeout=settings.BATCH_IDEMPOTENCY_LOCK_SECONDS):
+    marker = f"{fingerprint}:{secrets.token_hex(8)}"  # ours alone, so we free only ours
+    if not cache.add(lock_key, marker, timeout=settings.BATCH_IDEMPOTENCY_LOCK_SECONDS):
         # Another request holds the key, or finished between our two looks.
         if replayed := answer_from_store(cache.get(response_key), fingerprint):
             return replayed
-        raise conflict(cache.get(lock_key), fingerprint)
+        holder = cache.get(lock_key)
+        raise conflict(holder.rpartition(":")[0] if holder else None, fingerprint)
     try:
         # The holder may have stored its answer and let go just before we took the marker.
         if replayed := answer_from_store(cache.get(response_key), fingerprint):
@@ -183,4 +186,5 @@ def _run_once(view, request, key: str, post, args, kwargs):
             cache.set(response_key, record, timeout=settings.BATCH_IDEMPOTENCY_TTL_SECONDS)
         return response
     finally:
-        cache.delete(lock_key)
+        if cache.get(lock_key) == marker:  # a marker that expired may now be another's
+            cache.delete(lock_key)

@@ -19,7 +19,7 @@ from datetime import timedelta
 
 import simplejson
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 ASYNC_JOB_ID = PublicIdGenerator("job")
 LOCK_NAMESPACE = 7_242_001  # first key of the two-key advisory lock: "batch job"
 CANCELLED_MESSAGE = "Not processed: the job was cancelled."
+FAILED_MESSAGE = "Not processed: the job stopped on a system error; retry the job."
 ROLLED_BACK_MESSAGE = "Rolled back because another record of the job failed."
 
 
@@ -170,7 +171,8 @@ def submit_job_from_chunks(
         copy_insert(BatchChunk, pending)
         job.total_records = total
         job.save(update_fields=["total_records"])
-        transaction.on_commit(lambda: enqueue(job.pk))
+        # The sweeper starts queued jobs too, so a broker hiccup here delays, never loses.
+        transaction.on_commit(lambda: enqueue(job.pk), robust=True)
     return job
 
 
@@ -262,8 +264,8 @@ def process_job(job_pk: int) -> None:
         logger.exception("job %s failed", job.public_id)
         job.error = f"{type(error).__name__}: {error}"
         try:
-            _finish(job, JobStatus.FAILED, as_processor=True)
-        except DatabaseError:
+            _close_rest(job, JobStatus.FAILED, FAILED_MESSAGE, as_processor=True)
+        except Exception:
             logger.exception("could not record job %s as failed; the sweeper retries it", job.pk)
     finally:
         _release_liveness_lock(job_pk)
@@ -321,7 +323,7 @@ def refresh_statistics(model) -> None:
 def _process_as_one_transaction(job, handler, options) -> None:
     """rollbackOnError: every chunk in one transaction; any failure undoes them all, and
     every record is still validated so the caller sees all failures at once."""
-    chunks = list(job.chunks.order_by("position"))
+    chunks = list(job.chunks.filter(status=ChunkStatus.PENDING).order_by("position"))
     stored = []
     failed = False
     # The job row is left unlocked meanwhile, so cancel requests and the sweeper's claims
@@ -345,12 +347,12 @@ def _process_as_one_transaction(job, handler, options) -> None:
             stored.append((chunk, operations, [r.result_json() for r in outcome.records]))
         if failed:
             transaction.set_rollback(True)  # undo every chunk's writes
-        else:
+        else:  # the work, its results and the final status commit together
             for chunk, _, results in stored:
                 _commit_chunk(job, chunk, results)
+            job.refresh_from_db()
+            _finish(job, JobStatus.COMPLETED, as_processor=True)
     if not failed:
-        job.refresh_from_db()
-        _finish(job, JobStatus.COMPLETED, as_processor=True)
         return
     with transaction.atomic():  # the work is undone; keep what each record was told
         for chunk, operations, results in stored:
@@ -413,13 +415,19 @@ def _commit_chunk(
 
 
 def _cancel_rest(job: BatchJob, *, as_processor: bool = True) -> None:
+    _close_rest(job, JobStatus.CANCELLED, CANCELLED_MESSAGE, as_processor=as_processor)
+
+
+def _close_rest(job: BatchJob, status: JobStatus, message: str, *, as_processor: bool) -> None:
+    """Give every record not yet processed its result (`message`), then finish the job, so
+    each operation has exactly one result and a retry can pick the rest up."""
     with transaction.atomic():
         for chunk in job.chunks.select_for_update().filter(status=ChunkStatus.PENDING):
             operations = [operation_from_json(raw) for raw in loads(chunk.operations)]
-            results = _not_processed(operations, CANCELLED_MESSAGE)
+            results = _not_processed(operations, message)
             _commit_chunk(job, chunk, results, as_processor=as_processor)
         job.refresh_from_db()
-        _finish(job, JobStatus.CANCELLED, as_processor=as_processor)
+        _finish(job, status, as_processor=as_processor)
 
 
 def _finish(job: BatchJob, status: JobStatus, *, as_processor: bool = False) -> bool:

@@ -326,3 +326,8 @@ class MasterDataHandler(Handler):
     def unstage(self, instance: Model) -> None:
         self.created.pop(id(instance), None)
         self.changed.pop(id(instance), None)
+
+    def discard(self, record: Record) -> None:
+        if record.target is not None:
+            self.unstage(record.target)
+            self.deleted.pop(id(record.target), None)

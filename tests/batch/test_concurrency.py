@@ -95,3 +95,56 @@ def test_concurrent_batches_with_many_overlapping_emails_never_duplicate():
         Customer.objects.filter(company=credentials.company).values_list("number", flat=True)
     )
     assert numbers == [f"CUST-{i:04d}" for i in range(1, 51)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_records_skipped_after_a_write_time_conflict_are_not_written(monkeypatch):
+    credentials = make_company()
+    both_validated, winner_committed = threading.Barrier(2), threading.Event()
+    original_write = CustomerHandler.write
+
+    def write_in_a_fixed_order(self, records):
+        if not getattr(self, "_waited", False):
+            self._waited = True
+            both_validated.wait(timeout=20)
+            if len(records) == 3:  # the stopping batch writes after the winner committed
+                winner_committed.wait(timeout=20)
+        return original_write(self, records)
+
+    monkeypatch.setattr(CustomerHandler, "write", write_in_a_fixed_order)
+    stopping = {
+        "operations": [
+            {"operation": "create", "data": {"name": "First", "email": "first@acme.com"}},
+            {"operation": "create", "data": {"name": "Loser", "email": "race@acme.com"}},
+            {"operation": "create", "data": {"name": "After", "email": "after@acme.com"}},
+        ],
+        "options": {"continueOnError": False},
+    }
+    responses = {}
+
+    def post(name, body, then=None):
+        try:
+            responses[name] = api_client_for(credentials).post(
+                "/v1/batch/customers", simplejson.dumps(body), content_type="application/json"
+            )
+        finally:
+            connection.close()
+            if then:
+                then.set()
+
+    threads = [
+        threading.Thread(
+            target=post, args=("winner", one_customer("RACE@acme.com", "Winner"), winner_committed)
+        ),
+        threading.Thread(target=post, args=("stopping", stopping)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    results = responses["stopping"].json()["data"]["results"]
+    assert [r["status"] for r in results] == ["created", "failed", "skipped"]
+    assert results[1]["error"]["code"] == "DUPLICATE_ERROR"
+    names = set(Customer.objects.filter(company=credentials.company).values_list("name", flat=True))
+    assert names == {"Winner", "First"}  # "After" was reported skipped: it must not exist
