@@ -23,6 +23,11 @@ class WebhookEndpointInput(serializers.Serializer):
         child=serializers.CharField(), allow_empty=False, default=all_webhook_events
     )
 
+    def validate_url(self, url: str) -> str:
+        if problem := webhooks.private_address_problem(url):
+            raise serializers.ValidationError(problem)
+        return url
+
     def validate_events(self, events: list[str]) -> list[str]:
         unknown = sorted(set(events) - set(WebhookEvent.values))
         if unknown:

@@ -24,11 +24,14 @@ and reject timestamps more than a few minutes old, so a captured request cannot 
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
@@ -241,7 +244,29 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
+def private_address_problem(url: str) -> str | None:
+    """Why `url` may not be called, or None. Tenants must not make this server reach
+    loopback, private, link-local or reserved addresses (server-side request forgery);
+    BATCH_WEBHOOK_ALLOW_PRIVATE_URLS lifts that for development and tests."""
+    if settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS:
+        return None
+    host = urllib.parse.urlsplit(url).hostname
+    if not host:
+        return "The URL has no host."
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return f"The host {host} cannot be resolved."
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            return f"The host {host} resolves to a non-public address ({ip})."
+    return None
+
+
 def post(delivery: WebhookDelivery) -> Attempt:
+    if problem := private_address_problem(delivery.endpoint.url):
+        return Attempt(None, problem)  # checked again here: DNS may have changed
     body = delivery.payload.encode()
     timestamp = int(time.time())
     request = urllib.request.Request(

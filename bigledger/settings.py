@@ -193,6 +193,7 @@ BATCH_JOB_MAX_ATTEMPTS = int(os.environ.get("BATCH_JOB_MAX_ATTEMPTS", 5))
 BATCH_SWEEP_SECONDS = float(os.environ.get("BATCH_SWEEP_SECONDS", 10))
 BATCH_WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("BATCH_WEBHOOK_RETRY_BASE_SECONDS", 30))
 BATCH_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("BATCH_WEBHOOK_MAX_ATTEMPTS", 8))
+BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("BATCH_WEBHOOK_ALLOW_PRIVATE_URLS", False)
 CELERY_BEAT_SCHEDULE = {
     "sweep-batch-jobs": {"task": "batch.tasks.sweep_jobs", "schedule": BATCH_SWEEP_SECONDS},
     "resend-overdue-webhooks": {

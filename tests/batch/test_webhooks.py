@@ -53,6 +53,12 @@ class Receiver:
         self.server.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _local_receivers_allowed(settings):
+    """The receivers here listen on 127.0.0.1, which production refuses."""
+    settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = True
+
+
 @pytest.fixture
 def receiver():
     receivers = []
@@ -70,7 +76,9 @@ def receiver():
 def webhook_worker(_workers):
     """A worker that retries failed deliveries after 0.2 s, 0.4 s, … instead of 30 s, 60 s."""
     stop_shared_worker(_workers)
-    worker = Worker("webhooks", BATCH_WEBHOOK_RETRY_BASE_SECONDS="0.2").start()
+    worker = Worker(
+        "webhooks", BATCH_WEBHOOK_RETRY_BASE_SECONDS="0.2", BATCH_WEBHOOK_ALLOW_PRIVATE_URLS="1"
+    ).start()
     yield worker
     worker.stop()
 
@@ -375,3 +383,37 @@ def test_the_delivery_log_is_paged_newest_first(api, company, enqueued):
     assert [d["jobId"] for d in page["data"]] == [job_ids[0]]
     assert page["data"][0]["status"] == "pending"
     assert page["data"][0]["payload"]["data"]["jobId"] == job_ids[0]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hook",
+        "http://localhost/hook",
+        "http://10.0.0.5/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+    ],
+)
+def test_internal_addresses_are_refused_as_webhook_urls(api, settings, url):
+    settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = False
+
+    response = api.post("/v1/webhooks", {"url": url}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["field"] == "url"
+
+
+def test_a_delivery_to_an_address_that_turned_internal_is_not_sent(
+    api, company, enqueued, receiver, settings
+):
+    hook = receiver()
+    api.post("/v1/webhooks", {"url": hook.url}, format="json")
+    (delivery,) = webhooks.notify_job_finished(job=async_job(company, JobStatus.COMPLETED))
+    settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = False
+
+    attempt = webhooks.post(delivery)
+
+    assert attempt.status_code is None
+    assert "non-public address" in attempt.error
+    assert hook.requests == []
