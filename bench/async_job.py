@@ -167,7 +167,9 @@ def copy_baseline(company_id: int, run: str) -> float:
     return elapsed
 
 
-def main() -> None:
+def prepare(label: str) -> tuple[str, object, dict]:
+    """A migrated database, an empty broker and a fresh company: (run id, credentials, env
+    for the server and worker subprocesses)."""
     import django
 
     django.setup()
@@ -185,9 +187,38 @@ def main() -> None:
 
     run = str(time.time_ns())
     credentials = create_company(
-        name=f"Async bench {run}", username=f"ab-{run}", password="x-pw-12345"
+        name=f"{label} bench {run}", username=f"{label.lower()}-{run}", password="x-pw-12345"
     )
-    env = {**os.environ, "BIGLEDGER_VAR_DIR": str(ROOT / "var" / "bench")}
+    return run, credentials, {**os.environ, "BIGLEDGER_VAR_DIR": str(ROOT / "var" / "bench")}
+
+
+def wait_for_job(port: int, key: str, job_id: str, records: int, interval: float) -> dict:
+    """Poll the job until it finishes; it must have completed with every record in."""
+    while True:
+        _, job = request(port, "GET", f"/v1/batch/jobs/{job_id}", key)
+        if job["data"]["status"] not in ("queued", "processing"):
+            break
+        time.sleep(interval)
+    assert job["data"]["status"] == "completed", job
+    assert job["data"]["progress"]["successfulRecords"] == records, job["data"]["progress"]
+    return job
+
+
+def peak_rss(server: subprocess.Popen, worker: subprocess.Popen) -> dict[str, float]:
+    rss = {"web": peak_rss_mb(server.pid), "worker (parent)": peak_rss_mb(worker.pid)}
+    for n, child in enumerate(children(worker.pid), start=1):
+        rss[f"worker (child {n})"] = peak_rss_mb(child)
+    return rss
+
+
+def stop_processes(server: subprocess.Popen, worker: subprocess.Popen) -> None:
+    worker.terminate()
+    server.terminate()
+    worker.wait(timeout=60)
+
+
+def main() -> None:
+    run, credentials, env = prepare("Async")
     server, port, worker = start_processes(env)
     try:
         body = payload(run)
@@ -195,23 +226,11 @@ def main() -> None:
         status, accepted = request(port, "POST", "/v1/batch/customers", credentials.api_key, body)
         submitted = time.perf_counter() - started
         assert status == 202, accepted
-        job_id = accepted["data"]["jobId"]
-        while True:
-            _, job = request(port, "GET", f"/v1/batch/jobs/{job_id}", credentials.api_key)
-            if job["data"]["status"] not in ("queued", "processing"):
-                break
-            time.sleep(0.2)
+        job = wait_for_job(port, credentials.api_key, accepted["data"]["jobId"], RECORDS, 0.2)
         elapsed = time.perf_counter() - started
-        progress = job["data"]["progress"]
-        assert job["data"]["status"] == "completed", job
-        assert progress["successfulRecords"] == RECORDS, progress
-        rss = {"web": peak_rss_mb(server.pid), "worker (parent)": peak_rss_mb(worker.pid)}
-        for n, child in enumerate(children(worker.pid), start=1):
-            rss[f"worker (child {n})"] = peak_rss_mb(child)
+        rss = peak_rss(server, worker)
     finally:
-        worker.terminate()
-        server.terminate()
-        worker.wait(timeout=30)
+        stop_processes(server, worker)
     copy_seconds = copy_baseline(credentials.company.pk, run)
     print(f"records:               {RECORDS}")
     print(f"submit (HTTP 202):     {submitted:.2f} s")

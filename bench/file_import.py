@@ -34,7 +34,13 @@ os.environ.setdefault("BATCH_LARGE_RATE_LIMIT", "100000/min")
 # 1,000,000 rows of these columns are about 110 MB, over the 100 MB default upload limit.
 os.environ.setdefault("BATCH_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024))
 
-from bench.async_job import children, peak_rss_mb, start_processes  # noqa: E402  (after the env)
+from bench.async_job import (  # noqa: E402  (after the env)
+    peak_rss,
+    prepare,
+    start_processes,
+    stop_processes,
+    wait_for_job,
+)
 
 ROWS = int(os.environ.get("BENCH_ROWS", 1_000_000))
 HEADER = [
@@ -103,38 +109,9 @@ def post_file(port: int, key: str, body_path: Path) -> tuple[int, dict]:
     return response.status, data
 
 
-def get_json(port: int, key: str, path: str) -> dict:
-    import simplejson
-
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    connection.request("GET", path, headers={"Authorization": f"Bearer {key}"})
-    data = simplejson.loads(connection.getresponse().read())
-    connection.close()
-    return data
-
-
 def main() -> None:
-    import django
-
-    django.setup()
-    from bench.sync_batch import ensure_database
-
-    ensure_database()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    import redis
-    from django.conf import settings
-
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    from bigledger.tenancy import create_company
-
-    run = str(time.time_ns())
-    credentials = create_company(
-        name=f"File bench {run}", username=f"fb-{run}", password="x-pw-12345"
-    )
+    run, credentials, env = prepare("File")
     key = credentials.api_key
-    env = {**os.environ, "BIGLEDGER_VAR_DIR": str(ROOT / "var" / "bench")}
     with tempfile.TemporaryDirectory() as directory:
         csv_path, body_path = Path(directory) / "customers.csv", Path(directory) / "body"
         write_csv(csv_path, ROWS, run)
@@ -147,24 +124,12 @@ def main() -> None:
             status, accepted = post_file(port, key, body_path)
             submitted = time.perf_counter() - started
             assert status == 202, accepted
-            job_id = accepted["data"]["jobId"]
             assert accepted["data"]["totalRecords"] == ROWS, accepted
-            while True:
-                job = get_json(port, key, f"/v1/batch/jobs/{job_id}")
-                if job["data"]["status"] not in ("queued", "processing"):
-                    break
-                time.sleep(1)
+            job = wait_for_job(port, key, accepted["data"]["jobId"], ROWS, 1)
             elapsed = time.perf_counter() - started
-            progress = job["data"]["progress"]
-            assert job["data"]["status"] == "completed", job
-            assert progress["successfulRecords"] == ROWS, progress
-            rss = {"web": peak_rss_mb(server.pid), "worker (parent)": peak_rss_mb(worker.pid)}
-            for n, child in enumerate(children(worker.pid), start=1):
-                rss[f"worker (child {n})"] = peak_rss_mb(child)
+            rss = peak_rss(server, worker)
         finally:
-            worker.terminate()
-            server.terminate()
-            worker.wait(timeout=60)
+            stop_processes(server, worker)
     processing = job["data"]["executionTime"]
     print(f"rows:                  {ROWS:,} ({size_mb:,.1f} MB of CSV)")
     print(f"upload to 202:         {submitted:.1f} s  ->  {ROWS / submitted:,.0f} rows/s")
