@@ -25,6 +25,7 @@ from rest_framework.response import Response
 from bigledger.api.errors import RequestError
 
 from .codes import RequestCode
+from .envelope import check_body_length
 from .ratelimit import set_current_headers
 
 HEADER = "Idempotency-Key"
@@ -54,13 +55,7 @@ def request_fingerprint(request) -> str:
     if request.content_type.startswith("multipart/"):
         _hash_multipart(digest, request)
     else:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > settings.BATCH_MAX_BODY_BYTES:
-            raise RequestError(
-                RequestCode.PAYLOAD_TOO_LARGE,
-                f"The body is {length} bytes; the limit is {settings.BATCH_MAX_BODY_BYTES}.",
-                status_code=413,
-            )
+        check_body_length(request)
         digest.update(request.body)
     return digest.hexdigest()
 

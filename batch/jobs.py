@@ -302,7 +302,7 @@ def _process_in_chunks(job: BatchJob, handler: type[Handler], options: BatchOpti
                     operations=operations,
                     options=options,
                 )
-                results = [record.result_json() for record in outcome.records]
+                results = outcome.results
             _commit_chunk(job, chunk, results)
             if not options.continue_on_error and chunk.failed_records:
                 stopped = True
@@ -344,7 +344,7 @@ def _process_as_one_transaction(job, handler, options) -> None:
                 or outcome.rolled_back
                 or any(record.status == Status.FAILED for record in outcome.records)
             )
-            stored.append((chunk, operations, [r.result_json() for r in outcome.records]))
+            stored.append((chunk, operations, outcome.results))
         if failed:
             transaction.set_rollback(True)  # undo every chunk's writes
         else:  # the work, its results and the final status commit together

@@ -2,7 +2,6 @@
 
 import math
 
-from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,7 +10,7 @@ from bigledger.api.errors import RequestError
 
 from . import jobs, openapi, results
 from .codes import RequestCode
-from .envelope import BatchOptions, parse_batch_request, parse_json
+from .envelope import BatchOptions, check_body_length, parse_batch_request, parse_json
 from .idempotency import idempotent
 from .metrics import batch_metrics
 from .models import BatchJob, JobMode
@@ -53,13 +52,7 @@ def _parse_json_body(request) -> object:
             "Send the batch as application/json.",
             status_code=415,
         )
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.BATCH_MAX_BODY_BYTES:
-        raise RequestError(
-            RequestCode.PAYLOAD_TOO_LARGE,
-            f"The body is {length} bytes; the limit is {settings.BATCH_MAX_BODY_BYTES}.",
-            status_code=413,
-        )
+    check_body_length(request)
     return parse_json(request.body)
 
 
