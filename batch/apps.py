@@ -6,8 +6,8 @@ class BatchConfig(AppConfig):
     verbose_name = "Batch operations"
 
     def ready(self) -> None:
-        from .models import BatchJob
-        from .signals import job_finished
-        from .webhooks import on_job_finished
+        from batch.models import BatchJob
+        from batch.signals import job_finished
+        from batch.webhooks.delivery import on_job_finished
 
         job_finished.connect(on_job_finished, sender=BatchJob, dispatch_uid="batch.webhooks")

@@ -88,9 +88,9 @@ PHASES = {
 
 
 def stream(path: Path, kind: str, *, clean: bool) -> tuple[int, int, float]:
+    from batch.engine.handlers import get_handler
     from batch.files.mapping import read_operations
     from batch.files.readers import open_csv, open_xlsx
-    from batch.handlers import get_handler
 
     handler = get_handler("customers")
     schema = handler.create_schema

@@ -5,7 +5,7 @@ django-import-export; exports use the API's columns (inventory.resources)."""
 
 from django.contrib import admin
 
-from batch.admin_import import ApiExportMixin, BatchImportAdminMixin, TenantImportExportMixin
+from batch.admin.imports import ApiExportMixin, BatchImportAdminMixin, TenantImportExportMixin
 from bigledger.admin import ReadOnlyTenantAdmin, ReadOnlyTenantInline, TenantAdmin
 
 from .models import Item, Location, StockAdjustment, StockLevel, StockMovement

@@ -5,7 +5,7 @@ Items are imported through their batch handler (the admin's import, batch.admin_
 exported here as update rows naming each item; locations have no handler and are imported
 by django-import-export itself. Stock adjustments are export-only."""
 
-from batch.resources import (
+from batch.admin.resources import (
     ApiBooleanWidget,
     ApiTextWidget,
     TenantImportResource,

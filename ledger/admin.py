@@ -5,7 +5,7 @@ django-import-export; everything exports with the API's columns (ledger.resource
 
 from django.contrib import admin
 
-from batch.admin_import import ApiExportMixin, BatchImportAdminMixin, TenantImportExportMixin
+from batch.admin.imports import ApiExportMixin, BatchImportAdminMixin, TenantImportExportMixin
 from bigledger.admin import ReadOnlyTenantAdmin, ReadOnlyTenantInline, TenantAdmin
 from bigledger.numbers import allocate_numbers
 

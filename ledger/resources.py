@@ -6,7 +6,7 @@ import, batch.admin_import) and exported here as update rows naming each record;
 have no handler and are imported by django-import-export itself. Invoices, bills, payments
 and journal entries are export-only, one row per line."""
 
-from batch.resources import (
+from batch.admin.resources import (
     ApiBooleanWidget,
     ApiDecimalWidget,
     ApiTextWidget,

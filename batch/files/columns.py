@@ -22,9 +22,9 @@ from decimal import Decimal
 from functools import cache, cached_property
 from typing import Any
 
-from .. import schema as batch_schema
-from ..handlers import Handler
-from ..schema import Field, FieldError, ListOf, Nested, Schema
+from batch.engine import fields as batch_schema
+from batch.engine.fields import Field, FieldError, ListOf, Nested, Schema
+from batch.engine.handlers import Handler
 
 META, HEADER, LINE = "meta", "header", "line"
 OPERATIONS = ("create", "update", "delete")

@@ -33,12 +33,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bigledger.api.errors import RequestError
-
-from ..codes import FieldCode
-from ..handlers import Handler
-from ..schema import Detail
-from .columns import (
+from batch.engine.codes import FieldCode
+from batch.engine.fields import Detail
+from batch.engine.handlers import Handler
+from batch.files.columns import (
     HEADER,
     LINE,
     META,
@@ -49,8 +47,9 @@ from .columns import (
     Layout,
     layout_for,
 )
-from .readers import EXTRA_CELLS
-from .security import FORMULA_TRIGGERS
+from batch.files.readers import EXTRA_CELLS
+from batch.files.security import FORMULA_TRIGGERS
+from bigledger.api.errors import RequestError
 
 INVALID_MAPPING = "INVALID_MAPPING"
 IGNORE_KEY = "_ignore"

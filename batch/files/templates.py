@@ -30,8 +30,8 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ..handlers import Handler
-from .columns import (
+from batch.engine.handlers import Handler
+from batch.files.columns import (
     BALANCE_CHECK,
     BOOLEAN,
     CHOICE,
@@ -55,8 +55,8 @@ from .columns import (
     Layout,
     layout_for,
 )
-from .readers import DATA_SHEET
-from .security import safe_cell
+from batch.files.readers import DATA_SHEET
+from batch.files.security import safe_cell
 
 INSTRUCTIONS_SHEET = "Instructions"
 LISTS_SHEET = "Lists"

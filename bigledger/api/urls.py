@@ -8,7 +8,7 @@ from . import schema  # noqa: F401  (registers the OpenAPI extensions: the beare
 urlpatterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("", include("batch.urls")),
+    path("", include("batch.api.urls")),
     path("", include("ledger.api.urls")),
     path("", include("inventory.api.urls")),
 ]

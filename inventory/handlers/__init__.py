@@ -7,7 +7,7 @@ HANDLER_MODULES: list[str] = ["adjustments", "items"]
 
 
 def register_all() -> None:
-    from batch.handlers import register
+    from batch.engine.handlers import register
 
     for name in HANDLER_MODULES:
         for handler in import_module(f"{__name__}.{name}").HANDLERS:

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 from django.db import DatabaseError
 
-from batch.codes import ErrorCode, FieldCode
-from batch.handlers import Handler, ReferenceIndex, reference_error
-from batch.imports import template_list
-from batch.records import Record
-from batch.schema import Detail, Field, FieldError, Schema, choice, quantity, reference, text
-from batch.schema import date as iso_date
+from batch.engine.codes import ErrorCode, FieldCode
+from batch.engine.fields import Detail, Field, FieldError, Schema, choice, quantity, reference, text
+from batch.engine.fields import date as iso_date
+from batch.engine.handlers import Handler, ReferenceIndex, reference_error
+from batch.engine.records import Record
+from batch.services.imports import template_list
 from bigledger.money import ZERO, to_money
 
 from ..models import AdjustmentType, Item, ItemType, Location, StockAdjustment, StockLevel

@@ -4,10 +4,7 @@ An update or delete names its item by `id` — the public id or the item's curre
 or, when no id is sent, by `itemCode`. So `{"id": "item_…", "itemCode": "NEW"}` renames the
 item, while `{"itemCode": "WIDGET-001", "name": …}` updates WIDGET-001 in place."""
 
-from batch.handlers import ReferenceIndex, reference_error
-from batch.imports import template_list
-from batch.master import MasterDataHandler
-from batch.schema import (
+from batch.engine.fields import (
     Detail,
     Field,
     Schema,
@@ -18,6 +15,9 @@ from batch.schema import (
     reference,
     text,
 )
+from batch.engine.handlers import ReferenceIndex, reference_error
+from batch.engine.master import MasterDataHandler
+from batch.services.imports import template_list
 from ledger.models import BillLine, InvoiceLine, TaxCode
 
 from ..models import Item, ItemType, StockAdjustment, StockLevel, StockMovement, UnitOfMeasure

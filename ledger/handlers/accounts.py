@@ -7,11 +7,11 @@ so the batch loads the company's whole chart in one query and walks ancestry in 
 
 from collections import defaultdict
 
-from batch.codes import ErrorCode
-from batch.handlers import reference_error
-from batch.imports import template_list
-from batch.master import MasterDataHandler
-from batch.schema import Detail, Field, FieldCode, Schema, boolean, choice, reference, text
+from batch.engine.codes import ErrorCode
+from batch.engine.fields import Detail, Field, FieldCode, Schema, boolean, choice, reference, text
+from batch.engine.handlers import reference_error
+from batch.engine.master import MasterDataHandler
+from batch.services.imports import template_list
 
 from ..models import Account, AccountType, JournalLine
 

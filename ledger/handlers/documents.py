@@ -14,11 +14,21 @@ from typing import Any, ClassVar
 
 from django.db.models import F, Sum
 
-from batch.codes import ErrorCode, FieldCode
-from batch.handlers import Handler, ReferenceIndex
-from batch.imports import template_list
-from batch.records import Record
-from batch.schema import Detail, Field, ListOf, Schema, date, money, quantity, reference, text
+from batch.engine.codes import ErrorCode, FieldCode
+from batch.engine.fields import (
+    Detail,
+    Field,
+    ListOf,
+    Schema,
+    date,
+    money,
+    quantity,
+    reference,
+    text,
+)
+from batch.engine.handlers import Handler, ReferenceIndex
+from batch.engine.records import Record
+from batch.services.imports import template_list
 from bigledger.money import ZERO
 from inventory.models import Item
 

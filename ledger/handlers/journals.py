@@ -6,12 +6,12 @@ clean(); validate() resolves the accounts, all loaded in one query."""
 
 from decimal import Decimal
 
-from batch.codes import ErrorCode, FieldCode
-from batch.handlers import Handler, ReferenceIndex, reference_error
-from batch.imports import template_list
-from batch.records import Record
-from batch.schema import Detail, Field, ListOf, Schema, money, reference, text
-from batch.schema import date as iso_date
+from batch.engine.codes import ErrorCode, FieldCode
+from batch.engine.fields import Detail, Field, ListOf, Schema, money, reference, text
+from batch.engine.fields import date as iso_date
+from batch.engine.handlers import Handler, ReferenceIndex, reference_error
+from batch.engine.records import Record
+from batch.services.imports import template_list
 from bigledger.money import ZERO
 
 from ..models import Account, JournalEntry, JournalSource

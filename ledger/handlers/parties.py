@@ -1,8 +1,6 @@
 """Customers and suppliers in batches: create, update, delete."""
 
-from batch.imports import template_list
-from batch.master import MasterDataHandler
-from batch.schema import (
+from batch.engine.fields import (
     Detail,
     Field,
     FieldCode,
@@ -18,6 +16,8 @@ from batch.schema import (
     tax_number_valid_for,
     text,
 )
+from batch.engine.master import MasterDataHandler
+from batch.services.imports import template_list
 
 from ..models import Bill, Customer, Invoice, Payment, Status, Supplier
 

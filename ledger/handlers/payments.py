@@ -9,11 +9,11 @@ memory: two payments cannot both spend what one invoice owes."""
 from collections import defaultdict
 from decimal import Decimal
 
-from batch.codes import FieldCode
-from batch.handlers import Handler, ReferenceIndex
-from batch.imports import template_list
-from batch.records import Record
-from batch.schema import Detail, Field, ListOf, Schema, date, money, reference, text
+from batch.engine.codes import FieldCode
+from batch.engine.fields import Detail, Field, ListOf, Schema, date, money, reference, text
+from batch.engine.handlers import Handler, ReferenceIndex
+from batch.engine.records import Record
+from batch.services.imports import template_list
 from bigledger.money import ZERO
 
 from ..models import Bill, Customer, Invoice, Payment, Supplier

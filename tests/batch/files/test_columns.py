@@ -4,6 +4,8 @@ from decimal import Decimal
 
 import pytest
 
+from batch.engine.fields import FieldCode, FieldError, choice, integer, money, text
+from batch.engine.handlers import get_handler, registered_handlers
 from batch.files.columns import (
     BOOLEAN,
     CHOICE,
@@ -16,8 +18,6 @@ from batch.files.columns import (
     layout_for,
     parser_traits,
 )
-from batch.handlers import get_handler, registered_handlers
-from batch.schema import FieldCode, FieldError, choice, integer, money, text
 
 
 def layout(entity):

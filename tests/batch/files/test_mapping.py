@@ -5,7 +5,8 @@ import io
 
 import pytest
 
-from batch.envelope import parse_operations
+from batch.engine.envelope import parse_operations
+from batch.engine.handlers import get_handler, registered_handlers
 from batch.files.mapping import (
     cell_value,
     number_text,
@@ -16,7 +17,6 @@ from batch.files.mapping import (
 from batch.files.readers import open_csv
 from batch.files.security import safe_cell
 from batch.files.templates import example_rows
-from batch.handlers import get_handler, registered_handlers
 from bigledger.api.errors import RequestError
 
 SEED_CSV = b"""name,email,phone,credit_limit,payment_terms,tax_number

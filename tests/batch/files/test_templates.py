@@ -8,7 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from openpyxl import load_workbook
 
-from batch.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.engine.handlers import get_handler, registered_handlers
 from batch.files.columns import (
     BOOLEAN,
     CHOICE,
@@ -29,8 +30,7 @@ from batch.files.mapping import read_operations
 from batch.files.readers import open_csv, open_xlsx
 from batch.files.security import safe_cell
 from batch.files.templates import csv_template, example_rows, excel_template
-from batch.handlers import get_handler, registered_handlers
-from batch.services import run_sync_batch
+from batch.services.batches import run_sync_batch
 from tests import builders
 
 ENTITIES = sorted(registered_handlers())

@@ -1,0 +1,1 @@
+"""The batch API: urls, views, responses, OpenAPI, idempotency, rate limits and metrics."""

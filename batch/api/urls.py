@@ -1,0 +1,42 @@
+from django.urls import path
+
+from batch.api import files as file_views
+from batch.api import views
+from batch.api import webhooks as webhook_views
+
+urlpatterns = [
+    path("batch/jobs", views.JobListView.as_view(), name="batch-jobs"),
+    path("batch/jobs/<str:job_id>", views.JobDetailView.as_view(), name="batch-job"),
+    path("batch/jobs/<str:job_id>/results", views.JobResultsView.as_view(), name="batch-results"),
+    path("batch/jobs/<str:job_id>/cancel", views.JobCancelView.as_view(), name="batch-cancel"),
+    path("batch/jobs/<str:job_id>/retry", views.JobRetryView.as_view(), name="batch-retry"),
+    path("webhooks", webhook_views.WebhookListView.as_view(), name="webhooks"),
+    path("webhooks/<str:webhook_id>", webhook_views.WebhookDetailView.as_view(), name="webhook"),
+    path(
+        "webhooks/<str:webhook_id>/deliveries",
+        webhook_views.WebhookDeliveryListView.as_view(),
+        name="webhook-deliveries",
+    ),
+    path("batch/metrics", views.MetricsView.as_view(), name="batch-metrics"),
+    path(
+        "batch/<slug:entity>/import-csv",
+        file_views.CsvImportView.as_view(),
+        name="batch-import-csv",
+    ),
+    path(
+        "batch/<slug:entity>/import-excel",
+        file_views.ExcelImportView.as_view(),
+        name="batch-import-excel",
+    ),
+    path(
+        "batch/<slug:entity>/template.csv",
+        file_views.CsvTemplateView.as_view(),
+        name="batch-template-csv",
+    ),
+    path(
+        "batch/templates/excel/<slug:entity>",
+        file_views.ExcelTemplateView.as_view(),
+        name="batch-template-excel",
+    ),
+    path("batch/<slug:entity>", views.BatchView.as_view(), name="batch"),
+]

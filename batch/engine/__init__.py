@@ -1,0 +1,1 @@
+"""The engine: envelope, codes, fields, records, handlers, executor, bulk writes. No HTTP."""

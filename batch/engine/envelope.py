@@ -1,0 +1,191 @@
+"""The batch request envelope: {"operations": [...], "options": {...}}.
+
+Request-level problems raise RequestError and nothing is processed. JSON numbers are read
+as Decimal (never float); NaN and Infinity are refused."""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import simplejson
+from django.conf import settings
+
+from batch.engine.codes import RequestCode
+from bigledger.api.errors import RequestError
+
+OPTION_DEFAULTS = {
+    "continueOnError": True,
+    "validateOnly": False,
+    "async": False,
+    "rollbackOnError": False,
+}
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    continue_on_error: bool = True
+    validate_only: bool = False
+    run_async: bool = False
+    rollback_on_error: bool = False
+
+    def as_json(self) -> dict[str, bool]:
+        return {
+            "continueOnError": self.continue_on_error,
+            "validateOnly": self.validate_only,
+            "async": self.run_async,
+            "rollbackOnError": self.rollback_on_error,
+        }
+
+    @classmethod
+    def from_json(cls, raw: Any) -> "BatchOptions":
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise RequestError(RequestCode.INVALID_REQUEST, "options must be an object.")
+        unknown = sorted(raw.keys() - OPTION_DEFAULTS.keys())
+        if unknown:
+            raise RequestError(
+                RequestCode.INVALID_REQUEST,
+                f"Unknown option: {', '.join(unknown)}.",
+                details=[
+                    {"field": f"options.{name}", "message": "Unknown option.", "code": "UNKNOWN"}
+                    for name in unknown
+                ],
+            )
+        values = {**OPTION_DEFAULTS, **raw}
+        for name, value in values.items():
+            if not isinstance(value, bool):
+                raise RequestError(
+                    RequestCode.INVALID_REQUEST,
+                    f"options.{name} must be true or false.",
+                    details=[{"field": f"options.{name}", "message": "Must be a boolean."}],
+                )
+        return cls(
+            continue_on_error=values["continueOnError"],
+            validate_only=values["validateOnly"],
+            run_async=values["async"],
+            rollback_on_error=values["rollbackOnError"],
+        )
+
+
+_LINE_POSITION = re.compile(r"[^.\[]+\[(\d+)\]")  # "items[2].quantity" -> 2
+
+
+@dataclass
+class Operation:
+    """One requested operation, as sent. From a file, `line_rows` are the spreadsheet rows
+    of a document's lines and `problems` (batch.schema.Detail) what the file itself says is
+    wrong with it (lines that disagree), reported as its VALIDATION_ERROR."""
+
+    index: int
+    operation: str
+    reference_id: str | None
+    data: Any
+    row_number: int
+    original: dict = field(default_factory=dict)
+    line_rows: list[int] = field(default_factory=list)
+    problems: list = field(default_factory=list)
+
+    def row_for(self, field_path: str | None) -> int:
+        """The row an error on `field_path` belongs to: a line's own row for
+        "items[2].quantity" when the line rows are known, else the operation's row."""
+        match = _LINE_POSITION.match(field_path or "")
+        if match and int(match[1]) < len(self.line_rows):
+            return self.line_rows[int(match[1])]
+        return self.row_number
+
+
+@dataclass
+class BatchRequest:
+    operations: list[Operation]
+    options: BatchOptions
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number")
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return simplejson.loads(body, use_decimal=True, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise RequestError(
+            RequestCode.INVALID_JSON, f"Request body is not valid JSON: {error}"
+        ) from None
+
+
+def parse_batch_request(payload: Any) -> BatchRequest:
+    if not isinstance(payload, dict):
+        raise RequestError(RequestCode.INVALID_REQUEST, "The body must be a JSON object.")
+    unknown = sorted(payload.keys() - {"operations", "options"})
+    if unknown:
+        raise RequestError(RequestCode.INVALID_REQUEST, f"Unknown key: {', '.join(unknown)}.")
+    options = BatchOptions.from_json(payload.get("options"))
+    raw_operations = payload.get("operations")
+    if not isinstance(raw_operations, list) or not raw_operations:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST, "operations must be a non-empty list of operations."
+        )
+    return BatchRequest(operations=parse_operations(raw_operations), options=options)
+
+
+def parse_operations(
+    raw_operations: list,
+    *,
+    row_numbers: list[int] | None = None,
+    start: int = 0,
+    seen: dict[str, int] | None = None,
+) -> list[Operation]:
+    """Operations numbered from `start` (a later chunk of a file keeps its global index).
+    `seen` (referenceId -> index), when shared between calls, finds a referenceId repeated
+    across chunks too."""
+    operations, seen = [], {} if seen is None else seen
+    for position, raw in enumerate(raw_operations):
+        index = start + position
+        if not isinstance(raw, dict):
+            raise RequestError(
+                RequestCode.INVALID_REQUEST,
+                f"operations[{index}] must be an object.",
+                details=[{"field": f"operations[{index}]", "message": "Must be an object."}],
+            )
+        reference_id = raw.get("referenceId")
+        if reference_id is not None and not isinstance(reference_id, str | int):
+            raise RequestError(
+                RequestCode.INVALID_REQUEST, f"operations[{index}].referenceId must be a string."
+            )
+        reference_id = None if reference_id is None else str(reference_id)
+        if reference_id is not None:
+            if reference_id in seen:
+                raise RequestError(
+                    RequestCode.DUPLICATE_REFERENCE_ID,
+                    f"referenceId '{reference_id}' appears more than once.",
+                    details=[
+                        {
+                            "field": f"operations[{index}].referenceId",
+                            "firstIndex": seen[reference_id],
+                        }
+                    ],
+                )
+            seen[reference_id] = index
+        operations.append(
+            Operation(
+                index=index,
+                operation=raw.get("operation"),
+                reference_id=reference_id,
+                data=raw.get("data"),
+                row_number=row_numbers[position] if row_numbers else index + 1,
+                original=raw.get("data") if isinstance(raw.get("data"), dict) else {},
+            )
+        )
+    return operations
+
+
+def check_body_length(request) -> None:
+    """413 before the body is read, from its declared length."""
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.BATCH_MAX_BODY_BYTES:
+        raise RequestError(
+            RequestCode.PAYLOAD_TOO_LARGE,
+            f"The body is {length} bytes; the limit is {settings.BATCH_MAX_BODY_BYTES}.",
+            status_code=413,
+        )

@@ -1,0 +1,332 @@
+"""A handler for master data — rows named by a natural key, created, updated and deleted
+in place (customers, suppliers, items, accounts). Entity handlers declare their fields,
+keys and references; this class does the set-based work:
+
+- one query loads the rows that updates and deletes name (by public id or natural key);
+- one query per unique field finds what the database already holds for the batch's values;
+- validation runs in order on in-memory state, so a create followed by an update of the
+  same record, or two creates with the same email, behave as if applied one by one;
+- the write is one DELETE, one UPDATE and one INSERT (plus one number allocation)."""
+
+from collections import defaultdict
+from typing import Any, ClassVar
+
+from django.db.models import Model
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from batch.engine.bulk import copy_insert
+from batch.engine.codes import ErrorCode, FieldCode
+from batch.engine.fields import MISSING, Detail
+from batch.engine.handlers import Handler, ReferenceIndex
+from batch.engine.records import Record
+from bigledger.numbers import allocate_numbers, format_number, next_number_hint
+
+
+def dig(values: dict, path: str) -> Any:
+    """values["address"]["city"] for "address.city"; MISSING when absent."""
+    current: Any = values
+    for part in path.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return MISSING
+        current = current[part]
+    return current
+
+
+def owner_key(instance: Model) -> tuple:
+    """Who holds a unique value: a stored row by pk, a staged new row by identity."""
+    return ("pk", instance.pk) if instance.pk else ("new", id(instance))
+
+
+class MasterDataHandler(Handler):
+    natural_key: ClassVar[str]  # model field naming a row, e.g. "number", "item_code"
+    natural_key_param: ClassVar[str]  # the JSON field that carries it, e.g. "customerNumber"
+    # JSON field -> (model field, case-insensitive): unique per company.
+    unique_fields: ClassVar[dict[str, tuple[str, bool]]] = {}
+    # (prefix, width) when the natural key is a number the system allocates.
+    numbered: ClassVar[tuple[str, int] | None] = None
+    # JSON path (dotted for nested) -> model attribute, for plain values.
+    field_map: ClassVar[dict[str, str]] = {}
+    what: ClassVar[str] = "Record"
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.index: ReferenceIndex | None = None
+        # Per unique field: value -> owner_key() of the row holding it, as the batch goes.
+        self.owners: dict[str, dict[Any, tuple]] = defaultdict(dict)
+        self.held: dict[str, dict[tuple, Any]] = defaultdict(dict)  # the reverse: owner -> value
+        self.blocked: set[int] = set()
+        self.created: dict[int, Model] = {}  # id(instance) -> instance, staged inserts
+        self.changed: dict[int, tuple[Model, set[str]]] = {}  # staged updates and their fields
+        self.deleted: dict[int, Model] = {}  # id(instance) -> instance, staged deletes
+        self.next_number = 1
+
+    # Load ----------------------------------------------------------------------------------
+
+    def identify(self, record: Record) -> str | None:
+        return record.values.get("id") or record.values.get(self.natural_key_param)
+
+    def load(self, records: list[Record]) -> None:
+        named = [record for record in records if record.operation != "create"]
+        self.index = ReferenceIndex(
+            self.scoped(), self.natural_key, [self.identify(record) for record in named]
+        )
+        for param, (model_field, insensitive) in self.unique_fields.items():
+            wanted = {
+                self.unique_value(value, insensitive)
+                for record in records
+                if (value := record.values.get(param))
+            }
+            self.owners[param] = self.find_owners(model_field, insensitive, wanted)
+            self.held[param] = {owner: value for value, owner in self.owners[param].items()}
+        self.load_references(records)
+        if self.numbered:
+            self.next_number = 1 + next_number_hint(company=self.company, prefix=self.numbered[0])
+        existing = [row.pk for row in self.index.by_ref.values()]
+        self.blocked = self.rows_in_use(existing) if existing else set()
+
+    def find_owners(self, model_field: str, insensitive: bool, values: set) -> dict:
+        if not values:
+            return {}
+        rows = self.scoped()
+        if insensitive:
+            # Blank values are never unique (the index is partial); saying so lets
+            # PostgreSQL use that index.
+            rows = rows.exclude(**{model_field: ""})
+            rows = rows.annotate(_key=Lower(model_field)).filter(_key__in=values)
+            return {key: ("pk", pk) for key, pk in rows.values_list("_key", "pk")}
+        rows = rows.filter(**{f"{model_field}__in": values})
+        return {value: ("pk", pk) for value, pk in rows.values_list(model_field, "pk")}
+
+    @staticmethod
+    def unique_value(value: str, insensitive: bool) -> str:
+        return value.lower() if insensitive else value
+
+    def load_references(self, records: list[Record]) -> None:
+        """Hook: load what records refer to (tax codes, parent accounts …)."""
+
+    def rows_in_use(self, pks: list[int]) -> set[int]:
+        """Hook: of these rows, those other records depend on (they cannot be deleted)."""
+        return set()
+
+    # Validate ------------------------------------------------------------------------------
+
+    def validate_create(self, record: Record) -> None:
+        instance = self.model(company=self.company)
+        if self.numbered:
+            # A provisional number, so later operations of the batch can name the record;
+            # the real one is allocated under lock at write time (usually the same).
+            prefix, width = self.numbered
+            setattr(instance, self.natural_key, format_number(prefix, width, self.next_number))
+        self.stage(record, instance, creating=True)
+        if record.target is instance and self.numbered:
+            self.next_number += 1
+
+    def validate_update(self, record: Record) -> None:
+        instance = self.find(record)
+        if instance is not None:
+            self.stage(record, instance, creating=False)
+
+    def validate_delete(self, record: Record) -> None:
+        instance = self.find(record)
+        if instance is None:
+            return
+        if instance.pk in self.blocked:
+            record.fail(ErrorCode.CONFLICT, self.in_use_message(instance))
+            return
+        for param, (model_field, insensitive) in self.unique_fields.items():
+            value = self.unique_value(getattr(instance, model_field), insensitive)
+            if self.owners[param].get(value) == owner_key(instance):
+                del self.owners[param][value]
+                self.held[param].pop(owner_key(instance), None)
+        self.index.discard(instance, getattr(instance, self.natural_key))
+        if self.created.pop(id(instance), None) is None:
+            self.deleted[id(instance)] = instance
+        self.changed.pop(id(instance), None)
+        record.target = instance
+
+    def in_use_message(self, instance: Model) -> str:
+        return f"{self.what} is in use by other records and cannot be deleted."
+
+    def find(self, record: Record) -> Model | None:
+        ref = self.identify(record)
+        if not ref:
+            self.reject(
+                record,
+                "id",
+                f"id or {self.natural_key_param} is required for {record.operation}.",
+                FieldCode.REQUIRED,
+            )
+            return None
+        instance = self.index.get(ref)
+        if instance is not None and ref not in (
+            instance.public_id,
+            getattr(instance, self.natural_key),
+        ):
+            instance = None  # renamed earlier in the batch: its old key names nothing now
+        if instance is None:
+            record.fail(ErrorCode.NOT_FOUND, f"{self.what} '{ref}' not found.", field="id")
+        return instance
+
+    def stage(self, record: Record, instance: Model, *, creating: bool) -> None:
+        if not self.claim_unique_values(record, instance):
+            return
+        snapshot = {attr: getattr(instance, attr) for attr in self.assignable_attrs()}
+        changed = self.assign(instance, record.values)
+        details = self.check(record, instance, creating=creating)
+        if details or record.error is not None:
+            for attr, value in snapshot.items():
+                setattr(instance, attr, value)
+            if details:
+                record.fail_fields(details)
+            return
+        self.commit_unique_values(record, instance)
+        record.target = instance
+        if creating:
+            self.created[id(instance)] = instance
+        elif id(instance) not in self.created:
+            self.changed.setdefault(id(instance), (instance, set()))[1].update(changed)
+
+    def assignable_attrs(self) -> list[str]:
+        return list(self.field_map.values())
+
+    def assign(self, instance: Model, values: dict) -> set[str]:
+        """Copy the values the record sent onto the instance; returns the attributes set."""
+        changed = set()
+        for path, attr in self.field_map.items():
+            value = dig(values, path)
+            if value is MISSING:
+                continue
+            if value is None:
+                value = self.model._meta.get_field(attr).get_default()
+            setattr(instance, attr, value)
+            changed.add(attr)
+        return changed | self.assign_references(instance, values)
+
+    def assign_references(self, instance: Model, values: dict) -> set[str]:
+        """Hook: set foreign keys from resolved references; returns the attributes set."""
+        return set()
+
+    def check(self, record: Record, instance: Model, *, creating: bool) -> list[Detail]:
+        """Hook: rules across fields and references, on the instance as it would be saved."""
+        return []
+
+    def claim_unique_values(self, record: Record, instance: Model) -> bool:
+        for param, (_, insensitive) in self.unique_fields.items():
+            value = record.values.get(param)
+            if not value:
+                continue
+            owner = self.owners[param].get(self.unique_value(value, insensitive))
+            if owner is not None and owner != owner_key(instance):
+                message = f"{param[0].upper()}{param[1:]} '{value}' already exists"
+                record.fail(
+                    ErrorCode.DUPLICATE_ERROR,
+                    message,
+                    field=param,
+                    details=[Detail(param, message, FieldCode.DUPLICATE)],
+                )
+                return False
+        return True
+
+    def commit_unique_values(self, record: Record, instance: Model) -> None:
+        for param, (_, insensitive) in self.unique_fields.items():
+            value = record.values.get(param)
+            if not value:
+                continue
+            owners, mine = self.owners[param], owner_key(instance)
+            old = self.held[param].pop(mine, None)
+            if old is not None and owners.get(old) == mine:
+                del owners[old]  # the row gives up its old value
+            key = self.unique_value(value, insensitive)
+            owners[key] = mine
+            self.held[param][mine] = key
+        if self.natural_key_param in record.values or record.operation == "create":
+            natural = getattr(instance, self.natural_key)
+            if natural:
+                self.index.add(instance, natural)
+
+    # Write ---------------------------------------------------------------------------------
+
+    def write(self, records: list[Record]) -> None:
+        if self.deleted:
+            self.delete_rows([row.pk for row in self.deleted.values()])
+        if self.changed:
+            rows = [row for row, _ in self.changed.values()]
+            fields = set().union(*(fields for _, fields in self.changed.values()))
+            self.update(rows, sorted(fields | ({"updated_at"} & self.model_fields())))
+        creates = list(self.created.values())
+        if creates:
+            if self.numbered:
+                prefix, width = self.numbered
+                numbers = allocate_numbers(
+                    company=self.company, prefix=prefix, width=width, count=len(creates)
+                )
+                for instance, number in zip(creates, numbers, strict=True):
+                    setattr(instance, self.natural_key, number)
+            self.insert(creates)
+        for record in records:
+            record.data = self.result_data(record.target)
+
+    def delete_rows(self, pks: list[int]) -> None:
+        """One DELETE for the batch. Django's collector would chunk it by 100 and re-check
+        relations the handler already checked (rows_in_use); rows that cascade are the
+        handler's to delete first. A dependent committed meanwhile by another transaction
+        still stops the DELETE at the foreign key, and find_conflicts names it."""
+        rows = self.scoped().filter(pk__in=pks)
+        rows._raw_delete(rows.db)
+
+    def update(self, rows: list[Model], fields: list[str]) -> None:
+        if "updated_at" in fields:  # bulk_update skips auto_now
+            now = timezone.now()
+            for row in rows:
+                row.updated_at = now
+        self.model.objects.bulk_update(rows, fields)
+
+    def insert(self, instances: list[Model]) -> None:
+        copy_insert(self.model, instances)
+
+    def model_fields(self) -> set[str]:
+        return {field.attname for field in self.model._meta.concrete_fields} | {
+            field.name for field in self.model._meta.concrete_fields
+        }
+
+    def result_data(self, instance: Model) -> dict:
+        return {
+            "id": instance.public_id,
+            self.natural_key_param: getattr(instance, self.natural_key),
+        }
+
+    def find_conflicts(self, records: list[Record]) -> bool:
+        """Re-read the unique values and the deleted rows' dependents: what a concurrent
+        batch committed meanwhile now shows."""
+        found = False
+        deleting = {row.pk: row for row in self.deleted.values()}
+        for pk in self.rows_in_use(list(deleting)) if deleting else ():
+            record = next(r for r in records if r.target is deleting[pk])
+            record.fail(ErrorCode.CONFLICT, self.in_use_message(deleting[pk]))
+            del self.deleted[id(deleting[pk])]
+            found = True
+        for param, (model_field, insensitive) in self.unique_fields.items():
+            pending = {
+                self.unique_value(value, insensitive): record
+                for record in records
+                if record.ok and (value := record.values.get(param))
+            }
+            for key, owner in self.find_owners(model_field, insensitive, set(pending)).items():
+                record = pending[key]
+                if owner != owner_key(record.target):
+                    value = record.values[param]
+                    message = f"{param[0].upper()}{param[1:]} '{value}' already exists"
+                    record.fail(ErrorCode.DUPLICATE_ERROR, message, field=param)
+                    self.unstage(record.target)
+                    found = True
+        return found
+
+    def unstage(self, instance: Model) -> None:
+        self.created.pop(id(instance), None)
+        self.changed.pop(id(instance), None)
+
+    def discard(self, record: Record) -> None:
+        if record.target is not None:
+            self.unstage(record.target)
+            self.deleted.pop(id(record.target), None)

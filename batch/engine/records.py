@@ -1,0 +1,109 @@
+"""One operation's journey through a batch, and what the caller is told about it."""
+
+from dataclasses import dataclass
+from dataclasses import field as default
+from typing import Any
+
+from batch.engine.codes import ErrorCode, Status
+from batch.engine.envelope import Operation
+from batch.engine.fields import Detail
+
+OPERATION_STATUS = {"create": Status.CREATED, "update": Status.UPDATED, "delete": Status.DELETED}
+
+
+@dataclass
+class RecordError:
+    code: ErrorCode
+    message: str
+    field: str | None = None
+    details: list[Detail] = default(default_factory=list)
+
+    @classmethod
+    def from_details(cls, details: list[Detail], code=ErrorCode.VALIDATION_ERROR):
+        if len(details) == 1:
+            only = details[0]
+            return cls(code, only.message, field=only.field, details=details)
+        return cls(code, "Multiple validation errors", details=details)
+
+    @property
+    def located_field(self) -> str | None:
+        """The field that places the error in a file: its own, else its first detail's."""
+        if self.field:
+            return self.field
+        return self.details[0].field if self.details else None
+
+    def as_json(self) -> dict:
+        body: dict[str, Any] = {"code": str(self.code), "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        if self.details:
+            body["details"] = [detail.as_json() for detail in self.details]
+        return body
+
+
+@dataclass
+class Warning:
+    code: str
+    message: str
+    field: str | None = None
+
+    def as_json(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+@dataclass
+class Record:
+    """Working state: the clean values, the staged change, and the outcome."""
+
+    op: Operation
+    values: dict = default(default_factory=dict)
+    status: Status | None = None
+    error: RecordError | None = None
+    warnings: list[Warning] = default(default_factory=list)
+    data: dict | None = None
+    target: Any = None  # what the handler staged: a model instance, a draft …
+
+    @property
+    def operation(self) -> str:
+        return self.op.operation
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is None
+
+    def fail(self, code: ErrorCode, message: str, field: str | None = None, details=None):
+        if self.error is None:
+            self.error = RecordError(code, message, field=field, details=details or [])
+        self.status = Status.FAILED
+
+    def fail_fields(self, details: list[Detail], code=ErrorCode.VALIDATION_ERROR) -> None:
+        self.error = RecordError.from_details(details, code)
+        self.status = Status.FAILED
+
+    def warn(self, code: str, message: str, field: str | None = None) -> None:
+        self.warnings.append(Warning(code, message, field))
+
+    def result_json(self) -> dict:
+        body: dict[str, Any] = {
+            "index": self.op.index,
+            "referenceId": self.op.reference_id,
+            "operation": self.op.operation,
+            "success": self.status
+            in (Status.CREATED, Status.UPDATED, Status.DELETED, Status.VALIDATED),
+            "status": str(self.status),
+        }
+        if self.data is not None:
+            body["data"] = self.data
+        if self.error is not None:
+            error = self.error.as_json()
+            error["context"] = {
+                "rowNumber": self.op.row_for(self.error.located_field),
+                "originalData": self.op.original,
+            }
+            body["error"] = error
+        if self.warnings:
+            body["warnings"] = [warning.as_json() for warning in self.warnings]
+        return body

@@ -1,0 +1,1 @@
+"""Async jobs: stored in chunks, processed exactly once by workers, swept, read back."""

@@ -1,0 +1,496 @@
+"""Async batch jobs: submitted in chunks, processed by Celery workers through the same
+engine as sync batches — crash-safe and exactly-once.
+
+- A chunk's business writes, its stored results and its `done` mark commit in one
+  transaction; a chunk seen again (redelivery, a second worker) is skipped.
+- Who may process a job: the holder of the job's liveness lock (a PostgreSQL session
+  advisory lock, freed by the server the moment a killed worker's connection drops; on
+  SQLite a heartbeat older than BATCH_JOB_STALE_SECONDS). A sweeper re-enqueues jobs whose
+  worker died, so they resume within seconds rather than after the broker's visibility
+  timeout, and starts queued jobs as slots free.
+- At most BATCH_MAX_CONCURRENT_JOBS jobs per company process at once; claiming a slot
+  locks the company row, so concurrent claims cannot overshoot.
+- rollbackOnError makes the whole job one transaction."""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import timedelta
+
+import simplejson
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from batch.engine.bulk import copy_insert
+from batch.engine.codes import ErrorCode, RequestCode, Status
+from batch.engine.envelope import BatchOptions, BatchRequest, Operation
+from batch.engine.executor import SKIPPED_MESSAGE, count_results, run_batch
+from batch.engine.fields import Detail
+from batch.engine.handlers import Handler
+from batch.engine.records import Record, RecordError
+from batch.models import FINISHED, BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
+from batch.signals import job_finished
+from bigledger.api.errors import RequestError
+from bigledger.models import Company, PublicIdGenerator
+
+logger = logging.getLogger(__name__)
+
+ASYNC_JOB_ID = PublicIdGenerator("job")
+LOCK_NAMESPACE = 7_242_001  # first key of the two-key advisory lock: "batch job"
+CANCELLED_MESSAGE = "Not processed: the job was cancelled."
+FAILED_MESSAGE = "Not processed: the job stopped on a system error; retry the job."
+ROLLED_BACK_MESSAGE = "Rolled back because another record of the job failed."
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over; this one stops without committing."""
+
+
+# Submitting ---------------------------------------------------------------------------------
+
+
+def dumps(value) -> str:
+    return simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
+
+
+def loads(text: str):
+    return simplejson.loads(text, use_decimal=True)
+
+
+def operation_json(op: Operation) -> dict:
+    body = {
+        "index": op.index,
+        "operation": op.operation,
+        "referenceId": op.reference_id,
+        "data": op.data,
+        "rowNumber": op.row_number,
+    }
+    if op.line_rows:  # from a file: where each line came from, for its errors' rowNumber
+        body["lineRows"] = op.line_rows
+    if op.problems:
+        body["problems"] = [problem.as_json() for problem in op.problems]
+    return body
+
+
+def operation_from_json(raw: dict) -> Operation:
+    data = raw["data"]
+    return Operation(
+        index=raw["index"],
+        operation=raw["operation"],
+        reference_id=raw["referenceId"],
+        data=data,
+        row_number=raw["rowNumber"],
+        original=data if isinstance(data, dict) else {},
+        line_rows=raw.get("lineRows", []),
+        problems=[Detail(**problem) for problem in raw.get("problems", ())],
+    )
+
+
+def check_async_size(request: BatchRequest) -> None:
+    size, limit = len(request.operations), settings.BATCH_ASYNC_MAX_OPERATIONS
+    if size > limit:
+        raise RequestError(
+            RequestCode.BATCH_TOO_LARGE,
+            f"An async batch takes at most {limit} operations; this one has {size}.",
+            details=[{"field": "operations", "max": limit, "received": size}],
+        )
+
+
+def submit_job(
+    *,
+    company: Company,
+    user,
+    handler: type[Handler],
+    request: BatchRequest,
+    source: str = "api",
+    retry_of: BatchJob | None = None,
+) -> BatchJob:
+    """Store the job and its chunks; a worker picks it up once this commits."""
+    check_async_size(request)
+    operations, size = request.operations, handler.max_records
+    return submit_job_from_chunks(
+        company=company,
+        user=user,
+        handler=handler,
+        chunks=(operations[start : start + size] for start in range(0, len(operations), size)),
+        options=request.options,
+        source=source,
+        retry_of=retry_of,
+    )
+
+
+CHUNKS_PER_COPY = 20  # chunks held in memory before one COPY stores them
+
+
+def submit_job_from_chunks(
+    *,
+    company: Company,
+    user,
+    handler: type[Handler],
+    chunks: Iterable[list[Operation]],
+    options: BatchOptions,
+    source: str = "api",
+    retry_of: BatchJob | None = None,
+) -> BatchJob:
+    """Store a job from chunks of at most handler.max_records operations, taken one at a
+    time from `chunks` (a file read lazily), so no more than CHUNKS_PER_COPY are ever held.
+    The job, its chunks and its total commit together — a request error raised while the
+    chunks are read leaves nothing — and a worker picks the job up once they have."""
+    with transaction.atomic():
+        job = BatchJob.objects.create(
+            company=company,
+            public_id=ASYNC_JOB_ID(),
+            entity=handler.entity,
+            mode=JobMode.ASYNC,
+            source=source,
+            status=JobStatus.QUEUED,
+            options=options.as_json(),
+            created_by=user,
+            retry_of=retry_of,
+        )
+        total, pending = 0, []
+        for position, operations in enumerate(chunks):
+            if len(operations) > handler.max_records:
+                raise ValueError(f"a chunk of {len(operations)} is over {handler.max_records}")
+            pending.append(
+                BatchChunk(
+                    job=job,
+                    position=position,
+                    first_index=total,
+                    size=len(operations),
+                    operations=dumps([operation_json(op) for op in operations]),
+                )
+            )
+            total += len(operations)
+            if len(pending) == CHUNKS_PER_COPY:
+                copy_insert(BatchChunk, pending)
+                pending = []
+        copy_insert(BatchChunk, pending)
+        job.total_records = total
+        job.save(update_fields=["total_records"])
+        # The sweeper starts queued jobs too, so a broker hiccup here delays, never loses.
+        transaction.on_commit(lambda: enqueue(job.pk), robust=True)
+    return job
+
+
+def enqueue(job_pk: int) -> None:
+    from batch.jobs.tasks import run_job
+
+    run_job.delay(job_pk)
+
+
+# Claiming -----------------------------------------------------------------------------------
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _take_liveness_lock(job: BatchJob) -> bool:
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job.pk])
+            return cursor.fetchone()[0]
+    stale_before = timezone.now() - timedelta(seconds=settings.BATCH_JOB_STALE_SECONDS)
+    return job.status != JobStatus.PROCESSING or (
+        job.heartbeat_at is None or job.heartbeat_at < stale_before
+    )
+
+
+def _release_liveness_lock(job_pk: int) -> None:
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_pk])
+
+
+def claim(job_pk: int) -> BatchJob | None:
+    """Make this worker the job's processor, or None when it must not process it now:
+    finished, alive in another worker, or no free slot for its company."""
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().filter(pk=job_pk, mode=JobMode.ASYNC).first()
+        if job is None or job.is_finished:
+            return None
+        if job.status == JobStatus.QUEUED:
+            if job.cancel_requested:
+                _cancel_rest(job, as_processor=False)
+                return None
+            Company.objects.select_for_update().get(pk=job.company_id)
+            if processing_count(job.company_id) >= settings.BATCH_MAX_CONCURRENT_JOBS:
+                return None
+        if not _take_liveness_lock(job):
+            return None
+        if job.attempts >= settings.BATCH_JOB_MAX_ATTEMPTS:
+            job.error = f"Gave up after {job.attempts} attempts; the last worker died."
+            _finish(job, JobStatus.FAILED)
+            _release_liveness_lock(job.pk)
+            return None
+        now = timezone.now()
+        job.status = JobStatus.PROCESSING
+        job.started_at = job.started_at or now
+        job.heartbeat_at = now
+        job.attempts += 1
+        job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
+        return job
+
+
+def processing_count(company_id: int) -> int:
+    return BatchJob.objects.filter(
+        company_id=company_id, mode=JobMode.ASYNC, status=JobStatus.PROCESSING
+    ).count()
+
+
+# Processing ---------------------------------------------------------------------------------
+
+
+def process_job(job_pk: int) -> None:
+    job = claim(job_pk)
+    if job is None:
+        return
+    try:
+        from batch.services.batches import handler_for
+
+        handler = handler_for(job.entity)
+        options = BatchOptions.from_json(job.options)
+        if options.rollback_on_error:
+            _process_as_one_transaction(job, handler, options)
+        else:
+            _process_in_chunks(job, handler, options)
+    except LeaseLost:
+        logger.warning("job %s was taken over by another worker", job.public_id)
+    except Exception as error:
+        logger.exception("job %s failed", job.public_id)
+        job.error = f"{type(error).__name__}: {error}"
+        try:
+            _close_rest(job, JobStatus.FAILED, FAILED_MESSAGE, as_processor=True)
+        except Exception:
+            logger.exception("could not record job %s as failed; the sweeper retries it", job.pk)
+    finally:
+        _release_liveness_lock(job_pk)
+
+
+def _pending_chunk_ids(job: BatchJob) -> list[int]:
+    return list(
+        job.chunks.filter(status=ChunkStatus.PENDING)
+        .order_by("position")
+        .values_list("pk", flat=True)
+    )
+
+
+def _process_in_chunks(job: BatchJob, handler: type[Handler], options: BatchOptions) -> None:
+    stopped = not options.continue_on_error and job.failed_records > 0
+    for done, chunk_pk in enumerate(_pending_chunk_ids(job), start=1):
+        if done & (done - 1) == 0:  # after 1, 2, 4, 8 … chunks
+            refresh_statistics(handler.model)
+        if BatchJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+            _cancel_rest(job)
+            return
+        with transaction.atomic():
+            chunk = BatchChunk.objects.select_for_update().get(pk=chunk_pk)
+            if chunk.status == ChunkStatus.DONE:
+                continue  # a redelivered chunk: its work is already committed
+            operations = [operation_from_json(raw) for raw in loads(chunk.operations)]
+            if stopped:
+                results = _not_processed(operations, SKIPPED_MESSAGE)
+            else:
+                outcome = run_batch(
+                    handler_class=handler,
+                    company=job.company,
+                    user=job.created_by,
+                    operations=operations,
+                    options=options,
+                )
+                results = outcome.results
+            _commit_chunk(job, chunk, results)
+            if not options.continue_on_error and chunk.failed_records:
+                stopped = True
+    job.refresh_from_db()
+    _finish(job, JobStatus.COMPLETED, as_processor=True)
+
+
+def refresh_statistics(model) -> None:
+    """ANALYZE a table this job is growing. The planner otherwise keeps the picture of a
+    small table (until autovacuum's turn, or forever where it is off) and looks values up
+    by scanning every row — each chunk slower than the last. Doubling intervals keep the
+    cost to a handful of ANALYZEs per job."""
+    if _is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+
+
+def _process_as_one_transaction(job, handler, options) -> None:
+    """rollbackOnError: every chunk in one transaction; any failure undoes them all, and
+    every record is still validated so the caller sees all failures at once."""
+    chunks = list(job.chunks.filter(status=ChunkStatus.PENDING).order_by("position"))
+    stored = []
+    failed = False
+    # The job row is left unlocked meanwhile, so cancel requests and the sweeper's claims
+    # do not queue behind this transaction; the advisory lock says the job is alive.
+    with transaction.atomic():
+        for chunk in chunks:
+            operations = [operation_from_json(raw) for raw in loads(chunk.operations)]
+            chunk_options = replace(options, validate_only=options.validate_only or failed)
+            outcome = run_batch(
+                handler_class=handler,
+                company=job.company,
+                user=job.created_by,
+                operations=operations,
+                options=chunk_options,
+            )
+            failed = (
+                failed
+                or outcome.rolled_back
+                or any(record.status == Status.FAILED for record in outcome.records)
+            )
+            stored.append((chunk, operations, outcome.results))
+        if failed:
+            transaction.set_rollback(True)  # undo every chunk's writes
+        else:  # the work, its results and the final status commit together
+            for chunk, _, results in stored:
+                _commit_chunk(job, chunk, results)
+            job.refresh_from_db()
+            _finish(job, JobStatus.COMPLETED, as_processor=True)
+    if not failed:
+        return
+    with transaction.atomic():  # the work is undone; keep what each record was told
+        for chunk, operations, results in stored:
+            rolled = [
+                _rolled_back(result, op) for result, op in zip(results, operations, strict=True)
+            ]
+            _commit_chunk(job, chunk, rolled)
+        job.refresh_from_db()
+        _finish(job, JobStatus.ROLLED_BACK, as_processor=True)
+
+
+def _rolled_back(result: dict, op: Operation) -> dict:
+    if result["status"] in (Status.FAILED, Status.SKIPPED, Status.ROLLED_BACK):
+        return result
+    record = Record(op)
+    record.status = Status.ROLLED_BACK
+    record.error = RecordError(ErrorCode.ROLLED_BACK, ROLLED_BACK_MESSAGE)
+    return record.result_json()
+
+
+def _not_processed(operations: list[Operation], message: str) -> list[dict]:
+    results = []
+    for op in operations:
+        record = Record(op)
+        record.status = Status.SKIPPED
+        record.error = RecordError(ErrorCode.SKIPPED, message)
+        results.append(record.result_json())
+    return results
+
+
+def _commit_chunk(
+    job: BatchJob, chunk: BatchChunk, results: list[dict], *, as_processor: bool = True
+) -> None:
+    """Inside the chunk's transaction: store its results, mark it done, add its counts.
+    As the job's processor, only while this worker's attempt still owns the job."""
+    counts = count_results((r["status"], len(r.get("warnings", ()))) for r in results)
+    chunk.results = dumps(results)
+    chunk.operations = ""
+    chunk.status = ChunkStatus.DONE
+    chunk.failed_records = counts["failedRecords"]
+    chunk.completed_at = timezone.now()
+    chunk.save(update_fields=["results", "operations", "status", "failed_records", "completed_at"])
+    owned = BatchJob.objects.filter(pk=job.pk)
+    if as_processor:
+        owned = owned.filter(status=JobStatus.PROCESSING, attempts=job.attempts)
+    updated = owned.update(
+        heartbeat_at=timezone.now(),
+        processed_records=F("processed_records") + counts["processedRecords"],
+        successful_records=F("successful_records") + counts["successfulRecords"],
+        failed_records=F("failed_records") + counts["failedRecords"],
+        skipped_records=F("skipped_records") + counts["skippedRecords"],
+        rolled_back_records=F("rolled_back_records") + counts["rolledBackRecords"],
+        created_count=F("created_count") + counts["created"],
+        updated_count=F("updated_count") + counts["updated"],
+        deleted_count=F("deleted_count") + counts["deleted"],
+        warning_count=F("warning_count") + counts["warnings"],
+    )
+    if not updated:
+        raise LeaseLost  # rolls the chunk back with the transaction
+
+
+def _cancel_rest(job: BatchJob, *, as_processor: bool = True) -> None:
+    _close_rest(job, JobStatus.CANCELLED, CANCELLED_MESSAGE, as_processor=as_processor)
+
+
+def _close_rest(job: BatchJob, status: JobStatus, message: str, *, as_processor: bool) -> None:
+    """Give every record not yet processed its result (`message`), then finish the job, so
+    each operation has exactly one result and a retry can pick the rest up."""
+    with transaction.atomic():
+        for chunk in job.chunks.select_for_update().filter(status=ChunkStatus.PENDING):
+            operations = [operation_from_json(raw) for raw in loads(chunk.operations)]
+            results = _not_processed(operations, message)
+            _commit_chunk(job, chunk, results, as_processor=as_processor)
+        job.refresh_from_db()
+        _finish(job, status, as_processor=as_processor)
+
+
+def _finish(job: BatchJob, status: JobStatus, *, as_processor: bool = False) -> bool:
+    """Record the job's final status — once: a finished job is never re-marked, and a
+    processor only finishes the attempt it owns. What follows (starting queued jobs,
+    webhooks) runs after commit and cannot undo it."""
+    now = timezone.now()
+    seconds = round((now - job.started_at).total_seconds(), 3) if job.started_at else None
+    rows = BatchJob.objects.filter(pk=job.pk).exclude(status__in=FINISHED)
+    if as_processor:
+        rows = rows.filter(status=JobStatus.PROCESSING, attempts=job.attempts)
+    if not rows.update(status=status, completed_at=now, execution_time=seconds, error=job.error):
+        return False
+    job.status, job.completed_at, job.execution_time = status, now, seconds
+    company_id = job.company_id
+    transaction.on_commit(lambda: start_queued_jobs(company_id), robust=True)
+    transaction.on_commit(lambda: job_finished.send_robust(sender=BatchJob, job=job), robust=True)
+    return True
+
+
+# Starting and sweeping ----------------------------------------------------------------------
+
+
+def start_queued_jobs(company_id: int) -> None:
+    """Hand the oldest queued jobs to workers while the company has free slots."""
+    free = settings.BATCH_MAX_CONCURRENT_JOBS - processing_count(company_id)
+    if free <= 0:
+        return
+    queued = BatchJob.objects.filter(
+        company_id=company_id, mode=JobMode.ASYNC, status=JobStatus.QUEUED
+    ).order_by("created_at", "pk")
+    for job_pk in queued.values_list("pk", flat=True)[:free]:
+        enqueue(job_pk)
+
+
+def sweep() -> dict[str, int]:
+    """Resume jobs whose worker died and start queued jobs that have a free slot. Enqueuing
+    twice is harmless: claim() lets only one worker through."""
+    stale_before = timezone.now() - timedelta(seconds=settings.BATCH_JOB_STALE_SECONDS)
+    stale = list(
+        BatchJob.objects.filter(
+            mode=JobMode.ASYNC, status=JobStatus.PROCESSING, heartbeat_at__lt=stale_before
+        ).values_list("pk", flat=True)
+    )
+    for job_pk in stale:
+        enqueue(job_pk)
+    companies = set(
+        BatchJob.objects.filter(mode=JobMode.ASYNC, status=JobStatus.QUEUED).values_list(
+            "company_id", flat=True
+        )
+    )
+    for company_id in companies:
+        start_queued_jobs(company_id)
+    return {"resumed": len(stale), "companies": len(companies)}
+
+
+def request_cancel(job: BatchJob) -> BatchJob:
+    """Queued jobs stop at once; a processing job stops before its next chunk."""
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().get(pk=job.pk)
+        if job.status in FINISHED:
+            return job
+        job.cancel_requested = True
+        job.save(update_fields=["cancel_requested"])
+        if job.status == JobStatus.QUEUED:
+            _cancel_rest(job, as_processor=False)
+    return job

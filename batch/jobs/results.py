@@ -1,0 +1,107 @@
+"""Reading a job's stored results back: pages of JSON, and the rows that did not go in as
+a CSV ready to fix and upload again."""
+
+import csv
+import io
+from collections.abc import Iterator
+
+from batch.engine.codes import Status
+from batch.engine.handlers import Handler, get_handler
+from batch.files.columns import layout_for
+from batch.files.mapping import operation_rows
+from batch.files.security import safe_cell
+from batch.jobs.processing import loads
+from batch.models import BatchChunk, BatchJob, ChunkStatus
+
+NOT_WRITTEN = {Status.FAILED, Status.SKIPPED, Status.ROLLED_BACK}
+
+
+def results_page(job: BatchJob, *, start: int, stop: int, status: str | None = None) -> list:
+    """Results with index in [start, stop) — only the chunks covering the range are read.
+    With `status`, the page is over the records with that status."""
+    if status:
+        matching = (result for result in iter_results(job) if result["status"] == status)
+        return [result for position, result in enumerate(matching) if start <= position < stop]
+    chunks = (
+        job.chunks.filter(status=ChunkStatus.DONE, first_index__lt=stop)
+        .order_by("position")
+        .only("first_index", "size", "results")
+    )
+    page = []
+    for chunk in chunks:
+        if chunk.first_index + chunk.size <= start:
+            continue
+        page.extend(r for r in loads(chunk.results) if start <= r["index"] < stop)
+    return page
+
+
+def count_with_status(job: BatchJob, status: str) -> int:
+    return sum(1 for result in iter_results(job) if result["status"] == status)
+
+
+def iter_results(job: BatchJob) -> Iterator[dict]:
+    """Every stored result in order, one chunk in memory at a time."""
+    chunk_ids = job.chunks.filter(status=ChunkStatus.DONE).order_by("position")
+    for pk in chunk_ids.values_list("pk", flat=True):
+        yield from loads(BatchChunk.objects.only("results").get(pk=pk).results)
+
+
+def not_written(job: BatchJob) -> Iterator[dict]:
+    return (result for result in iter_results(job) if result["status"] in NOT_WRITTEN)
+
+
+ERROR_COLUMNS = ("errorCode", "errorField", "errorMessage", "errorDetails")
+
+
+def failed_rows_columns(handler: type[Handler]) -> list[str]:
+    """The template's columns (with the operation and referenceId columns), between the
+    original row number and why the row did not go in — columns the importer ignores."""
+    names = [column.name for column in layout_for(handler).input_columns]
+    return ["rowNumber", *names, *ERROR_COLUMNS]
+
+
+def failed_rows_csv(job: BatchJob) -> Iterator[str]:
+    """CSV lines of the records that did not go in, as the rows that read back as them
+    (one per line for a document with lines), each with why: fix the cells and upload the
+    file again. Cells a spreadsheet would run as formulas are neutralised."""
+    handler = get_handler(job.entity)
+    columns = failed_rows_columns(handler)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+
+    def line(row: dict) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow({name: safe_cell(value) for name, value in row.items()})
+        return buffer.getvalue()
+
+    yield line(dict(zip(columns, columns, strict=True)))
+    for result in not_written(job):
+        rows = operation_rows(
+            handler,
+            result["operation"],
+            _original(result),
+            reference_id=result.get("referenceId"),
+        )
+        rows[0].update(_error_cells(result))
+        for row in rows:
+            yield line(row)
+
+
+def _error_cells(result: dict) -> dict:
+    error = result.get("error") or {}
+    details = "; ".join(
+        f"{d.get('field')}: {d.get('message')} ({d.get('code')})" for d in error.get("details", [])
+    )
+    return {
+        "rowNumber": (error.get("context") or {}).get("rowNumber", result["index"] + 1),
+        "errorCode": error.get("code", ""),
+        "errorField": error.get("field", ""),
+        "errorMessage": error.get("message", ""),
+        "errorDetails": details,
+    }
+
+
+def _original(result: dict) -> dict:
+    error = result.get("error") or {}
+    return (error.get("context") or {}).get("originalData") or {}

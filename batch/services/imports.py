@@ -1,0 +1,170 @@
+"""File imports and templates: the services the API's import and template endpoints and the
+admin call, so a spreadsheet meets the same rules whichever door it comes in by.
+
+A file is read lazily (batch.files) into chunks of the entity's maximum. A file that fits in
+one chunk runs at once as a sync batch; a larger one (or any, with options.async) becomes an
+async job whose chunks are stored as they are read, so no more than a few chunks of a
+million-row file are ever held. Operations keep their spreadsheet row as rowNumber (a
+document's lines keep theirs, for errors inside a line) and their index in the whole file."""
+
+import itertools
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO
+
+from django.conf import settings
+from django.db.models import QuerySet
+
+from batch.api.responses import batch_response, job_accepted_response
+from batch.engine.codes import RequestCode
+from batch.engine.envelope import BatchOptions, BatchRequest, Operation, parse_operations
+from batch.engine.executor import BatchOutcome
+from batch.engine.handlers import Handler
+from batch.files.mapping import FileChunk, parse_mapping, read_operations
+from batch.files.readers import CsvRows, XlsxRows, open_csv, open_xlsx
+from batch.files.templates import Lists, csv_template, excel_template
+from batch.jobs.processing import submit_job_from_chunks
+from batch.models import BatchJob
+from batch.services.batches import handler_for, run_sync_batch
+from bigledger.api.errors import RequestError
+from bigledger.models import Company
+
+CSV, XLSX = "csv", "xlsx"
+TEMPLATE_LIST_LIMIT = 5_000  # values per dropdown list of a template
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """A file's import: the sync batch it ran as (with its outcome), or the async job it was
+    queued as (`outcome` None)."""
+
+    job: BatchJob
+    outcome: BatchOutcome | None = None
+
+    @property
+    def is_async(self) -> bool:
+        return self.outcome is None
+
+    def response(self) -> tuple[dict, int]:
+        """The seed's answer and its HTTP status: 200 with the results, or 202 for a job."""
+        if self.outcome is None:
+            return job_accepted_response(self.job), 202
+        return batch_response(self.job, self.outcome), 200
+
+
+def open_rows(file: BinaryIO, kind: str) -> CsvRows | XlsxRows:
+    """Open an uploaded file (binary, seekable) of `kind` "csv" or "xlsx"; a file that is
+    not one is a RequestError(INVALID_FILE)."""
+    max_rows = settings.BATCH_FILE_MAX_ROWS
+    if kind == CSV:
+        return open_csv(file, max_rows=max_rows)
+    if kind == XLSX:
+        return open_xlsx(file, max_rows=max_rows)
+    raise ValueError(f"kind must be {CSV!r} or {XLSX!r}, not {kind!r}")
+
+
+def import_file(
+    *,
+    company: Company,
+    user,
+    entity: str,
+    file: BinaryIO,
+    kind: str,
+    mapping: dict | str | None = None,
+    options: BatchOptions,
+    source: str,
+) -> ImportOutcome:
+    """Import an uploaded CSV or XLSX file of `entity` records. `mapping` is {apiField:
+    column} (or its JSON); `source` ("csv", "excel", "admin") is recorded on the batch.
+    Request-level problems (unknown entity, unreadable file, bad mapping) raise RequestError
+    and leave nothing behind."""
+    handler_for(entity)  # an unknown entity is 404 before the file is looked at
+    return import_rows(
+        company=company,
+        user=user,
+        entity=entity,
+        rows=open_rows(file, kind),
+        mapping=mapping,
+        options=options,
+        source=source,
+    )
+
+
+def import_rows(
+    *,
+    company: Company,
+    user,
+    entity: str,
+    rows: CsvRows | XlsxRows,
+    mapping: dict | str | None = None,
+    options: BatchOptions,
+    source: str,
+) -> ImportOutcome:
+    """import_file() for a file already opened with open_rows()."""
+    handler = handler_for(entity)
+    chunks = read_operations(handler, rows, mapping=parse_mapping(mapping))
+    first = next(chunks, None)
+    if first is None:
+        raise RequestError(RequestCode.INVALID_FILE, "The file has no rows below its header.")
+    seen: dict[str, int] = {}  # referenceIds across the whole file
+    if not options.run_async:
+        second = next(chunks, None)
+        if second is None:
+            request = BatchRequest(operations=file_operations(first, seen), options=options)
+            job, outcome = run_sync_batch(
+                company=company, user=user, entity=entity, request=request, source=source
+            )
+            return ImportOutcome(job, outcome)
+        chunks = itertools.chain([second], chunks)
+    job = submit_job_from_chunks(
+        company=company,
+        user=user,
+        handler=handler,
+        chunks=(file_operations(chunk, seen) for chunk in itertools.chain([first], chunks)),
+        options=replace(options, run_async=True),
+        source=source,
+    )
+    return ImportOutcome(job)
+
+
+def file_operations(chunk: FileChunk, seen: dict[str, int]) -> list[Operation]:
+    """A chunk's operations, numbered in the whole file, each with its spreadsheet row, its
+    lines' rows and what the file says is wrong with it."""
+    operations = parse_operations(
+        chunk.operations, row_numbers=chunk.row_numbers, start=chunk.first_index, seen=seen
+    )
+    for operation, line_rows, problems in zip(
+        operations, chunk.line_rows, chunk.problems, strict=True
+    ):
+        operation.line_rows, operation.problems = line_rows, problems
+    return operations
+
+
+# Templates ------------------------------------------------------------------------------------
+
+
+def template_list(queryset: QuerySet, field: str) -> list[str]:
+    """One dropdown of a template: at most TEMPLATE_LIST_LIMIT values of `field`, in order.
+    For handlers' `template_lists(company)`."""
+    values = queryset.order_by(field).values_list(field, flat=True)[:TEMPLATE_LIST_LIMIT]
+    return [str(value) for value in values]
+
+
+def company_lists(*, handler: type[Handler], company: Company) -> Lists:
+    """The company's own codes for the handler's reference columns, keyed by field name
+    ("taxCode", "customerNumber" …), from the handler's optional classmethod
+    `template_lists(company)`; the engine itself knows no entity."""
+    provide = getattr(handler, "template_lists", None)
+    lists: dict[str, Any] = provide(company) if provide is not None else {}
+    return {name: list(values)[:TEMPLATE_LIST_LIMIT] for name, values in lists.items()}
+
+
+def csv_template_for(*, company: Company, entity: str) -> str:
+    """The CSV template of `entity`: its header row and an example using the company's codes."""
+    handler = handler_for(entity)
+    return csv_template(handler, company_lists(handler=handler, company=company))
+
+
+def excel_template_for(*, company: Company, entity: str) -> bytes:
+    """The .xlsx template of `entity`, its dropdowns filled with the company's own codes."""
+    handler = handler_for(entity)
+    return excel_template(handler, company_lists(handler=handler, company=company))

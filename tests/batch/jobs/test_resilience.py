@@ -1,0 +1,155 @@
+"""Jobs survive killed workers, never apply a chunk twice, and respect the per-company
+limit on jobs processing at once."""
+
+import threading
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.jobs import processing as jobs
+from batch.models import BatchJob, JobStatus
+from ledger import selectors
+from ledger.handlers.parties import CustomerHandler
+from ledger.models import JournalEntry
+from tests.batch.jobs.test_jobs import finished, job_status, submit
+from tests.conftest import api_client_for, make_company
+from tests.helpers import create
+from tests.workers import Worker, wait_for
+
+
+def stop_shared_worker(workers: dict) -> None:
+    if "main" in workers:
+        workers.pop("main").stop()
+
+
+def journal_entries(count: int) -> list[dict]:
+    return [
+        create(
+            {
+                "date": "2024-01-15",
+                "reference": f"DEP-{i:05d}",
+                "description": "Depreciation",
+                "lines": [
+                    {"accountCode": "6000", "debit": "10.00"},
+                    {"accountCode": "1620", "credit": "10.00"},
+                ],
+            },
+            f"je-{i}",
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sigkilled_worker_loses_nothing_and_posts_every_entry_exactly_once(
+    api, company, _workers
+):
+    stop_shared_worker(_workers)
+    total = 12_000
+    first = Worker("crash-first").start()
+    second = None
+    try:
+        job_id = submit(api, "journal-entries", journal_entries(total))["jobId"]
+        wait_for(lambda: job_status(api, job_id)["progress"]["processedRecords"] >= 1500)
+        first.kill()
+        at_kill = job_status(api, job_id)
+        assert at_kill["status"] == "processing"
+        assert at_kill["progress"]["processedRecords"] < total
+
+        second = Worker("crash-second").start()
+        done = finished(api, job_id, timeout=120)
+    finally:
+        first.kill()
+        if second:
+            second.stop()
+
+    assert done["status"] == "completed"
+    assert done["progress"]["processedRecords"] == total
+    assert done["progress"]["successfulRecords"] == total
+    entries = JournalEntry.objects.for_company(company)
+    assert entries.count() == total
+    assert entries.values("reference").distinct().count() == total
+    numbers = sorted(entries.values_list("number", flat=True))
+    assert numbers == [f"JE-{n:06d}" for n in range(1, total + 1)]
+    debit, credit = selectors.journal_totals(company=company)
+    assert debit == credit == 10 * total
+    assert BatchJob.objects.get(public_id=job_id).attempts == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_racing_claims_start_only_the_company_limit(_workers):
+    stop_shared_worker(_workers)
+    company = make_company().company
+    options = BatchOptions(run_async=True)
+    queued = [
+        jobs.submit_job(
+            company=company,
+            user=None,
+            handler=CustomerHandler,
+            request=BatchRequest(parse_operations([create({"name": f"C{n}"})]), options),
+        )
+        for n in range(10)
+    ]
+    barrier = threading.Barrier(10)
+    claimed = []
+
+    def claim(job_pk):
+        try:
+            barrier.wait(timeout=10)
+            if jobs.claim(job_pk) is not None:
+                claimed.append(job_pk)
+        finally:
+            connection.close()  # also frees the advisory lock it took
+
+    threads = [threading.Thread(target=claim, args=(job.pk,)) for job in queued]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(claimed) == settings.BATCH_MAX_CONCURRENT_JOBS == 3
+    assert BatchJob.objects.filter(company=company, status=JobStatus.PROCESSING).count() == 3
+    assert BatchJob.objects.filter(company=company, status=JobStatus.QUEUED).count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_concurrent_jobs_run_at_most_three_at_a_time_and_all_finish(_workers, settings):
+    settings.BATCH_LARGE_RATE_LIMIT = "10/min"  # ten large batches at once
+    stop_shared_worker(_workers)
+    credentials, neighbour = make_company(), make_company()
+    client = api_client_for(credentials)
+    wide = Worker("wide", concurrency=5).start()
+    try:
+        accepted = []
+
+        def post(n):
+            try:
+                ops = [create({"name": f"C{n}-{i}"}) for i in range(1500)]
+                accepted.append(submit(client, "customers", ops)["jobId"])
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=post, args=(n,)) for n in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        their_job = submit(api_client_for(neighbour), "customers", [create({"name": "N"})])
+        assert finished(api_client_for(neighbour), their_job["jobId"])["status"] == "completed"
+        for job_id in accepted:
+            assert finished(client, job_id, timeout=180)["status"] == "completed"
+    finally:
+        wide.stop()
+
+    spans = BatchJob.objects.filter(public_id__in=accepted).values_list(
+        "started_at", "completed_at"
+    )
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    assert len(accepted) == 10
+    assert 1 <= peak <= 3

@@ -1,0 +1,480 @@
+"""POST /v1/batch/stock-adjustments: stock moved in request order, costed and posted."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from inventory.models import (
+    AdjustmentType,
+    ItemType,
+    Location,
+    StockAdjustment,
+    StockLevel,
+    StockMovement,
+)
+from inventory.selectors import stock_levels_disagreeing_with_movements
+from ledger.models import JournalEntry, JournalSource
+from ledger.selectors import journal_totals
+from tests import builders
+from tests.helpers import create, post_batch
+
+pytestmark = pytest.mark.django_db
+
+ENTITY = "stock-adjustments"
+
+
+def increase(item="WIDGET-001", quantity="100", unit_cost="25.00", **fields) -> dict:
+    return {
+        "itemId": item,
+        "locationId": "WH",
+        "adjustmentType": "increase",
+        "quantity": Decimal(quantity),
+        "unitCost": Decimal(unit_cost),
+        "reason": "Stock count correction",
+        "reference": "SC-2024-001",
+        **fields,
+    }
+
+
+def decrease(item="WIDGET-001", quantity="50", **fields) -> dict:
+    return {
+        "itemId": item,
+        "locationId": "WH",
+        "adjustmentType": "decrease",
+        "quantity": Decimal(quantity),
+        "reason": "Damaged goods write-off",
+        "reference": "WO-2024-001",
+        **fields,
+    }
+
+
+def post(api, *data, **options) -> dict:
+    return post_batch(api, ENTITY, [create(body) for body in data], **options)["data"]
+
+
+def only_result(api, data, **options) -> dict:
+    return post(api, data, **options)["results"][0]
+
+
+def error_of(result: dict) -> tuple[str, str | None, list[str]]:
+    error = result["error"]
+    return error["code"], error.get("field"), [d["code"] for d in error.get("details", [])]
+
+
+def on_hand(item) -> Decimal:
+    return StockLevel.objects.get(item=item).quantity
+
+
+def assert_books_sound(company) -> None:
+    debit, credit = journal_totals(company=company)
+    assert debit == credit
+    assert stock_levels_disagreeing_with_movements(company=company) == []
+
+
+def assert_nothing_moved(api, company) -> None:
+    """No adjustment, movement, level, posting or number was kept: the next is ADJ-000001."""
+    assert not StockAdjustment.objects.filter(company=company).exists()
+    assert not StockMovement.objects.filter(company=company).exists()
+    assert not StockLevel.objects.filter(company=company).exists()
+    assert not JournalEntry.objects.filter(company=company).exists()
+    assert_books_sound(company)
+    result = only_result(api, increase())
+    assert result["data"]["number"] == "ADJ-000001"
+    entry = JournalEntry.objects.get(company=company)
+    assert entry.number == "JE-000001"
+    assert_books_sound(company)
+
+
+@pytest.fixture
+def widget(company):
+    return builders.item(company, "WIDGET-001")
+
+
+# The seed's example ---------------------------------------------------------------------------
+
+
+def test_the_seed_example_increases_then_decreases_at_the_average_cost(api, company, widget):
+    gadget = builders.item(company, "GADGET-002")
+    builders.adjust_stock(company, gadget, AdjustmentType.INCREASE, "80", "2.00")
+    seed = [
+        create(
+            increase(widget.public_id, locationId=builders.warehouse(company).public_id), "adj_001"
+        ),
+        create(
+            decrease(gadget.public_id, locationId=builders.warehouse(company).public_id), "adj_002"
+        ),
+    ]
+
+    body = post_batch(api, ENTITY, seed)["data"]
+
+    assert body["status"] == "completed"
+    assert body["summary"]["created"] == 2
+    first, second = body["results"]
+    assert first["referenceId"] == "adj_001"
+    assert first["data"]["id"].startswith("adj_")
+    assert first["data"] == {
+        "id": first["data"]["id"],
+        "number": "ADJ-000002",
+        "quantityOnHand": Decimal("100"),
+        "unitCost": Decimal("25"),
+        "value": Decimal("2500.00"),
+    }
+    assert second["data"] | {"id": None} == {
+        "id": None,
+        "number": "ADJ-000003",
+        "quantityOnHand": Decimal("30"),
+        "unitCost": Decimal("2"),
+        "value": Decimal("100.00"),
+    }
+    adjustment = StockAdjustment.objects.get(public_id=first["data"]["id"])
+    assert (adjustment.reason, adjustment.reference) == ("Stock count correction", "SC-2024-001")
+    assert adjustment.date == timezone.localdate()
+    assert adjustment.journal_entry.source == JournalSource.STOCK_ADJUSTMENT
+    assert (on_hand(widget), on_hand(gadget)) == (Decimal("100"), Decimal("30"))
+    assert_books_sound(company)
+
+
+def test_an_increase_then_a_decrease_of_the_same_stock_work_in_one_batch(api, company, widget):
+    body = post(api, increase(), decrease())
+
+    assert [r["status"] for r in body["results"]] == ["created", "created"]
+    assert [r["data"]["quantityOnHand"] for r in body["results"]] == [100, 50]
+    assert body["results"][1]["data"]["unitCost"] == Decimal("25.00")
+    assert body["results"][1]["data"]["value"] == Decimal("1250.00")
+    assert on_hand(widget) == Decimal("50")
+    assert StockLevel.objects.get(item=widget).value == Decimal("1250.00")
+    assert_books_sound(company)
+
+
+def test_item_and_location_are_named_by_code_too(api, company, widget):
+    data = increase(itemCode="WIDGET-001", locationCode="WH")
+    del data["itemId"], data["locationId"]
+
+    result = only_result(api, data)
+
+    assert result["status"] == "created"
+    assert on_hand(widget) == Decimal("100")
+
+
+def test_the_moving_average_cost_follows_increases(api, company, widget):
+    body = post(
+        api,
+        increase(quantity="10", unit_cost="1.00"),
+        increase(quantity="30", unit_cost="2.1234"),
+        decrease(quantity="20"),
+    )
+
+    out = body["results"][2]["data"]
+    # (10 × 1.00 + 30 × 2.1234 = 73.70) / 40 = 1.8425 a unit.
+    assert (out["unitCost"], out["value"], out["quantityOnHand"]) == (
+        Decimal("1.8425"),
+        Decimal("36.85"),
+        Decimal("20"),
+    )
+    assert_books_sound(company)
+
+
+def test_the_last_unit_out_takes_the_remaining_value(api, company, widget):
+    post(api, increase(quantity="3", unit_cost="0.3333"), decrease(quantity="3"))
+
+    level = StockLevel.objects.get(item=widget)
+    assert (level.quantity, level.value) == (Decimal("0"), Decimal("0.00"))
+    assert_books_sound(company)
+
+
+# Stock on hand --------------------------------------------------------------------------------
+
+
+def test_a_decrease_beyond_stock_on_hand_is_insufficient_stock(api, company, widget):
+    builders.adjust_stock(company, widget, AdjustmentType.INCREASE, "5", "1.00")
+
+    result = only_result(api, decrease(quantity="5.0001"))
+
+    assert error_of(result) == ("VALIDATION_ERROR", "quantity", ["INSUFFICIENT_STOCK"])
+    assert "5 of WIDGET-001 on hand" in result["error"]["message"]
+    assert on_hand(widget) == Decimal("5")
+    assert_books_sound(company)
+
+
+def test_two_decreases_that_together_exceed_stock_fail_at_the_second(api, company, widget):
+    builders.adjust_stock(company, widget, AdjustmentType.INCREASE, "10", "1.00")
+
+    body = post(api, decrease(quantity="6"), decrease(quantity="6"), decrease(quantity="4"))
+
+    assert [r["status"] for r in body["results"]] == ["created", "failed", "created"]
+    assert error_of(body["results"][1]) == ("VALIDATION_ERROR", "quantity", ["INSUFFICIENT_STOCK"])
+    assert body["results"][2]["data"]["quantityOnHand"] == 0
+    assert on_hand(widget) == Decimal("0")
+    assert_books_sound(company)
+
+
+def test_a_decrease_before_the_increase_that_would_cover_it_fails(api, company, widget):
+    body = post(api, decrease(quantity="1"), increase(quantity="1"))
+
+    assert [r["status"] for r in body["results"]] == ["failed", "created"]
+    assert error_of(body["results"][0])[2] == ["INSUFFICIENT_STOCK"]
+    assert_books_sound(company)
+
+
+def test_stock_is_kept_per_location(api, company, widget):
+    Location.objects.create(company=company, code="SHOP", name="Shop")
+
+    body = post(api, increase(quantity="5"), decrease(quantity="1", locationId="SHOP"))
+
+    assert error_of(body["results"][1])[2] == ["INSUFFICIENT_STOCK"]
+
+
+def test_validate_only_checks_stock_without_creating_levels(api, company, widget):
+    body = post(
+        api,
+        increase(quantity="2"),
+        decrease(quantity="2"),
+        decrease(quantity="1"),
+        validateOnly=True,
+    )
+
+    assert [r["status"] for r in body["results"]] == ["validated", "validated", "failed"]
+    assert error_of(body["results"][2])[2] == ["INSUFFICIENT_STOCK"]
+    assert_nothing_moved(api, company)
+
+
+# Fields ---------------------------------------------------------------------------------------
+
+
+def test_an_increase_needs_a_unit_cost(api, widget):
+    data = increase()
+    del data["unitCost"]
+
+    assert error_of(only_result(api, data)) == ("VALIDATION_ERROR", "unitCost", ["REQUIRED"])
+
+
+@pytest.mark.parametrize("cost", ["-0.01", "1.23456"])
+def test_a_bad_unit_cost_is_an_invalid_amount(api, widget, cost):
+    result = only_result(api, increase(unit_cost=cost))
+
+    assert error_of(result) == ("VALIDATION_ERROR", "unitCost", ["INVALID_AMOUNT"])
+
+
+def test_a_zero_unit_cost_moves_stock_without_a_posting(api, company, widget):
+    result = only_result(api, increase(unit_cost="0"))
+
+    assert result["data"]["value"] == Decimal("0.00")
+    assert on_hand(widget) == Decimal("100")
+    assert not JournalEntry.objects.filter(company=company).exists()
+    assert_books_sound(company)
+
+
+def test_a_unit_cost_on_a_decrease_is_ignored_with_a_warning(api, company, widget):
+    body = post(api, increase(unit_cost="4.00"), decrease(quantity="1", unitCost=Decimal("9")))
+
+    result = body["results"][1]
+    assert result["status"] == "created"
+    assert result["data"]["unitCost"] == Decimal("4")
+    assert result["warnings"][0]["field"] == "unitCost"
+    assert body["summary"]["warnings"] == 1
+
+
+@pytest.mark.parametrize("quantity", ["0", "-1", "1.00001"])
+def test_quantity_must_be_positive(api, widget, quantity):
+    result = only_result(api, increase(quantity=quantity))
+
+    assert error_of(result) == ("VALIDATION_ERROR", "quantity", ["INVALID_NUMBER"])
+
+
+def test_the_adjustment_type_is_increase_or_decrease(api, widget):
+    result = only_result(api, increase(adjustmentType="transfer"))
+
+    assert error_of(result) == ("VALIDATION_ERROR", "adjustmentType", ["INVALID_CHOICE"])
+
+
+@pytest.mark.parametrize("reason", [None, "  "])
+def test_a_reason_is_required(api, widget, reason):
+    data = increase(reason=reason)
+    if reason is None:
+        del data["reason"]
+
+    assert error_of(only_result(api, data)) == ("VALIDATION_ERROR", "reason", ["REQUIRED"])
+
+
+def test_item_and_location_are_required(api):
+    data = increase()
+    del data["itemId"], data["locationId"]
+
+    error = only_result(api, data)["error"]
+
+    assert error["code"] == "VALIDATION_ERROR"
+    assert [(d["field"], d["code"]) for d in error["details"]] == [
+        ("itemId", "REQUIRED"),
+        ("locationId", "REQUIRED"),
+    ]
+
+
+def test_an_adjustment_may_be_back_dated_but_not_future_dated(api, company, widget):
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    body = post(api, increase(date="2024-01-15"), increase(date=tomorrow.isoformat()))
+
+    assert StockAdjustment.objects.get(company=company).date == datetime.date(2024, 1, 15)
+    assert error_of(body["results"][1]) == ("VALIDATION_ERROR", "date", ["FUTURE_DATE"])
+    assert error_of(only_result(api, increase(date="2024-13-01")))[2] == ["INVALID_DATE"]
+
+
+# References -----------------------------------------------------------------------------------
+
+
+def test_an_unknown_item_is_a_reference_error(api, company):
+    result = only_result(api, increase("item_nope"))
+
+    assert error_of(result) == ("REFERENCE_ERROR", "itemId", ["NOT_FOUND"])
+
+
+def test_an_unknown_item_code_names_its_own_field(api, company):
+    data = increase(itemCode="NOPE")
+    del data["itemId"]
+
+    assert error_of(only_result(api, data)) == ("REFERENCE_ERROR", "itemCode", ["NOT_FOUND"])
+
+
+def test_an_unknown_location_is_a_reference_error(api, widget):
+    result = only_result(api, increase(locationId="loc_nope"))
+
+    assert error_of(result) == ("REFERENCE_ERROR", "locationId", ["NOT_FOUND"])
+
+
+def test_another_companys_item_and_location_do_not_exist(api, company, other_company):
+    theirs = builders.item(other_company, "THEIRS")
+    their_warehouse = builders.warehouse(other_company)
+
+    result = only_result(api, increase(theirs.public_id, locationId=their_warehouse.public_id))
+
+    assert result["error"]["code"] == "REFERENCE_ERROR"
+    assert [d["field"] for d in result["error"]["details"]] == ["itemId", "locationId"]
+    assert not StockLevel.objects.exists()
+
+
+def test_item_id_and_item_code_must_agree(api, company, widget):
+    builders.item(company, "OTHER")
+
+    result = only_result(api, increase(widget.public_id, itemCode="OTHER"))
+
+    assert error_of(result) == ("VALIDATION_ERROR", "itemCode", ["INVALID_VALUE"])
+
+
+def test_an_inactive_item_is_refused(api, company):
+    builders.item(company, "OLD", active=False)
+
+    result = only_result(api, increase("OLD"))
+
+    assert error_of(result) == ("VALIDATION_ERROR", "itemId", ["INACTIVE"])
+
+
+@pytest.mark.parametrize("kind", [ItemType.SERVICE, ItemType.NON_INVENTORY])
+def test_only_inventory_items_hold_stock(api, company, kind):
+    builders.item(company, "HOUR", type=kind)
+
+    result = only_result(api, increase("HOUR"))
+
+    assert error_of(result) == ("VALIDATION_ERROR", "itemId", ["INVALID_VALUE"])
+    assert not StockLevel.objects.filter(company=company).exists()
+
+
+def test_an_inactive_location_is_refused(api, company, widget):
+    Location.objects.filter(company=company, code="WH").update(active=False)
+
+    result = only_result(api, increase())
+
+    assert error_of(result) == ("VALIDATION_ERROR", "locationId", ["INACTIVE"])
+
+
+# Operations and batches -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["update", "delete"])
+def test_adjustments_are_create_only(api, widget, operation):
+    body = post_batch(api, ENTITY, [{"operation": operation, "data": increase()}])["data"]
+
+    assert body["results"][0]["error"]["code"] == "UNSUPPORTED_OPERATION"
+
+
+def test_more_than_500_adjustments_is_too_large(api, widget):
+    body = post_batch(api, ENTITY, [create(increase())] * 501, status=400)
+
+    assert body["error"]["code"] == "BATCH_TOO_LARGE"
+
+
+def test_a_partial_failure_moves_the_good_records_with_gap_free_numbers(api, company, widget):
+    body = post(api, increase(), decrease(quantity="500"), decrease(quantity="40"))
+
+    assert [r["status"] for r in body["results"]] == ["created", "failed", "created"]
+    assert [r["data"]["number"] for r in body["results"] if r["success"]] == [
+        "ADJ-000001",
+        "ADJ-000002",
+    ]
+    assert on_hand(widget) == Decimal("60")
+    assert_books_sound(company)
+
+
+def test_stop_on_first_error_keeps_what_came_before(api, company, widget):
+    body = post(api, increase(), increase("NOPE"), decrease(), continueOnError=False)
+
+    assert [r["status"] for r in body["results"]] == ["created", "failed", "skipped"]
+    assert on_hand(widget) == Decimal("100")
+    assert_books_sound(company)
+
+
+def test_rollback_on_error_moves_nothing_when_one_record_fails(api, company, widget):
+    body = post(api, increase(), decrease(quantity="500"), decrease(), rollbackOnError=True)
+
+    assert body["status"] == "rolled_back"
+    assert [r["status"] for r in body["results"]] == ["rolled_back", "failed", "rolled_back"]
+    assert body["results"][0]["error"]["code"] == "ROLLED_BACK"
+    assert_nothing_moved(api, company)
+
+
+def test_a_failed_batch_leaves_stock_and_books_sound(api, company, widget):
+    builders.adjust_stock(company, widget, AdjustmentType.INCREASE, "1", "3.00")
+
+    body = post(api, decrease(quantity="2"), increase("NOPE"))
+
+    assert body["failedRecords"] == 2
+    assert on_hand(widget) == Decimal("1")
+    assert StockAdjustment.objects.filter(company=company).count() == 1
+    assert_books_sound(company)
+
+
+# Queries --------------------------------------------------------------------------------------
+
+ITEMS = ["A-1", "B-2", "C-3", "D-4", "E-5"]
+
+
+def mixed_batch(size: int) -> list[dict]:
+    """Each item rises then falls in turn, named by id or code; never below zero."""
+    batch = []
+    for i in range(size):
+        code = ITEMS[i % len(ITEMS)]
+        rising = (i // len(ITEMS)) % 2 == 0
+        batch.append(increase(code, "3", "1.10") if rising else decrease(code, "2"))
+    return batch
+
+
+def queries_for(api, operations: list[dict]) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        body = post(api, *operations)
+    assert body["successfulRecords"] == len(operations), body["results"]
+    return len(queries)
+
+
+def test_a_full_batch_costs_the_same_queries_as_one_adjustment(api, company):
+    for code in ITEMS:
+        builders.item(company, code)
+    post(api, *mixed_batch(len(ITEMS)))  # the number sequences, stock levels, key stamp
+
+    one = queries_for(api, mixed_batch(1))
+    full = queries_for(api, mixed_batch(500))
+
+    assert one == full
+    assert StockAdjustment.objects.filter(company=company).count() == 506
+    assert_books_sound(company)
