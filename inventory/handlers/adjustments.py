@@ -9,9 +9,9 @@ from decimal import Decimal
 from django.db import DatabaseError
 
 from batch.engine.codes import ErrorCode, FieldCode
-from batch.engine.fields import Detail, Field, FieldError, Schema, choice, quantity, reference, text
-from batch.engine.fields import date as iso_date
+from batch.engine.fields import Detail, Field, Schema
 from batch.engine.handlers import Handler, ReferenceIndex, reference_error
+from batch.engine.parsers import Choice, Date, Quantity, Reference, Text
 from batch.engine.records import Record
 from batch.services.imports import template_list
 from bigledger.money import ZERO, to_money
@@ -29,29 +29,22 @@ from ..services import (
 QUANTITY_LIMIT = Decimal(10) ** 14
 MONEY_LIMIT = Decimal(10) ** 16
 
-_non_negative_cost = quantity(places=4, what="Unit cost")
-
-
-def unit_cost(value) -> Decimal:
-    """A cost per unit, ≥ 0, up to 4 decimal places; a bad one is an INVALID_AMOUNT."""
-    try:
-        return _non_negative_cost(value)
-    except FieldError as error:
-        raise FieldError(FieldCode.INVALID_AMOUNT, error.message) from None
+# A cost per unit, ≥ 0, up to 4 decimal places; a bad one is an INVALID_AMOUNT.
+unit_cost = Quantity(places=4, what="Unit cost", code=FieldCode.INVALID_AMOUNT)
 
 
 ADJUSTMENT = Schema(
     {
-        "itemId": Field(reference),
-        "itemCode": Field(reference),
-        "locationId": Field(reference),
-        "locationCode": Field(reference),
-        "adjustmentType": Field(choice(AdjustmentType.values), required=True),
-        "quantity": Field(quantity(positive=True), required=True),
+        "itemId": Field(Reference()),
+        "itemCode": Field(Reference()),
+        "locationId": Field(Reference()),
+        "locationCode": Field(Reference()),
+        "adjustmentType": Field(Choice(AdjustmentType.values), required=True),
+        "quantity": Field(Quantity(positive=True), required=True),
         "unitCost": Field(unit_cost),
-        "reason": Field(text(200, blank=False), required=True),
-        "reference": Field(text(100)),
-        "date": Field(iso_date),
+        "reason": Field(Text(200, blank=False), required=True),
+        "reference": Field(Text(100)),
+        "date": Field(Date()),
     }
 )
 

@@ -4,19 +4,10 @@ An update or delete names its item by `id` — the public id or the item's curre
 or, when no id is sent, by `itemCode`. So `{"id": "item_…", "itemCode": "NEW"}` renames the
 item, while `{"itemCode": "WIDGET-001", "name": …}` updates WIDGET-001 in place."""
 
-from batch.engine.fields import (
-    Detail,
-    Field,
-    Schema,
-    boolean,
-    choice,
-    money,
-    quantity,
-    reference,
-    text,
-)
+from batch.engine.fields import Detail, Field, Schema
 from batch.engine.handlers import ReferenceIndex, reference_error
 from batch.engine.master import MasterDataHandler
+from batch.engine.parsers import Boolean, Choice, Money, Quantity, Reference, Text
 from batch.services.imports import template_list
 from ledger.models import BillLine, InvoiceLine, TaxCode
 
@@ -27,24 +18,24 @@ PRICE_FIELDS = {"costPrice", "sellingPrice", "type"}
 
 def item_fields() -> dict:
     return {
-        "itemCode": Field(text(50, blank=False), required=True),
-        "name": Field(text(200, blank=False), required=True),
-        "description": Field(text(2000)),
-        "category": Field(text(100)),
-        "type": Field(choice(ItemType.values)),
-        "unitOfMeasure": Field(choice(UnitOfMeasure.values)),
-        "costPrice": Field(money(what="Cost price")),
-        "sellingPrice": Field(money(what="Selling price")),
-        "taxCode": Field(reference),
-        "reorderLevel": Field(quantity(what="Reorder level")),
-        "reorderQuantity": Field(quantity(what="Reorder quantity")),
-        "trackSerial": Field(boolean),
-        "trackBatch": Field(boolean),
-        "active": Field(boolean),
+        "itemCode": Field(Text(50, blank=False), required=True),
+        "name": Field(Text(200, blank=False), required=True),
+        "description": Field(Text(2000)),
+        "category": Field(Text(100)),
+        "type": Field(Choice(ItemType.values)),
+        "unitOfMeasure": Field(Choice(UnitOfMeasure.values)),
+        "costPrice": Field(Money(what="Cost price")),
+        "sellingPrice": Field(Money(what="Selling price")),
+        "taxCode": Field(Reference()),
+        "reorderLevel": Field(Quantity(what="Reorder level")),
+        "reorderQuantity": Field(Quantity(what="Reorder quantity")),
+        "trackSerial": Field(Boolean()),
+        "trackBatch": Field(Boolean()),
+        "active": Field(Boolean()),
     }
 
 
-IDENTITY = {"id": Field(reference)}
+IDENTITY = {"id": Field(Reference())}
 
 
 class ItemHandler(MasterDataHandler):
@@ -73,7 +64,7 @@ class ItemHandler(MasterDataHandler):
     }
     create_schema = Schema(item_fields())
     update_schema = Schema({**item_fields(), **IDENTITY})
-    delete_schema = Schema({**IDENTITY, "itemCode": Field(text(50, blank=False))})
+    delete_schema = Schema({**IDENTITY, "itemCode": Field(Text(50, blank=False))})
     # What stops a delete: each is one query for the whole batch.
     dependents = (StockMovement, StockAdjustment, InvoiceLine, BillLine)
 

@@ -8,9 +8,10 @@ so the batch loads the company's whole chart in one query and walks ancestry in 
 from collections import defaultdict
 
 from batch.engine.codes import ErrorCode
-from batch.engine.fields import Detail, Field, FieldCode, Schema, boolean, choice, reference, text
+from batch.engine.fields import Detail, Field, FieldCode, Schema
 from batch.engine.handlers import reference_error
 from batch.engine.master import MasterDataHandler
+from batch.engine.parsers import Boolean, Choice, Reference, Text
 from batch.services.imports import template_list
 
 from ..models import Account, AccountType, JournalLine
@@ -18,11 +19,11 @@ from ..models import Account, AccountType, JournalLine
 
 def account_fields() -> dict:
     return {
-        "code": Field(text(20, blank=False), required=True),
-        "name": Field(text(200, blank=False), required=True),
-        "type": Field(choice(AccountType.values), required=True),
-        "parentId": Field(reference),
-        "active": Field(boolean),
+        "code": Field(Text(20, blank=False), required=True),
+        "name": Field(Text(200, blank=False), required=True),
+        "type": Field(Choice(AccountType.values), required=True),
+        "parentId": Field(Reference()),
+        "active": Field(Boolean()),
     }
 
 
@@ -48,7 +49,7 @@ class AccountHandler(MasterDataHandler):
     unique_fields = {"code": ("code", False)}
     field_map = {"code": "code", "name": "name", "type": "type", "active": "active"}
     create_schema = Schema(account_fields())
-    update_schema = Schema({**account_fields(), "id": Field(reference)})
+    update_schema = Schema({**account_fields(), "id": Field(Reference())})
 
     @classmethod
     def template_lists(cls, company) -> dict[str, list[str]]:

@@ -15,18 +15,9 @@ from typing import Any, ClassVar
 from django.db.models import F, Sum
 
 from batch.engine.codes import ErrorCode, FieldCode
-from batch.engine.fields import (
-    Detail,
-    Field,
-    ListOf,
-    Schema,
-    date,
-    money,
-    quantity,
-    reference,
-    text,
-)
+from batch.engine.fields import Detail, Field, ListOf, Schema
 from batch.engine.handlers import Handler, ReferenceIndex
+from batch.engine.parsers import Date, Money, Quantity, Reference, Text
 from batch.engine.records import Record
 from batch.services.imports import template_list
 from bigledger.money import ZERO
@@ -50,12 +41,12 @@ MAX_LINES = 500
 
 LINE = Schema(
     {
-        "itemId": Field(reference),
-        "itemCode": Field(reference),
-        "description": Field(text(500)),
-        "quantity": Field(quantity(positive=True), required=True),
-        "unitPrice": Field(money(what="Unit price"), required=True),
-        "taxCode": Field(reference, required=True),
+        "itemId": Field(Reference()),
+        "itemCode": Field(Reference()),
+        "description": Field(Text(500)),
+        "quantity": Field(Quantity(positive=True), required=True),
+        "unitPrice": Field(Money(what="Unit price"), required=True),
+        "taxCode": Field(Reference(), required=True),
     }
 )
 
@@ -400,18 +391,18 @@ def text_value(values: dict, param: str, current: str) -> str:
 
 def document_schema(party_params, date_param: str, number_param: str, *, update: bool):
     fields = {
-        **{param: Field(reference) for param in party_params},
-        date_param: Field(date, required=True),
-        "dueDate": Field(date),
-        "reference": Field(text(100)),
-        "notes": Field(text(5000)),
+        **{param: Field(Reference()) for param in party_params},
+        date_param: Field(Date(), required=True),
+        "dueDate": Field(Date()),
+        "reference": Field(Text(100)),
+        "notes": Field(Text(5000)),
         "items": ListOf(LINE, min_items=1, max_items=MAX_LINES, required=True),
-        "subtotal": Field(money(what="subtotal")),
-        "taxTotal": Field(money(what="taxTotal")),
-        "total": Field(money(what="total")),
+        "subtotal": Field(Money(what="subtotal")),
+        "taxTotal": Field(Money(what="taxTotal")),
+        "total": Field(Money(what="total")),
     }
     if update:
-        fields.update({"id": Field(reference), number_param: Field(reference)})
+        fields.update({"id": Field(Reference()), number_param: Field(Reference())})
     return Schema(fields)
 
 

@@ -7,9 +7,9 @@ clean(); validate() resolves the accounts, all loaded in one query."""
 from decimal import Decimal
 
 from batch.engine.codes import ErrorCode, FieldCode
-from batch.engine.fields import Detail, Field, ListOf, Schema, money, reference, text
-from batch.engine.fields import date as iso_date
+from batch.engine.fields import Detail, Field, ListOf, Schema
 from batch.engine.handlers import Handler, ReferenceIndex, reference_error
+from batch.engine.parsers import Date, Money, Reference, Text
 from batch.engine.records import Record
 from batch.services.imports import template_list
 from bigledger.money import ZERO
@@ -22,19 +22,19 @@ MONEY_LIMIT = Decimal(10) ** 16
 
 LINE = Schema(
     {
-        "accountId": Field(reference),
-        "accountCode": Field(reference),
-        "debit": Field(money(what="Debit")),
-        "credit": Field(money(what="Credit")),
-        "description": Field(text(500)),
+        "accountId": Field(Reference()),
+        "accountCode": Field(Reference()),
+        "debit": Field(Money(what="Debit")),
+        "credit": Field(Money(what="Credit")),
+        "description": Field(Text(500)),
     }
 )
 
 ENTRY = Schema(
     {
-        "date": Field(iso_date, required=True),
-        "reference": Field(text(100)),
-        "description": Field(text(500)),
+        "date": Field(Date(), required=True),
+        "reference": Field(Text(100)),
+        "description": Field(Text(500)),
         "lines": ListOf(LINE, min_items=2, required=True),
     }
 )

@@ -1,52 +1,39 @@
 """Customers and suppliers in batches: create, update, delete."""
 
-from batch.engine.fields import (
-    Detail,
-    Field,
-    FieldCode,
-    Nested,
-    Schema,
-    choice,
-    country,
-    email,
-    integer,
-    money,
-    phone,
-    reference,
-    tax_number_valid_for,
-    text,
-)
+from batch.engine.countries import tax_number_valid_for
+from batch.engine.fields import Detail, Field, FieldCode, Nested, Schema
 from batch.engine.master import MasterDataHandler
+from batch.engine.parsers import Choice, Country, Email, Integer, Money, Phone, Reference, Text
 from batch.services.imports import template_list
 
 from ..models import Bill, Customer, Invoice, Payment, Status, Supplier
 
 ADDRESS = Schema(
     {
-        "street": Field(text(200)),
-        "city": Field(text(100)),
-        "state": Field(text(100)),
-        "postalCode": Field(text(20)),
-        "country": Field(country),
+        "street": Field(Text(200)),
+        "city": Field(Text(100)),
+        "state": Field(Text(100)),
+        "postalCode": Field(Text(20)),
+        "country": Field(Country()),
     }
 )
 
 
 def party_fields() -> dict:
     return {
-        "name": Field(text(100, blank=False), required=True),
-        "email": Field(email),
-        "phone": Field(phone),
+        "name": Field(Text(100, blank=False), required=True),
+        "email": Field(Email()),
+        "phone": Field(Phone()),
         "address": Nested(ADDRESS),
-        "creditLimit": Field(money(what="Credit limit")),
-        "paymentTerms": Field(integer(0, 365, what="Payment terms")),
-        "taxNumber": Field(text(30)),
-        "status": Field(choice(Status.values)),
+        "creditLimit": Field(Money(what="Credit limit")),
+        "paymentTerms": Field(Integer(0, 365, what="Payment terms")),
+        "taxNumber": Field(Text(30)),
+        "status": Field(Choice(Status.values)),
     }
 
 
 def identity_fields(number_param: str) -> dict:
-    return {"id": Field(reference), number_param: Field(reference)}
+    return {"id": Field(Reference()), number_param: Field(Reference())}
 
 
 PARTY_FIELD_MAP = {

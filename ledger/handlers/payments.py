@@ -10,8 +10,9 @@ from collections import defaultdict
 from decimal import Decimal
 
 from batch.engine.codes import FieldCode
-from batch.engine.fields import Detail, Field, ListOf, Schema, date, money, reference, text
+from batch.engine.fields import Detail, Field, ListOf, Schema
 from batch.engine.handlers import Handler, ReferenceIndex
+from batch.engine.parsers import Date, Money, Reference, Text
 from batch.engine.records import Record
 from batch.services.imports import template_list
 from bigledger.money import ZERO
@@ -27,19 +28,19 @@ BILL_PARAMS = ("billId", "billNumber")
 
 ALLOCATION = Schema(
     {
-        **{param: Field(reference) for param in INVOICE_PARAMS + BILL_PARAMS},
-        "amount": Field(money(positive=True), required=True),
+        **{param: Field(Reference()) for param in INVOICE_PARAMS + BILL_PARAMS},
+        "amount": Field(Money(positive=True), required=True),
     }
 )
 
 PAYMENT = Schema(
     {
-        **{param: Field(reference) for param in CUSTOMER_PARAMS + SUPPLIER_PARAMS},
-        "paymentDate": Field(date, required=True),
-        "amount": Field(money(positive=True), required=True),
-        "method": Field(text(30)),
-        "reference": Field(text(100)),
-        "notes": Field(text(5000)),
+        **{param: Field(Reference()) for param in CUSTOMER_PARAMS + SUPPLIER_PARAMS},
+        "paymentDate": Field(Date(), required=True),
+        "amount": Field(Money(positive=True), required=True),
+        "method": Field(Text(30)),
+        "reference": Field(Text(100)),
+        "notes": Field(Text(5000)),
         "allocations": ListOf(ALLOCATION, max_items=1000),
     }
 )

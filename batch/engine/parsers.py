@@ -1,0 +1,364 @@
+"""Field parsers: small callable objects that turn one raw value (JSON, or a file's cell
+text) into a clean value or raise FieldError.
+
+A parser's limits are public attributes (`Text(100).max_length`, `Choice(...).choices`) and
+its `kind` says what it takes, so the API schema (batch/api/openapi/fields.py) and the
+spreadsheet columns (batch/files/columns.py) read the very object that enforces them — as
+django-import-export's widgets carry their settings. A new kind of field is a new subclass
+of Parser, and those two readers learn it there."""
+
+import datetime
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from batch.engine.codes import FieldCode
+from batch.engine.countries import COUNTRY_CODES
+
+
+class FieldError(Exception):
+    """One field's value is wrong: the code and message land in the record's details."""
+
+    def __init__(self, code: FieldCode, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Kind(StrEnum):
+    """What a field takes, as the API schema and the spreadsheet columns tell it."""
+
+    TEXT = "text"
+    EMAIL = "email"
+    PHONE = "phone"
+    COUNTRY = "country"
+    REFERENCE = "reference"
+    DATE = "date"
+    MONEY = "money"
+    NUMBER = "number"
+    INTEGER = "integer"
+    CHOICE = "choice"
+    BOOLEAN = "boolean"
+
+
+class Parser(ABC):
+    """Base of every field parser. Subclasses set `kind`, keep their limits in public
+    attributes (never only in local variables: the published API is read from them) and
+    return the clean value from `__call__` or raise FieldError."""
+
+    kind: ClassVar[Kind]
+
+    @abstractmethod
+    def __call__(self, value: Any) -> Any:
+        """The clean value of a raw JSON value or cell text; FieldError when it is wrong."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """What the field takes, in a few words a person filling a spreadsheet can act on
+        ("text, up to 100 characters")."""
+
+    def __repr__(self) -> str:
+        settings = ", ".join(
+            f"{name}={value!r}" for name, value in vars(self).items() if not name.startswith("_")
+        )
+        return f"{type(self).__name__}({settings})"
+
+
+class Text(Parser):
+    """A string of at most `max_length` characters (None: no limit), trimmed; numbers are
+    taken as their text. `blank=False` refuses an empty string."""
+
+    kind = Kind.TEXT
+
+    def __init__(self, max_length: int | None, *, blank: bool = True):
+        self.max_length = max_length
+        self.blank = blank
+
+    def __call__(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise FieldError(FieldCode.INVALID_TYPE, "Must be a string.")
+        value = str(value).strip()
+        if "\x00" in value:  # PostgreSQL cannot store NUL in text
+            raise FieldError(FieldCode.INVALID_VALUE, "Must not contain NUL characters.")
+        if not value and not self.blank:
+            raise FieldError(FieldCode.REQUIRED, "Must not be blank.")
+        if self.max_length is not None and len(value) > self.max_length:
+            raise FieldError(FieldCode.MAX_LENGTH, f"At most {self.max_length} characters.")
+        return value
+
+    def describe(self) -> str:
+        return f"text, up to {self.max_length} characters" if self.max_length else "text"
+
+
+class Email(Text):
+    """An email address of at most 254 characters, or blank."""
+
+    kind = Kind.EMAIL
+
+    def __init__(self):
+        super().__init__(254)
+
+    def __call__(self, value: Any) -> str:
+        value = super().__call__(value)
+        if not value:
+            return value
+        try:
+            validate_email(value)
+        except ValidationError:
+            raise FieldError(FieldCode.INVALID_EMAIL, "Email format is invalid") from None
+        return value
+
+    def describe(self) -> str:
+        return "email address"
+
+
+_PHONE_JUNK = re.compile(r"[\s\-().]")
+_PHONE = re.compile(r"\+?\d{7,15}")
+
+
+class Phone(Text):
+    """An optional + and 7 to 15 digits, or blank; spaces, dashes, dots and brackets are
+    dropped from the clean value."""
+
+    kind = Kind.PHONE
+
+    def __init__(self):
+        super().__init__(30)
+
+    def __call__(self, value: Any) -> str:
+        value = super().__call__(value)
+        if not value:
+            return value
+        compact = _PHONE_JUNK.sub("", value)
+        if not _PHONE.fullmatch(compact):
+            raise FieldError(
+                FieldCode.INVALID_PHONE, "Phone must be digits with an optional +, 7 to 15 digits."
+            )
+        return compact
+
+    def describe(self) -> str:
+        return "phone number: digits with an optional leading +, 7 to 15 digits"
+
+
+class Reference(Text):
+    """A public id or a natural key; resolved against the database later, in bulk."""
+
+    kind = Kind.REFERENCE
+
+    def __init__(self):
+        super().__init__(100, blank=False)
+
+    def describe(self) -> str:
+        return "public id or code of an existing record"
+
+
+class Country(Text):
+    """An ISO 3166-1 alpha-2 code, in any case; the clean value is upper case."""
+
+    kind = Kind.COUNTRY
+
+    def __init__(self):
+        super().__init__(2)
+        self.choices = tuple(sorted(COUNTRY_CODES))
+
+    def __call__(self, value: Any) -> str:
+        code = super().__call__(value).upper()
+        if code not in COUNTRY_CODES:
+            raise FieldError(FieldCode.INVALID_CHOICE, "Country must be an ISO 3166 alpha-2 code.")
+        return code
+
+    def describe(self) -> str:
+        return "2-letter ISO country code, e.g. MY"
+
+
+class ExactNumber(Parser):
+    """A decimal of at most `places` decimal places that fits a DecimalField(18, places),
+    at least `minimum` (None: any sign) and above zero when `positive`; every problem is
+    answered with `code` and a message that starts with `what`. Strings may carry
+    thousands separators; floats are refused, as they are not exact."""
+
+    def __init__(
+        self,
+        *,
+        places: int,
+        minimum: Decimal | None,
+        positive: bool,
+        what: str,
+        code: FieldCode,
+    ):
+        self.places = places
+        self.minimum = minimum
+        self.positive = positive
+        self.what = what
+        self.code = code
+
+    def __call__(self, value: Any) -> Decimal:
+        number = self._exact(value)
+        if self.positive and number <= 0:
+            raise FieldError(self.code, f"{self.what} must be positive.")
+        if self.minimum is not None and number < self.minimum:
+            raise FieldError(self.code, f"{self.what} must be non-negative.")
+        return number
+
+    def _exact(self, value: Any) -> Decimal:
+        what, places = self.what, self.places
+        if isinstance(value, bool | float):
+            # Floats never reach here from our JSON parser; refuse them from anywhere else.
+            raise FieldError(self.code, f"{what} must be an exact number.")
+        if isinstance(value, str):
+            value = value.strip().replace(",", "")
+            if not value:
+                raise FieldError(self.code, f"{what} must be a number.")
+        try:
+            number = Decimal(value) if not isinstance(value, Decimal) else value
+        except (InvalidOperation, TypeError, ValueError):
+            raise FieldError(self.code, f"{what} must be a number.") from None
+        if not number.is_finite():
+            raise FieldError(self.code, f"{what} must be a finite number.")
+        if number and number.adjusted() >= 18 - places:
+            raise FieldError(self.code, f"{what} is too large.")
+        step = Decimal(1).scaleb(-places)
+        if number.as_tuple().exponent < -places and number != number.quantize(step):
+            raise FieldError(self.code, f"{what} allows at most {places} decimal places.")
+        return number.quantize(step)
+
+    def _sign(self) -> str:
+        if self.positive:
+            return "greater than 0"
+        return "may be negative" if self.minimum is None else f"{self.minimum} or more"
+
+
+class Money(ExactNumber):
+    """An amount with at most 2 decimal places, 0 or more unless `minimum` says otherwise
+    (None: any sign); problems are INVALID_AMOUNT."""
+
+    kind = Kind.MONEY
+
+    def __init__(
+        self, *, minimum: Decimal | None = Decimal(0), positive: bool = False, what="Amount"
+    ):
+        super().__init__(
+            places=2, minimum=minimum, positive=positive, what=what, code=FieldCode.INVALID_AMOUNT
+        )
+
+    def describe(self) -> str:
+        return f"amount, up to {self.places} decimal places, {self._sign()}"
+
+
+class Quantity(ExactNumber):
+    """A count or measure, never negative, with at most `places` decimal places; problems
+    are INVALID_NUMBER unless `code` says otherwise."""
+
+    kind = Kind.NUMBER
+
+    def __init__(
+        self,
+        *,
+        positive: bool = False,
+        places: int = 4,
+        what="Quantity",
+        code: FieldCode = FieldCode.INVALID_NUMBER,
+    ):
+        super().__init__(places=places, minimum=Decimal(0), positive=positive, what=what, code=code)
+
+    def describe(self) -> str:
+        return f"number, {self._sign()}"
+
+
+class Integer(Parser):
+    """A whole number from `minimum` to `maximum`; "30" and 30.0 are taken, 30.5 is not."""
+
+    kind = Kind.INTEGER
+
+    def __init__(self, minimum: int, maximum: int, *, what="Value"):
+        self.minimum = minimum
+        self.maximum = maximum
+        self.what = what
+
+    def __call__(self, value: Any) -> int:
+        whole = f"{self.what} must be a whole number."
+        if isinstance(value, bool):
+            raise FieldError(FieldCode.INVALID_NUMBER, whole)
+        try:
+            number = Decimal(value.strip() if isinstance(value, str) else value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise FieldError(FieldCode.INVALID_NUMBER, whole) from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise FieldError(FieldCode.INVALID_NUMBER, whole)
+        if not self.minimum <= number <= self.maximum:
+            raise FieldError(
+                FieldCode.INVALID_NUMBER,
+                f"{self.what} must be between {self.minimum} and {self.maximum}.",
+            )
+        return int(number)
+
+    def describe(self) -> str:
+        return f"whole number from {self.minimum} to {self.maximum}"
+
+
+class Date(Parser):
+    """A date as YYYY-MM-DD; a longer ISO timestamp is cut to its date."""
+
+    kind = Kind.DATE
+
+    def __call__(self, value: Any) -> datetime.date:
+        if isinstance(value, datetime.date):
+            return value
+        if not isinstance(value, str):
+            raise FieldError(FieldCode.INVALID_DATE, "Date must be a string YYYY-MM-DD.")
+        try:
+            return datetime.date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            raise FieldError(FieldCode.INVALID_DATE, "Date must be a valid YYYY-MM-DD.") from None
+
+    def describe(self) -> str:
+        return "date YYYY-MM-DD"
+
+
+class Choice(Parser):
+    """One of `choices`, matched in any case; the clean value is spelled as in `choices`."""
+
+    kind = Kind.CHOICE
+
+    def __init__(self, options: Iterable[str]):
+        self.choices = tuple(options)
+        self._by_lower = {option.lower(): option for option in self.choices}
+
+    def __call__(self, value: Any) -> str:
+        found = self._by_lower.get(value.strip().lower()) if isinstance(value, str) else None
+        if found is None:
+            raise FieldError(
+                FieldCode.INVALID_CHOICE, f"Must be one of: {', '.join(self.choices)}."
+            )
+        return found
+
+    def describe(self) -> str:
+        return "one of: " + ", ".join(self.choices)
+
+
+_TRUE = frozenset({"true", "yes", "1", "y"})
+_FALSE = frozenset({"false", "no", "0", "n", ""})
+
+
+class Boolean(Parser):
+    """true/false, or as a file writes them: yes/no, y/n, 1/0; a blank cell is false."""
+
+    kind = Kind.BOOLEAN
+
+    def __call__(self, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise FieldError(FieldCode.INVALID_TYPE, "Must be true or false.")
+
+    def describe(self) -> str:
+        return "true/false"
