@@ -166,7 +166,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "batch.api.openapi.postprocess_batch_schema",
+        "batch.api.openapi.hooks.postprocess_batch_schema",
     ],
     "ENUM_NAME_OVERRIDES": {
         "PartyStatusEnum": "ledger.models.Status",

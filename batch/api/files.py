@@ -16,8 +16,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batch.api import openapi
 from batch.api.idempotency import idempotent
+from batch.api.openapi import annotations as openapi
 from batch.api.ratelimit import rate_limited, set_current_headers
 from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions

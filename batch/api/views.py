@@ -6,9 +6,9 @@ from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batch.api import openapi
 from batch.api.idempotency import idempotent
 from batch.api.metrics import batch_metrics
+from batch.api.openapi import annotations as openapi
 from batch.api.ratelimit import rate_limited, set_current_headers
 from batch.api.responses import batch_response, job_accepted_response, job_status_response
 from batch.engine.codes import RequestCode

@@ -9,22 +9,17 @@ has no reference field). Update and delete rows name their record by the identif
 that only the update/delete schemas have ("id", "customerNumber" …), and an optional
 "operation" column says what to do with a row (create when blank).
 
-What a column takes is read from its parser: the parsers of batch.schema are recognised
-by name (and their settings — a choice's options, a text's maximum length — read from the
-closure when possible); any other parser is probed with sample values. A parser may also
-declare `kind` / `choices` attributes, which win."""
+What a column takes is its field's parser (batch.engine.parsers): its `kind`, its limits
+(`max_length`, `choices`, `minimum` …) and `describe()` are read from the parser itself."""
 
-import datetime
-import inspect
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache, cached_property
 from typing import Any
 
-from batch.engine import fields as batch_schema
-from batch.engine.fields import Field, FieldError, ListOf, Nested, Schema
+from batch.engine.fields import Field, ListOf, Nested, Schema
 from batch.engine.handlers import Handler
+from batch.engine.parsers import Choice, Kind, Money, Parser, Text
 
 META, HEADER, LINE = "meta", "header", "line"
 OPERATIONS = ("create", "update", "delete")
@@ -34,14 +29,20 @@ GROUP_FIELD = "reference"  # the header field that groups the rows of one docume
 GROUP_COLUMN = "group"  # used instead when a lines entity has no `reference` field
 
 # Parser kinds. Numbers of every kind stay strings on the way in: the parsers accept them.
-TEXT, EMAIL, PHONE, COUNTRY, REFERENCE = "text", "email", "phone", "country", "reference"
+TEXT, EMAIL, PHONE, COUNTRY, REFERENCE = (
+    Kind.TEXT,
+    Kind.EMAIL,
+    Kind.PHONE,
+    Kind.COUNTRY,
+    Kind.REFERENCE,
+)
 DATE, MONEY, NUMBER, INTEGER, CHOICE, BOOLEAN = (
-    "date",
-    "money",
-    "number",
-    "integer",
-    "choice",
-    "boolean",
+    Kind.DATE,
+    Kind.MONEY,
+    Kind.NUMBER,
+    Kind.INTEGER,
+    Kind.CHOICE,
+    Kind.BOOLEAN,
 )
 NUMERIC_KINDS = frozenset({MONEY, NUMBER, INTEGER})
 
@@ -54,44 +55,10 @@ LINE_AMOUNT, RUNNING_DEBIT, RUNNING_CREDIT, BALANCE_CHECK = (
 )
 
 
-@dataclass(frozen=True)
-class Traits:
-    """What a parser accepts, as far as a spreadsheet needs to know."""
-
-    kind: str = TEXT
-    choices: tuple[str, ...] = ()
-    max_length: int | None = None
-    minimum: Decimal | None = None
-    maximum: Decimal | None = None
-    positive: bool = False
-
-    def describe(self) -> str:
-        if self.kind == TEXT:
-            return f"text, up to {self.max_length} characters" if self.max_length else "text"
-        if self.kind == CHOICE:
-            return "one of: " + ", ".join(self.choices)
-        if self.kind == INTEGER and self.minimum is not None and self.maximum is not None:
-            return f"whole number from {self.minimum} to {self.maximum}"
-        if self.kind in (MONEY, NUMBER):
-            sign = "greater than 0" if self.positive else "0 or more"
-            if self.minimum is None and not self.positive:
-                sign = "may be negative"
-            what = "amount, up to 2 decimal places" if self.kind == MONEY else "number"
-            return f"{what}, {sign}"
-        return _KIND_TEXT[self.kind]
-
-
-_KIND_TEXT = {
-    EMAIL: "email address",
-    PHONE: "phone number: digits with an optional leading +, 7 to 15 digits",
-    COUNTRY: "2-letter ISO country code, e.g. MY",
-    REFERENCE: "public id or code of an existing record",
-    DATE: "date YYYY-MM-DD",
-    INTEGER: "whole number",
-    BOOLEAN: "true/false",
-    MONEY: "amount",
-    NUMBER: "number",
-}
+# What the columns without a field of their own take: the group column and a balance check
+# any text, the calculated amounts any amount.
+ANY_TEXT = Text(None)
+SIGNED_MONEY = Money(minimum=None)
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: layouts are cached
@@ -102,7 +69,7 @@ class Column:
     name: str
     scope: str
     path: tuple[str, ...] = ()
-    traits: Traits = Traits()
+    parser: Parser = ANY_TEXT  # what the column takes: its kind, limits and description
     required: bool = False  # when creating; for a line column, within its line
     operations: frozenset[str] = frozenset()
     computed: str | None = None  # a calculated column of the Excel template
@@ -113,8 +80,13 @@ class Column:
         return self.name.rsplit(".", 1)[-1]
 
     @property
-    def kind(self) -> str:
-        return self.traits.kind
+    def kind(self) -> Kind:
+        return self.parser.kind
+
+    @property
+    def traits(self) -> Parser:
+        """The parser, by the name batch/files/templates.py still reads it."""
+        return self.parser
 
     @property
     def description(self) -> str:
@@ -127,7 +99,7 @@ class Column:
                 need += " when creating"
         else:
             need = "Optional"
-        parts = [f"{need}. Takes {self.traits.describe()}."]
+        parts = [f"{need}. Takes {self.parser.describe()}."]
         if self.operations and "create" not in self.operations:
             verbs = " and ".join(op for op in OPERATIONS if op in self.operations)
             parts.append(f"Names the record to {verbs}.")
@@ -267,7 +239,7 @@ def _flatten(
                 name=name + field_name,
                 scope=scope,
                 path=(*path, field_name),
-                traits=parser_traits(spec.parse),
+                parser=spec.parse,
                 required=spec.required,
             )
         elif isinstance(spec, Nested):
@@ -292,7 +264,7 @@ def _meta_columns(operations: frozenset[str], group: str | None) -> list[Column]
             OPERATION_COLUMN,
             META,
             (OPERATION_COLUMN,),
-            Traits(CHOICE, choices=choices),
+            Choice(choices),
             operations=frozenset(operations),
             hint="Blank means create.",
         ),
@@ -300,7 +272,7 @@ def _meta_columns(operations: frozenset[str], group: str | None) -> list[Column]
             REFERENCE_ID_COLUMN,
             META,
             (REFERENCE_ID_COLUMN,),
-            Traits(TEXT, max_length=100),
+            Text(100),
             operations=frozenset(operations),
             hint="Echoed back in this row's result.",
         ),
@@ -311,7 +283,7 @@ def _meta_columns(operations: frozenset[str], group: str | None) -> list[Column]
                 GROUP_COLUMN,
                 META,
                 (GROUP_COLUMN,),
-                Traits(TEXT),
+                ANY_TEXT,
                 operations=frozenset(operations),
                 hint="Rows with the same value, one after another, are one document.",
             )
@@ -368,96 +340,15 @@ def _computed_columns(list_name: str | None, spec: ListOf | None) -> list[Column
     fields = spec.schema.fields
     wanted = []
     if {"quantity", "unitPrice"} <= fields.keys():
-        wanted.append(("amount", LINE_AMOUNT, Traits(MONEY)))
+        wanted.append(("amount", LINE_AMOUNT, SIGNED_MONEY))
     if {"debit", "credit"} <= fields.keys():
         wanted += [
-            ("runningDebit", RUNNING_DEBIT, Traits(MONEY)),
-            ("runningCredit", RUNNING_CREDIT, Traits(MONEY)),
-            ("balanceCheck", BALANCE_CHECK, Traits(TEXT)),
+            ("runningDebit", RUNNING_DEBIT, SIGNED_MONEY),
+            ("runningCredit", RUNNING_CREDIT, SIGNED_MONEY),
+            ("balanceCheck", BALANCE_CHECK, ANY_TEXT),
         ]
     return [
-        Column(f"{list_name}.{name}", LINE, (name,), traits, computed=formula)
-        for name, formula, traits in wanted
+        Column(f"{list_name}.{name}", LINE, (name,), parser, computed=formula)
+        for name, formula, parser in wanted
         if name not in fields
     ]
-
-
-# Reading a parser --------------------------------------------------------------------------
-
-_PLAIN_PARSERS = {
-    batch_schema.date: DATE,
-    batch_schema.email: EMAIL,
-    batch_schema.phone: PHONE,
-    batch_schema.country: COUNTRY,
-    batch_schema.boolean: BOOLEAN,
-    batch_schema.reference: REFERENCE,
-}
-_FACTORIES = {
-    "text": TEXT,
-    "money": MONEY,
-    "quantity": NUMBER,
-    "integer": INTEGER,
-    "choice": CHOICE,
-}
-
-
-def parser_traits(parse) -> Traits:
-    """What a field's parser takes. Declared `kind`/`choices` attributes win; then the
-    parsers of batch.schema by identity or factory name; anything else is probed."""
-    declared = getattr(parse, "kind", None)
-    if declared:
-        return Traits(declared, choices=tuple(getattr(parse, "choices", ()) or ()))
-    if parse in _PLAIN_PARSERS:
-        kind = _PLAIN_PARSERS[parse]
-        if kind == COUNTRY:
-            return Traits(COUNTRY, choices=tuple(sorted(batch_schema.COUNTRY_CODES)))
-        return Traits(kind)
-    qualname = getattr(parse, "__qualname__", "")
-    factory = qualname.split(".<locals>.")[0] if ".<locals>." in qualname else None
-    if getattr(parse, "__module__", None) == batch_schema.__name__ and factory in _FACTORIES:
-        return _factory_traits(_FACTORIES[factory], _closure(parse))
-    return _probe(parse)
-
-
-def _closure(parse) -> dict:
-    try:
-        return dict(inspect.getclosurevars(parse).nonlocals)
-    except (TypeError, ValueError):
-        return {}
-
-
-def _factory_traits(kind: str, settings: dict) -> Traits:
-    if kind == CHOICE:
-        return Traits(CHOICE, choices=tuple(settings.get("allowed", ())))
-    if kind == TEXT:
-        return Traits(TEXT, max_length=settings.get("max_length"))
-    if kind == INTEGER:
-        low, high = settings.get("minimum"), settings.get("maximum")
-        return Traits(
-            INTEGER,
-            minimum=None if low is None else Decimal(low),
-            maximum=None if high is None else Decimal(high),
-        )
-    minimum = settings.get("minimum", Decimal(0))
-    return Traits(kind, minimum=minimum, positive=bool(settings.get("positive")))
-
-
-def _probe(parse) -> Traits:
-    """An unknown parser: see what it makes of a date, a number and a boolean."""
-    for sample, kind, expected in (
-        ("2024-01-15", DATE, datetime.date),
-        ("12.5", NUMBER, Decimal),
-        ("true", BOOLEAN, bool),
-    ):
-        try:
-            value = parse(sample)
-        except (FieldError, TypeError, ValueError, AttributeError):
-            continue
-        if isinstance(value, expected):
-            if kind == NUMBER:
-                try:
-                    parse("-1")
-                except (FieldError, TypeError, ValueError):
-                    return Traits(NUMBER, minimum=Decimal(0))
-            return Traits(kind)
-    return Traits(TEXT)

@@ -12,7 +12,7 @@ from drf_spectacular.validation import validate_schema
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 
-from batch.api.openapi import component_name
+from batch.api.openapi.components import component_name
 from batch.engine.codes import ErrorCode, FieldCode, RequestCode
 from batch.engine.handlers import registered_handlers
 from tests.helpers import create, post_batch

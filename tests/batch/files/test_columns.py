@@ -1,11 +1,10 @@
 """Spreadsheet columns derived from the handlers' schemas. No database."""
 
-from decimal import Decimal
-
 import pytest
 
-from batch.engine.fields import FieldCode, FieldError, choice, integer, money, text
+from batch.engine.fields import Field, Schema
 from batch.engine.handlers import get_handler, registered_handlers
+from batch.engine.parsers import Kind, Parser, Text
 from batch.files.columns import (
     BOOLEAN,
     CHOICE,
@@ -13,10 +12,7 @@ from batch.files.columns import (
     INTEGER,
     LINE,
     MONEY,
-    NUMBER,
-    TEXT,
     layout_for,
-    parser_traits,
 )
 
 
@@ -90,30 +86,33 @@ def test_parser_kinds_and_settings_are_read_from_the_schema():
     assert layout("invoices").column("items.quantity").traits.positive
 
 
-def test_a_parser_the_module_does_not_know_is_probed():
-    def cost(value):
-        try:
-            number = Decimal(value)
-        except Exception:
-            raise FieldError(FieldCode.INVALID_AMOUNT, "no") from None
-        if number < 0:
-            raise FieldError(FieldCode.INVALID_AMOUNT, "no")
-        return number
+class Colour(Parser):
+    """A parser of the handler's own: its declared kind and limits make the column."""
 
-    assert (parser_traits(cost).kind, parser_traits(cost).minimum) == (NUMBER, 0)
-    assert parser_traits(lambda value: str(value)).kind == TEXT
+    kind = Kind.CHOICE
+    choices = ("red", "blue")
 
-
-def test_declared_kind_and_choices_win_over_introspection():
-    def colour(value):
+    def __call__(self, value):
         return value
 
-    colour.kind, colour.choices = CHOICE, ("red", "blue")
-    assert parser_traits(colour).choices == ("red", "blue")
-    assert parser_traits(choice(["a", "b"])).choices == ("a", "b")
-    assert parser_traits(text(7)).max_length == 7
-    assert parser_traits(integer(1, 9)).maximum == 9
-    assert parser_traits(money(positive=True)).positive
+    def describe(self):
+        return "red or blue"
+
+
+class PaintHandler:
+    """What layout_for reads of a handler."""
+
+    entity, operations, max_records = "paints", frozenset({"create"}), 10
+    create_schema = Schema({"colour": Field(Colour()), "name": Field(Text(7))})
+
+
+def test_a_parser_of_its_own_gives_its_column_its_kind_choices_and_description():
+    paints = layout_for(PaintHandler)
+
+    colour = paints.column("colour")
+    assert (colour.kind, colour.traits.choices) == (CHOICE, ("red", "blue"))
+    assert colour.description == "Optional. Takes red or blue."
+    assert paints.column("name").description == "Optional. Takes text, up to 7 characters."
 
 
 @pytest.mark.parametrize(

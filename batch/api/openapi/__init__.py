@@ -1,0 +1,1 @@
+"""The batch API in OpenAPI 3 (drf-spectacular), generated from the registered handlers."""
