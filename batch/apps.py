@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
 
 
 class BatchConfig(AppConfig):
@@ -6,8 +7,7 @@ class BatchConfig(AppConfig):
     verbose_name = "Batch operations"
 
     def ready(self) -> None:
-        from batch.models import BatchJob
-        from batch.signals import job_finished
-        from batch.webhooks.delivery import on_job_finished
-
-        job_finished.connect(on_job_finished, sender=BatchJob, dispatch_uid="batch.webhooks")
+        # Entity apps register their handlers in their `handlers` module, found here as the
+        # admin finds `admin` modules: the engine never names an entity app.
+        autodiscover_modules("handlers")
+        from batch.webhooks import notify  # noqa: F401  (connects its job_finished receiver)

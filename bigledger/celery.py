@@ -8,4 +8,4 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bigledger.settings")
 
 app = Celery("bigledger")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["batch.jobs"])
+app.autodiscover_tasks(["batch.jobs", "batch.webhooks"])

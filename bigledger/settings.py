@@ -195,9 +195,9 @@ BATCH_WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("BATCH_WEBHOOK_RETRY_BAS
 BATCH_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("BATCH_WEBHOOK_MAX_ATTEMPTS", 8))
 BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("BATCH_WEBHOOK_ALLOW_PRIVATE_URLS", False)
 CELERY_BEAT_SCHEDULE = {
-    "sweep-batch-jobs": {"task": "batch.jobs.tasks.sweep_jobs", "schedule": BATCH_SWEEP_SECONDS},
+    "sweep-batch-jobs": {"task": "batch.sweep_jobs", "schedule": BATCH_SWEEP_SECONDS},
     "resend-overdue-webhooks": {
-        "task": "batch.jobs.tasks.resend_overdue_webhooks",
+        "task": "batch.resend_overdue_webhooks",
         "schedule": 60.0,
     },
 }

@@ -1,7 +1,8 @@
 """Creating a company and everything a new company starts with.
 
 Entity apps register what a new company needs (a chart of accounts, tax codes, a warehouse)
-with `register_company_setup` in their AppConfig.ready(); the core never imports them.
+by decorating a function with `register_company_setup` in their `defaults` module, which the
+core's AppConfig finds at start-up (in app order); the core never imports them by name.
 """
 
 from collections.abc import Callable
@@ -17,9 +18,10 @@ CompanySetup = Callable[[Company], None]
 _company_setups: list[CompanySetup] = []
 
 
-def register_company_setup(setup: CompanySetup) -> None:
+def register_company_setup(setup: CompanySetup) -> CompanySetup:
     if setup not in _company_setups:
         _company_setups.append(setup)
+    return setup
 
 
 def setup_company_defaults(*, company: Company) -> None:

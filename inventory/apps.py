@@ -1,17 +1,11 @@
 from django.apps import AppConfig
 
+from ledger.catalog import provide_item_model
+
 
 class InventoryConfig(AppConfig):
     name = "inventory"
     verbose_name = "Inventory"
 
     def ready(self) -> None:
-        from bigledger.tenancy import register_company_setup
-
-        from .defaults import setup_inventory_defaults
-
-        register_company_setup(setup_inventory_defaults)
-
-        from .handlers import register_all
-
-        register_all()
+        provide_item_model(self.get_model("Item"))  # invoice and bill lines name our items

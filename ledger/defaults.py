@@ -4,6 +4,7 @@ filled, and tax codes. Rates are data: change a TaxCode row, not this file."""
 from decimal import Decimal
 
 from bigledger.models import Company
+from bigledger.tenancy import register_company_setup
 
 from .models import Account, AccountRole, AccountType, TaxCode
 
@@ -52,6 +53,7 @@ DEFAULT_TAX_CODES = [
 ]
 
 
+@register_company_setup
 def setup_ledger_defaults(company: Company) -> None:
     accounts = {}
     for code, name, account_type, role, parent_code in DEFAULT_CHART:

@@ -51,7 +51,7 @@ from batch.models import BatchJob
 from batch.services.batches import handler_for
 from batch.services.imports import csv_template_for, excel_template_for, import_file
 from bigledger.admin import scoped_company
-from bigledger.api.errors import RequestError
+from bigledger.errors import RequestError
 from bigledger.models import Company
 
 SOURCE = "admin"  # what the batch records as its source

@@ -12,29 +12,21 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHt
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 
-from batch.api.responses import job_status_response
 from batch.engine.envelope import BatchOptions
 from batch.engine.handlers import get_handler
-from batch.jobs import processing as jobs
-from batch.jobs import results
+from batch.jobs.codec import dumps
+from batch.jobs.status import job_status, percent_complete
 from batch.models import FINISHED, BatchJob, JobMode, WebhookEndpoint
-from batch.services.batches import retry_job
+from batch.services import jobs
 from bigledger.admin import ReadOnlyTenantAdmin
-from bigledger.api.errors import RequestError
-
-
-def percent_complete(job: BatchJob) -> float:
-    """As job_status_response reports it, without its estimate (a query per unfinished job,
-    too many for a list)."""
-    done = job.processed_records + job.skipped_records
-    return 100.0 if not job.total_records else round(100.0 * done / job.total_records, 1)
+from bigledger.errors import RequestError
 
 
 def results_json(job: BatchJob):
     """Every stored result as one JSON document, streamed a chunk at a time."""
     yield f'{{"jobId": "{job.public_id}", "status": "{job.status}", "results": ['
-    for position, result in enumerate(results.iter_results(job)):
-        yield ("," if position else "") + jobs.dumps(result)
+    for position, result in enumerate(jobs.job_results(job=job)):
+        yield ("," if position else "") + dumps(result)
     yield "]}"
 
 
@@ -128,7 +120,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
         return TemplateResponse(request, "admin/batch/batchjob/progress.html", context)
 
     def status_view(self, request, object_id):
-        return JsonResponse(job_status_response(self.get_job(request, object_id))["data"])
+        return JsonResponse(job_status(self.get_job(request, object_id)))
 
     def results_view(self, request, object_id):
         job = self.get_job(request, object_id)
@@ -139,7 +131,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
     def failed_rows_view(self, request, object_id):
         job = self.get_job(request, object_id)
         response = StreamingHttpResponse(
-            results.failed_rows_csv(job), content_type="text/csv; charset=utf-8"
+            jobs.failed_rows_csv(job=job), content_type="text/csv; charset=utf-8"
         )
         response["Content-Disposition"] = f'attachment; filename="{job.public_id}-failed.csv"'
         return response
@@ -150,7 +142,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
         job = self._job_to_operate(request, object_id)
         options = BatchOptions.from_json({**job.options, "async": True})
         try:
-            new_job = retry_job(job=job, user=request.user, corrections={}, options=options)
+            new_job = jobs.retry_job(job=job, user=request.user, corrections={}, options=options)
         except RequestError as error:
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(job))
@@ -167,7 +159,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
         if job.mode != JobMode.ASYNC or job.is_finished:
             self.message_user(request, f"{job.public_id} has already finished.", messages.WARNING)
         else:
-            jobs.request_cancel(job)
+            jobs.cancel_job(job=job)
             self.message_user(request, f"Cancel requested for {job.public_id}.", messages.SUCCESS)
         return HttpResponseRedirect(self._change_url(job))
 
@@ -175,7 +167,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
     def cancel_selected_jobs(self, request, queryset):
         running = queryset.filter(mode=JobMode.ASYNC).exclude(status__in=FINISHED)
         for job in running:
-            jobs.request_cancel(job)
+            jobs.cancel_job(job=job)
         self.message_user(request, f"Cancel requested for {len(running)} job(s).")
 
     def _job_to_operate(self, request, object_id) -> BatchJob:
@@ -186,7 +178,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
         return self.get_job(request, object_id)
 
     def _job_context(self, request, job: BatchJob) -> dict:
-        status = job_status_response(job)["data"]
+        status = job_status(job)
         return {
             "job": job,
             "job_status": status,

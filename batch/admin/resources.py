@@ -81,7 +81,7 @@ def _columns(
     """The handler's template columns in template order, each filled from `sources`, else
     from the handler's field_map (plain model attributes); calculated template columns are
     kept only when a source fills them, and the operation column says `operation`."""
-    plain = getattr(handler, "field_map", {})
+    plain = handler.field_map
     fields = {}
     for column in layout_for(handler).template_columns:
         source = sources.get(column.name, plain.get(column.name))

@@ -1,5 +1,5 @@
 """File endpoints: CSV and Excel imports (multipart: file, mapping, options) and the CSV and
-Excel templates. They parse the request, call batch.imports, and answer."""
+Excel templates. They parse the request, call batch.services.imports, and answer."""
 
 import functools
 import json
@@ -16,26 +16,27 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from batch.api.body import declared_length
 from batch.api.idempotency import idempotent
 from batch.api.openapi import annotations as openapi
 from batch.api.ratelimit import rate_limited, set_current_headers
+from batch.api.responses import batch_response, job_accepted_response
 from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions
 from batch.services import imports
 from batch.services.batches import handler_for
-from bigledger.api.errors import RequestError
+from bigledger.errors import RequestError, TooLarge, UnsupportedFormat
 
 FILE_FIELD, MAPPING_FIELD, OPTIONS_FIELD = "file", "mapping", "options"
 MAX_JSON_PART_BYTES = 1024 * 1024  # a mapping or options sent as a file part
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _too_large(size: int) -> RequestError:
+def _too_large(size: int) -> TooLarge:
     limit = settings.BATCH_MAX_UPLOAD_BYTES
-    return RequestError(
+    return TooLarge(
         RequestCode.PAYLOAD_TOO_LARGE,
         f"The upload is {size:,} bytes; the limit is {limit:,}.",
-        status_code=413,
         details=[{"field": FILE_FIELD, "size": size, "limit": limit}],
     )
 
@@ -45,15 +46,11 @@ def check_upload_headers(request) -> None:
     BATCH_MAX_UPLOAD_BYTES. Decided from the headers, before any of the body is read."""
     content_type = request.content_type.split(";")[0].strip().lower()
     if content_type != "multipart/form-data":
-        raise RequestError(
+        raise UnsupportedFormat(
             RequestCode.UNSUPPORTED_MEDIA_TYPE,
             f"Send the file as multipart/form-data in the field '{FILE_FIELD}'.",
-            status_code=415,
         )
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
+    length = declared_length(request)
     if length > settings.BATCH_MAX_UPLOAD_BYTES:
         raise _too_large(length)
 
@@ -85,10 +82,8 @@ def parse_form(request) -> None:
     try:
         request.FILES  # noqa: B018  (parses the body once; DRF keeps the result)
     except RequestDataTooBig:
-        raise RequestError(
-            RequestCode.PAYLOAD_TOO_LARGE,
-            "The form fields beside the file are too large.",
-            status_code=413,
+        raise TooLarge(
+            RequestCode.PAYLOAD_TOO_LARGE, "The form fields beside the file are too large."
         ) from None
     except (ParseError, SuspiciousOperation) as error:
         raise RequestError(
@@ -208,8 +203,9 @@ class FileImportView(APIView):
             options=upload.options,
             source=self.source,
         )
-        body, status = outcome.response()
-        return Response(body, status=status)
+        if outcome.is_async:
+            return Response(job_accepted_response(outcome.job), status=202)
+        return Response(batch_response(outcome.job, outcome.outcome))
 
 
 class CsvImportView(FileImportView):

@@ -22,10 +22,10 @@ from django.core.cache import cache
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework.response import Response
 
+from batch.api.body import check_body_length
 from batch.api.ratelimit import set_current_headers
 from batch.engine.codes import RequestCode
-from batch.engine.envelope import check_body_length
-from bigledger.api.errors import RequestError
+from bigledger.errors import Conflict, Mismatch, RequestError
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -114,25 +114,19 @@ def answer_from_store(record: dict[str, Any] | None, fingerprint: str):
     if record is None:
         return None
     if record["fingerprint"] != fingerprint:
-        raise RequestError(
-            KEY_REUSED,
-            f"This {HEADER} was already used for a different request; use a new key.",
-            status_code=422,
+        raise Mismatch(
+            KEY_REUSED, f"This {HEADER} was already used for a different request; use a new key."
         )
     return replay(record)
 
 
 def conflict(lock_fingerprint: str | None, fingerprint: str) -> RequestError:
     if lock_fingerprint is not None and lock_fingerprint != fingerprint:
-        return RequestError(
-            KEY_REUSED,
-            f"This {HEADER} is in use by a different request; use a new key.",
-            status_code=422,
+        return Mismatch(
+            KEY_REUSED, f"This {HEADER} is in use by a different request; use a new key."
         )
-    return RequestError(
-        IN_PROGRESS,
-        f"A request with this {HEADER} is still being processed; retry shortly.",
-        status_code=409,
+    return Conflict(
+        IN_PROGRESS, f"A request with this {HEADER} is still being processed; retry shortly."
     )
 
 

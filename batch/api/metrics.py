@@ -1,4 +1,4 @@
-"""GET /v1/batch/metrics: a company's batch work, as the seed's Monitoring section, plus
+"""GET /v1/batch/metrics: a company's batch work, as docs/api.md describes it, plus
 per-entity counts and throughput.
 
 Aggregates over the company's BatchJob rows (sync batches and async jobs alike): one query
@@ -85,7 +85,7 @@ def entity_metrics(row: dict | None) -> dict:
 
 
 def batch_metrics(*, company, now: datetime | None = None) -> dict:
-    """The seed's metrics: this month's batches, what is running and queued, and where the
+    """The metrics: this month's batches, what is running and queued, and where the
     company stands against its standard rate limit."""
     now = now or timezone.now()
     rows = entity_rows(company, month_start(now))

@@ -27,7 +27,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
 from batch.engine.codes import RequestCode
-from bigledger.api.errors import RequestError
+from bigledger.errors import RateLimited
 
 RATE_LIMITED = RequestCode.RATE_LIMITED
 
@@ -149,13 +149,12 @@ def set_current_headers(response, request) -> None:
         set_headers(response, peek(company=company, policy=standard_policy()))
 
 
-def refusal(decision: Decision) -> RequestError:
+def refusal(decision: Decision) -> RateLimited:
     seconds = decision.reset_after()
-    return RequestError(
+    return RateLimited(
         RATE_LIMITED,
         f"Rate limit of {decision.limit} {decision.policy.name} requests per "
         f"{decision.policy.rate.period} s reached; retry in {seconds} s.",
-        status_code=429,
         details=[
             {
                 "policy": decision.policy.name,

@@ -1,33 +1,12 @@
-"""What the batch endpoints answer, in the seed's shapes."""
-
-from datetime import UTC, datetime, timedelta
-
-from django.db.models import F, Sum
-from django.utils import timezone
+"""What the batch endpoints answer: the shapes docs/api.md describes."""
 
 from batch.engine.executor import BatchOutcome
-from batch.models import BatchJob, JobMode, JobStatus
-
-# Records/s assumed for a queued job before this company has finished one of its kind.
-DEFAULT_THROUGHPUT = 2000.0
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def job_url(job: BatchJob) -> str:
-    return f"/v1/batch/jobs/{job.public_id}"
-
-
-def results_url(job: BatchJob) -> str:
-    return f"{job_url(job)}/results"
+from batch.jobs.status import estimated_completion, iso, job_status, job_url
+from batch.models import BatchJob
 
 
 def batch_response(job: BatchJob, outcome: BatchOutcome) -> dict:
-    """The seed's sync batch response."""
+    """A processed sync batch."""
     counts = outcome.counts
     return {
         "success": True,
@@ -58,7 +37,7 @@ def batch_response(job: BatchJob, outcome: BatchOutcome) -> dict:
 
 
 def job_accepted_response(job: BatchJob) -> dict:
-    """The seed's answer to an async batch (HTTP 202)."""
+    """An accepted async job (answered with HTTP 202)."""
     return {
         "success": True,
         "data": {
@@ -72,78 +51,6 @@ def job_accepted_response(job: BatchJob) -> dict:
     }
 
 
-def measured_throughput(job: BatchJob) -> float:
-    """Records/s: this job's own pace once it has one, else what the company's finished
-    jobs of the same entity managed, else a default."""
-    if job.status == JobStatus.PROCESSING and job.started_at and job.processed_records:
-        elapsed = (timezone.now() - job.started_at).total_seconds()
-        if elapsed > 0:
-            return job.processed_records / elapsed
-    history = (
-        BatchJob.objects.filter(
-            company_id=job.company_id,
-            entity=job.entity,
-            mode=JobMode.ASYNC,
-            status=JobStatus.COMPLETED,
-            execution_time__gt=0,
-        )
-        .order_by("-completed_at")[:10]
-        .aggregate(records=Sum("processed_records"), seconds=Sum(F("execution_time")))
-    )
-    if history["records"] and history["seconds"]:
-        return history["records"] / history["seconds"]
-    return DEFAULT_THROUGHPUT
-
-
-def estimated_completion(job: BatchJob) -> datetime | None:
-    if job.is_finished:
-        return job.completed_at
-    remaining = max(job.total_records - job.processed_records - job.skipped_records, 0)
-    return timezone.now() + timedelta(seconds=remaining / measured_throughput(job))
-
-
 def job_status_response(job: BatchJob) -> dict:
-    """The seed's job status, with the job's summary once it is finished."""
-    done = job.processed_records + job.skipped_records
-    percent = 100.0 if not job.total_records else round(100.0 * done / job.total_records, 1)
-    available = job.is_finished
-    return {
-        "success": True,
-        "data": {
-            "jobId": job.public_id,
-            "entity": job.entity,
-            "mode": job.mode,
-            "source": job.source,
-            "status": job.status,
-            "progress": {
-                "totalRecords": job.total_records,
-                "processedRecords": job.processed_records,
-                "successfulRecords": job.successful_records,
-                "failedRecords": job.failed_records,
-                "skippedRecords": job.skipped_records,
-                "percentComplete": percent,
-            },
-            "summary": {
-                "created": job.created_count,
-                "updated": job.updated_count,
-                "deleted": job.deleted_count,
-                "rolledBack": job.rolled_back_records,
-                "errors": job.failed_records,
-                "warnings": job.warning_count,
-            },
-            "options": job.options,
-            "createdAt": iso(job.created_at),
-            "startedAt": iso(job.started_at),
-            "estimatedCompletion": iso(estimated_completion(job)),
-            "completedAt": iso(job.completed_at),
-            "executionTime": job.execution_time,
-            "cancelRequested": job.cancel_requested,
-            "retryOf": job.retry_of.public_id if job.retry_of_id else None,
-            "error": job.error or None,
-            "results": {
-                "available": available,
-                "downloadUrl": results_url(job) if available else None,
-                "failedRowsCsvUrl": f"{results_url(job)}?format=csv" if available else None,
-            },
-        },
-    }
+    """A job's status in the API's envelope."""
+    return {"success": True, "data": job_status(job)}

@@ -1,60 +1,24 @@
 """Batch endpoints: parse, call a service, answer. Nothing more lives here."""
 
 import math
+from dataclasses import replace
 
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from batch.api.body import operation_count, read_json_body
 from batch.api.idempotency import idempotent
 from batch.api.metrics import batch_metrics
 from batch.api.openapi import annotations as openapi
 from batch.api.ratelimit import rate_limited, set_current_headers
 from batch.api.responses import batch_response, job_accepted_response, job_status_response
 from batch.engine.codes import RequestCode
-from batch.engine.envelope import BatchOptions, check_body_length, parse_batch_request, parse_json
-from batch.jobs import processing as jobs
-from batch.jobs import results
-from batch.models import BatchJob, JobMode
-from batch.services.batches import handler_for, retry_job, run_sync_batch
-from bigledger.api.errors import RequestError
-
-
-def read_json_body(request) -> object:
-    """The JSON body, parsed once per request (the rate limiter counts its operations before
-    the view reads it); a refused body raises the same error each time it is asked for."""
-    if not hasattr(request, "_batch_json"):
-        try:
-            request._batch_json = (_parse_json_body(request), None)
-        except RequestError as error:
-            request._batch_json = (None, error)
-    payload, error = request._batch_json
-    if error is not None:
-        raise error
-    return payload
-
-
-def operation_count(request) -> int:
-    """How many operations a JSON batch carries, for the large-batch rate limit. A body the
-    view will refuse counts as none: the view answers it."""
-    try:
-        payload = read_json_body(request)
-    except RequestError:
-        return 0
-    operations = payload.get("operations") if isinstance(payload, dict) else None
-    return len(operations) if isinstance(operations, list) else 0
-
-
-def _parse_json_body(request) -> object:
-    content_type = request.content_type.split(";")[0].strip().lower()
-    if content_type != "application/json":
-        raise RequestError(
-            RequestCode.UNSUPPORTED_MEDIA_TYPE,
-            "Send the batch as application/json.",
-            status_code=415,
-        )
-    check_body_length(request)
-    return parse_json(request.body)
+from batch.engine.envelope import BatchOptions, parse_batch_request
+from batch.models import BatchJob
+from batch.services import jobs
+from batch.services.batches import handler_for, run_sync_batch
+from bigledger.errors import RequestError
 
 
 class BatchView(APIView):
@@ -62,12 +26,12 @@ class BatchView(APIView):
     @idempotent
     @rate_limited(operation_count)
     def post(self, request, entity: str):
-        handler = handler_for(entity)  # an unknown entity is 404 whatever the body
+        handler_for(entity)  # an unknown entity is 404 whatever the body
         batch_request = parse_batch_request(read_json_body(request))
         company, user = request.auth.company, request.user
         if batch_request.options.run_async:
-            job = jobs.submit_job(
-                company=company, user=user, handler=handler, request=batch_request
+            job = jobs.submit_batch_job(
+                company=company, user=user, entity=entity, request=batch_request
             )
             return Response(job_accepted_response(job), status=202)
         job, outcome = run_sync_batch(
@@ -78,15 +42,7 @@ class BatchView(APIView):
 
 class CompanyJobMixin:
     def get_job(self, request, job_id: str) -> BatchJob:
-        job = (
-            BatchJob.objects.for_company(request.auth.company)
-            .select_related("retry_of")
-            .filter(public_id=job_id)
-            .first()
-        )
-        if job is None:
-            raise RequestError(RequestCode.NOT_FOUND, f"No job '{job_id}'.", status_code=404)
-        return job
+        return jobs.find_job(company=request.auth.company, job_id=job_id)
 
 
 def _positive_int(request, name: str, default: int, maximum: int) -> int:
@@ -144,7 +100,7 @@ class JobResultsView(CompanyJobMixin, APIView):
         job = self.get_job(request, job_id)
         if request.query_params.get("format") == "csv":
             response = StreamingHttpResponse(
-                results.failed_rows_csv(job), content_type="text/csv; charset=utf-8"
+                jobs.failed_rows_csv(job=job), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = f'attachment; filename="{job.public_id}-failed.csv"'
             return response
@@ -152,8 +108,8 @@ class JobResultsView(CompanyJobMixin, APIView):
         size = _positive_int(request, "pageSize", 500, 1000)
         status = request.query_params.get("status")
         start = (page - 1) * size
-        rows = results.results_page(job, start=start, stop=start + size, status=status)
-        total = results.count_with_status(job, status) if status else job.total_records
+        rows = jobs.job_results_page(job=job, start=start, stop=start + size, status=status)
+        total = jobs.count_job_results(job=job, status=status)
         return Response(
             {
                 "success": True,
@@ -180,12 +136,8 @@ class JobResultsView(CompanyJobMixin, APIView):
 class JobCancelView(CompanyJobMixin, APIView):
     @openapi.job_cancel_schema
     def post(self, request, job_id: str):
-        job = self.get_job(request, job_id)
-        if job.mode != JobMode.ASYNC:
-            raise RequestError(
-                RequestCode.INVALID_REQUEST, "A sync batch has already finished.", status_code=409
-            )
-        return Response(job_status_response(jobs.request_cancel(job)))
+        job = jobs.cancel_job(job=self.get_job(request, job_id))
+        return Response(job_status_response(job))
 
 
 class JobRetryView(CompanyJobMixin, APIView):
@@ -205,13 +157,15 @@ class JobRetryView(CompanyJobMixin, APIView):
         corrections = body.get("corrections") or {}
         if not isinstance(corrections, dict):
             raise RequestError(RequestCode.INVALID_REQUEST, "corrections must be an object.")
-        options = BatchOptions.from_json({**body.get("options", {}), "async": True})
-        new_job = retry_job(job=job, user=request.user, corrections=corrections, options=options)
+        options = replace(BatchOptions.from_json(body.get("options")), run_async=True)
+        new_job = jobs.retry_job(
+            job=job, user=request.user, corrections=corrections, options=options
+        )
         return Response(job_accepted_response(new_job), status=202)
 
 
 class MetricsView(APIView):
-    """The seed's batch metrics for the caller's company."""
+    """The batch metrics of the caller's company."""
 
     @openapi.metrics_schema
     def get(self, request):

@@ -7,9 +7,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batch.api.responses import iso
+from batch.jobs.status import iso
 from batch.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, all_webhook_events
-from batch.webhooks import delivery as webhooks
+from batch.services import webhooks
 from bigledger.api.pagination import EnvelopePagination
 
 
@@ -23,7 +23,7 @@ class WebhookEndpointInput(serializers.Serializer):
     )
 
     def validate_url(self, url: str) -> str:
-        if problem := webhooks.private_address_problem(url):
+        if problem := webhooks.webhook_url_problem(url):
             raise serializers.ValidationError(problem)
         return url
 
@@ -65,13 +65,13 @@ def delivery_json(delivery: WebhookDelivery) -> dict:
 
 class WebhookListView(APIView):
     def get(self, request):
-        endpoints = WebhookEndpoint.objects.for_company(request.auth.company)
+        endpoints = webhooks.company_webhooks(company=request.auth.company)
         return Response({"success": True, "data": [endpoint_json(e) for e in endpoints]})
 
     def post(self, request):
         parsed = WebhookEndpointInput(data=request.data)
         parsed.is_valid(raise_exception=True)
-        endpoint = webhooks.create_endpoint(company=request.auth.company, **parsed.validated_data)
+        endpoint = webhooks.register_webhook(company=request.auth.company, **parsed.validated_data)
         # The only answer that shows the secret: it is needed to verify signatures.
         data = {**endpoint_json(endpoint), "secret": endpoint.secret}
         return Response({"success": True, "data": data}, status=201)
@@ -79,12 +79,12 @@ class WebhookListView(APIView):
 
 class WebhookDetailView(APIView):
     def get(self, request, webhook_id: str):
-        endpoint = webhooks.get_endpoint(company=request.auth.company, endpoint_id=webhook_id)
+        endpoint = webhooks.find_webhook(company=request.auth.company, endpoint_id=webhook_id)
         return Response({"success": True, "data": endpoint_json(endpoint)})
 
     def delete(self, request, webhook_id: str):
-        endpoint = webhooks.get_endpoint(company=request.auth.company, endpoint_id=webhook_id)
-        webhooks.delete_endpoint(endpoint=endpoint)
+        endpoint = webhooks.find_webhook(company=request.auth.company, endpoint_id=webhook_id)
+        webhooks.delete_webhook(endpoint=endpoint)
         return Response(status=204)
 
 
@@ -92,8 +92,8 @@ class WebhookDeliveryListView(APIView):
     """The endpoint's deliveries, newest first, paged (?page=, ?pageSize=)."""
 
     def get(self, request, webhook_id: str):
-        endpoint = webhooks.get_endpoint(company=request.auth.company, endpoint_id=webhook_id)
-        deliveries = endpoint.deliveries.select_related("job").order_by("-created_at", "-pk")
+        endpoint = webhooks.find_webhook(company=request.auth.company, endpoint_id=webhook_id)
+        deliveries = webhooks.webhook_deliveries(endpoint=endpoint)
         paginator = EnvelopePagination()
         page = paginator.paginate_queryset(deliveries, request, view=self)
         return paginator.get_paginated_response([delivery_json(d) for d in page])

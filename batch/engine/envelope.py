@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import simplejson
-from django.conf import settings
 
 from batch.engine.codes import RequestCode
-from bigledger.api.errors import RequestError
+from bigledger.errors import RequestError
 
 OPTION_DEFAULTS = {
     "continueOnError": True,
@@ -178,14 +177,3 @@ def parse_operations(
             )
         )
     return operations
-
-
-def check_body_length(request) -> None:
-    """413 before the body is read, from its declared length."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
-    if length > settings.BATCH_MAX_BODY_BYTES:
-        raise RequestError(
-            RequestCode.PAYLOAD_TOO_LARGE,
-            f"The body is {length} bytes; the limit is {settings.BATCH_MAX_BODY_BYTES}.",
-            status_code=413,
-        )

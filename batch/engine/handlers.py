@@ -47,13 +47,35 @@ PERMISSION_ACTIONS = {"create": "add", "update": "change", "delete": "delete"}
 
 
 class Handler:
+    """What an entity provides so the engine, files, templates, the admin and the OpenAPI
+    schema can serve it. Every hook any of them calls is declared here, with its default."""
+
     entity: ClassVar[str]
+    """The URL name: POST /v1/batch/{entity} ("customers", "journal-entries")."""
     model: ClassVar[type[Model]]
+    """The model a record becomes; its add/change/delete permissions guard the operations."""
     max_records: ClassVar[int]
+    """The most operations a sync batch of this entity may carry (a job's chunk size)."""
     operations: ClassVar[frozenset[str]]
+    """The operations the entity supports, of "create", "update", "delete"."""
     create_schema: ClassVar[Schema]
+    """The fields of a create's `data`; also the template's and the OpenAPI's."""
     update_schema: ClassVar[Schema | None] = None
+    """The fields of an update's `data` (None when updates are not supported)."""
     delete_schema: ClassVar[Schema | None] = None
+    """The fields of a delete's `data`: the record's identifiers."""
+    field_map: ClassVar[dict[str, str]] = {}
+    """JSON path (dotted for nested fields) -> model attribute, for values copied as they
+    are; exports read these columns straight from the model."""
+    file_example: ClassVar[list[dict[str, str]] | None] = None
+    """Example rows {column: value} for the templates; None lets them be made from the
+    columns and the company's own codes."""
+
+    @classmethod
+    def template_lists(cls, company: Company) -> dict[str, list[str]]:
+        """The company's own codes for the templates' dropdowns, keyed by field name
+        ("taxCode", "customerNumber" …). None by default."""
+        return {}
 
     def __init__(self, ctx: BatchContext):
         self.ctx = ctx
@@ -61,11 +83,13 @@ class Handler:
 
     # Step 1: parse -----------------------------------------------------------------------
 
-    def schema_for(self, operation: str) -> Schema:
+    @classmethod
+    def schema_for(cls, operation: str) -> Schema | None:
+        """The fields of `operation`'s data, or None when the entity has none for it."""
         return {
-            "create": self.create_schema,
-            "update": self.update_schema,
-            "delete": self.delete_schema,
+            "create": cls.create_schema,
+            "update": cls.update_schema,
+            "delete": cls.delete_schema,
         }[operation]
 
     def clean(self, record: Record) -> None:

@@ -1,7 +1,7 @@
 """One operation's journey through a batch, and what the caller is told about it."""
 
+import dataclasses
 from dataclasses import dataclass
-from dataclasses import field as default
 from typing import Any
 
 from batch.engine.codes import ErrorCode, Status
@@ -16,7 +16,7 @@ class RecordError:
     code: ErrorCode
     message: str
     field: str | None = None
-    details: list[Detail] = default(default_factory=list)
+    details: list[Detail] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_details(cls, details: list[Detail], code=ErrorCode.VALIDATION_ERROR):
@@ -42,7 +42,7 @@ class RecordError:
 
 
 @dataclass
-class Warning:
+class RecordWarning:
     code: str
     message: str
     field: str | None = None
@@ -59,10 +59,10 @@ class Record:
     """Working state: the clean values, the staged change, and the outcome."""
 
     op: Operation
-    values: dict = default(default_factory=dict)
+    values: dict = dataclasses.field(default_factory=dict)
     status: Status | None = None
     error: RecordError | None = None
-    warnings: list[Warning] = default(default_factory=list)
+    warnings: list[RecordWarning] = dataclasses.field(default_factory=list)
     data: dict | None = None
     target: Any = None  # what the handler staged: a model instance, a draft …
 
@@ -84,7 +84,7 @@ class Record:
         self.status = Status.FAILED
 
     def warn(self, code: str, message: str, field: str | None = None) -> None:
-        self.warnings.append(Warning(code, message, field))
+        self.warnings.append(RecordWarning(code, message, field))
 
     def result_json(self) -> dict:
         body: dict[str, Any] = {

@@ -49,7 +49,7 @@ from batch.files.columns import (
 )
 from batch.files.readers import EXTRA_CELLS
 from batch.files.security import FORMULA_TRIGGERS
-from bigledger.api.errors import RequestError
+from bigledger.errors import RequestError
 
 INVALID_MAPPING = "INVALID_MAPPING"
 IGNORE_KEY = "_ignore"

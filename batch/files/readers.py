@@ -26,7 +26,7 @@ from typing import BinaryIO
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
-from bigledger.api.errors import RequestError
+from bigledger.errors import RequestError
 
 INVALID_FILE = "INVALID_FILE"
 

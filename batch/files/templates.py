@@ -96,7 +96,7 @@ def example_rows(handler: type[Handler], lists: Lists) -> list[dict[str, str]]:
     `file_example` (a list of such rows); otherwise they are made from the columns:
     identifiers blank, one of each id/code pair, document totals left to the system, and
     for debit/credit lines a debit on the first line and a credit on the second."""
-    declared = getattr(handler, "file_example", None)
+    declared = handler.file_example
     if declared:
         return [dict(row) for row in declared]
     layout = layout_for(handler)

@@ -1,43 +1,40 @@
-"""Async batch jobs: submitted in chunks, processed by Celery workers through the same
-engine as sync batches — crash-safe and exactly-once.
+"""Processing async jobs: through the same engine as sync batches, crash-safe and
+exactly-once.
 
 - A chunk's business writes, its stored results and its `done` mark commit in one
   transaction; a chunk seen again (redelivery, a second worker) is skipped.
 - Who may process a job: the holder of the job's liveness lock (a PostgreSQL session
   advisory lock, freed by the server the moment a killed worker's connection drops; on
-  SQLite a heartbeat older than BATCH_JOB_STALE_SECONDS). A sweeper re-enqueues jobs whose
-  worker died, so they resume within seconds rather than after the broker's visibility
-  timeout, and starts queued jobs as slots free.
+  SQLite a heartbeat older than BATCH_JOB_STALE_SECONDS). The sweeper (batch.jobs.sweep)
+  re-enqueues jobs whose worker died and starts queued jobs as slots free.
 - At most BATCH_MAX_CONCURRENT_JOBS jobs per company process at once; claiming a slot
   locks the company row, so concurrent claims cannot overshoot.
-- rollbackOnError makes the whole job one transaction."""
+- rollbackOnError makes the whole job one transaction.
+- A job's final status commits together with what `job_finished` receivers write in its
+  transaction (the webhook outbox), so a worker dying in between loses neither."""
 
 import logging
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import timedelta
 
-import simplejson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from batch.engine.bulk import copy_insert
-from batch.engine.codes import ErrorCode, RequestCode, Status
-from batch.engine.envelope import BatchOptions, BatchRequest, Operation
+from batch.engine.codes import ErrorCode, Status
+from batch.engine.envelope import BatchOptions, Operation
 from batch.engine.executor import SKIPPED_MESSAGE, count_results, run_batch
-from batch.engine.fields import Detail
-from batch.engine.handlers import Handler
+from batch.engine.handlers import Handler, get_handler
 from batch.engine.records import Record, RecordError
+from batch.jobs.codec import dumps, loads, operation_from_json
+from batch.jobs.sweep import processing_count, start_queued_jobs
 from batch.models import FINISHED, BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
 from batch.signals import job_finished
-from bigledger.api.errors import RequestError
-from bigledger.models import Company, PublicIdGenerator
+from bigledger.models import Company
 
 logger = logging.getLogger(__name__)
 
-ASYNC_JOB_ID = PublicIdGenerator("job")
 LOCK_NAMESPACE = 7_242_001  # first key of the two-key advisory lock: "batch job"
 CANCELLED_MESSAGE = "Not processed: the job was cancelled."
 FAILED_MESSAGE = "Not processed: the job stopped on a system error; retry the job."
@@ -46,139 +43,6 @@ ROLLED_BACK_MESSAGE = "Rolled back because another record of the job failed."
 
 class LeaseLost(Exception):
     """Another worker took the job over; this one stops without committing."""
-
-
-# Submitting ---------------------------------------------------------------------------------
-
-
-def dumps(value) -> str:
-    return simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
-
-
-def loads(text: str):
-    return simplejson.loads(text, use_decimal=True)
-
-
-def operation_json(op: Operation) -> dict:
-    body = {
-        "index": op.index,
-        "operation": op.operation,
-        "referenceId": op.reference_id,
-        "data": op.data,
-        "rowNumber": op.row_number,
-    }
-    if op.line_rows:  # from a file: where each line came from, for its errors' rowNumber
-        body["lineRows"] = op.line_rows
-    if op.problems:
-        body["problems"] = [problem.as_json() for problem in op.problems]
-    return body
-
-
-def operation_from_json(raw: dict) -> Operation:
-    data = raw["data"]
-    return Operation(
-        index=raw["index"],
-        operation=raw["operation"],
-        reference_id=raw["referenceId"],
-        data=data,
-        row_number=raw["rowNumber"],
-        original=data if isinstance(data, dict) else {},
-        line_rows=raw.get("lineRows", []),
-        problems=[Detail(**problem) for problem in raw.get("problems", ())],
-    )
-
-
-def check_async_size(request: BatchRequest) -> None:
-    size, limit = len(request.operations), settings.BATCH_ASYNC_MAX_OPERATIONS
-    if size > limit:
-        raise RequestError(
-            RequestCode.BATCH_TOO_LARGE,
-            f"An async batch takes at most {limit} operations; this one has {size}.",
-            details=[{"field": "operations", "max": limit, "received": size}],
-        )
-
-
-def submit_job(
-    *,
-    company: Company,
-    user,
-    handler: type[Handler],
-    request: BatchRequest,
-    source: str = "api",
-    retry_of: BatchJob | None = None,
-) -> BatchJob:
-    """Store the job and its chunks; a worker picks it up once this commits."""
-    check_async_size(request)
-    operations, size = request.operations, handler.max_records
-    return submit_job_from_chunks(
-        company=company,
-        user=user,
-        handler=handler,
-        chunks=(operations[start : start + size] for start in range(0, len(operations), size)),
-        options=request.options,
-        source=source,
-        retry_of=retry_of,
-    )
-
-
-CHUNKS_PER_COPY = 20  # chunks held in memory before one COPY stores them
-
-
-def submit_job_from_chunks(
-    *,
-    company: Company,
-    user,
-    handler: type[Handler],
-    chunks: Iterable[list[Operation]],
-    options: BatchOptions,
-    source: str = "api",
-    retry_of: BatchJob | None = None,
-) -> BatchJob:
-    """Store a job from chunks of at most handler.max_records operations, taken one at a
-    time from `chunks` (a file read lazily), so no more than CHUNKS_PER_COPY are ever held.
-    The job, its chunks and its total commit together — a request error raised while the
-    chunks are read leaves nothing — and a worker picks the job up once they have."""
-    with transaction.atomic():
-        job = BatchJob.objects.create(
-            company=company,
-            public_id=ASYNC_JOB_ID(),
-            entity=handler.entity,
-            mode=JobMode.ASYNC,
-            source=source,
-            status=JobStatus.QUEUED,
-            options=options.as_json(),
-            created_by=user,
-            retry_of=retry_of,
-        )
-        total, pending = 0, []
-        for position, operations in enumerate(chunks):
-            if len(operations) > handler.max_records:
-                raise ValueError(f"a chunk of {len(operations)} is over {handler.max_records}")
-            pending.append(
-                BatchChunk(
-                    job=job,
-                    position=position,
-                    first_index=total,
-                    size=len(operations),
-                    operations=dumps([operation_json(op) for op in operations]),
-                )
-            )
-            total += len(operations)
-            if len(pending) == CHUNKS_PER_COPY:
-                copy_insert(BatchChunk, pending)
-                pending = []
-        copy_insert(BatchChunk, pending)
-        job.total_records = total
-        job.save(update_fields=["total_records"])
-        # The sweeper starts queued jobs too, so a broker hiccup here delays, never loses.
-        transaction.on_commit(lambda: enqueue(job.pk), robust=True)
-    return job
-
-
-def enqueue(job_pk: int) -> None:
-    from batch.jobs.tasks import run_job
-
-    run_job.delay(job_pk)
 
 
 # Claiming -----------------------------------------------------------------------------------
@@ -235,12 +99,6 @@ def claim(job_pk: int) -> BatchJob | None:
         return job
 
 
-def processing_count(company_id: int) -> int:
-    return BatchJob.objects.filter(
-        company_id=company_id, mode=JobMode.ASYNC, status=JobStatus.PROCESSING
-    ).count()
-
-
 # Processing ---------------------------------------------------------------------------------
 
 
@@ -249,9 +107,9 @@ def process_job(job_pk: int) -> None:
     if job is None:
         return
     try:
-        from batch.services.batches import handler_for
-
-        handler = handler_for(job.entity)
+        handler = get_handler(job.entity)
+        if handler is None:
+            raise LookupError(f"no batch handler for {job.entity!r}")
         options = BatchOptions.from_json(job.options)
         if options.rollback_on_error:
             _process_as_one_transaction(job, handler, options)
@@ -305,8 +163,9 @@ def _process_in_chunks(job: BatchJob, handler: type[Handler], options: BatchOpti
             _commit_chunk(job, chunk, results)
             if not options.continue_on_error and chunk.failed_records:
                 stopped = True
-    job.refresh_from_db()
-    _finish(job, JobStatus.COMPLETED, as_processor=True)
+    with transaction.atomic():
+        job.refresh_from_db()
+        _finish(job, JobStatus.COMPLETED, as_processor=True)
 
 
 def refresh_statistics(model) -> None:
@@ -431,56 +290,23 @@ def _close_rest(job: BatchJob, status: JobStatus, message: str, *, as_processor:
 
 def _finish(job: BatchJob, status: JobStatus, *, as_processor: bool = False) -> bool:
     """Record the job's final status — once: a finished job is never re-marked, and a
-    processor only finishes the attempt it owns. What follows (starting queued jobs,
-    webhooks) runs after commit and cannot undo it."""
+    processor only finishes the attempt it owns. `job_finished` receivers write in the same
+    transaction (the webhook outbox); starting queued jobs waits for the commit."""
     now = timezone.now()
     seconds = round((now - job.started_at).total_seconds(), 3) if job.started_at else None
     rows = BatchJob.objects.filter(pk=job.pk).exclude(status__in=FINISHED)
     if as_processor:
         rows = rows.filter(status=JobStatus.PROCESSING, attempts=job.attempts)
-    if not rows.update(status=status, completed_at=now, execution_time=seconds, error=job.error):
-        return False
-    job.status, job.completed_at, job.execution_time = status, now, seconds
+    with transaction.atomic():
+        if not rows.update(
+            status=status, completed_at=now, execution_time=seconds, error=job.error
+        ):
+            return False
+        job.status, job.completed_at, job.execution_time = status, now, seconds
+        job_finished.send(sender=BatchJob, job=job)
     company_id = job.company_id
     transaction.on_commit(lambda: start_queued_jobs(company_id), robust=True)
-    transaction.on_commit(lambda: job_finished.send_robust(sender=BatchJob, job=job), robust=True)
     return True
-
-
-# Starting and sweeping ----------------------------------------------------------------------
-
-
-def start_queued_jobs(company_id: int) -> None:
-    """Hand the oldest queued jobs to workers while the company has free slots."""
-    free = settings.BATCH_MAX_CONCURRENT_JOBS - processing_count(company_id)
-    if free <= 0:
-        return
-    queued = BatchJob.objects.filter(
-        company_id=company_id, mode=JobMode.ASYNC, status=JobStatus.QUEUED
-    ).order_by("created_at", "pk")
-    for job_pk in queued.values_list("pk", flat=True)[:free]:
-        enqueue(job_pk)
-
-
-def sweep() -> dict[str, int]:
-    """Resume jobs whose worker died and start queued jobs that have a free slot. Enqueuing
-    twice is harmless: claim() lets only one worker through."""
-    stale_before = timezone.now() - timedelta(seconds=settings.BATCH_JOB_STALE_SECONDS)
-    stale = list(
-        BatchJob.objects.filter(
-            mode=JobMode.ASYNC, status=JobStatus.PROCESSING, heartbeat_at__lt=stale_before
-        ).values_list("pk", flat=True)
-    )
-    for job_pk in stale:
-        enqueue(job_pk)
-    companies = set(
-        BatchJob.objects.filter(mode=JobMode.ASYNC, status=JobStatus.QUEUED).values_list(
-            "company_id", flat=True
-        )
-    )
-    for company_id in companies:
-        start_queued_jobs(company_id)
-    return {"resumed": len(stale), "companies": len(companies)}
 
 
 def request_cancel(job: BatchJob) -> BatchJob:

@@ -1,14 +1,14 @@
-"""Entry points every caller uses (API views, file imports, admin, Celery tasks)."""
+"""Sync batches: an entity's handler found, the batch run now, and its record kept."""
 
 from django.db import transaction
 
 from batch.engine.codes import RequestCode
-from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.engine.envelope import BatchRequest
 from batch.engine.executor import BatchOutcome, run_batch
 from batch.engine.handlers import Handler, get_handler
-from batch.jobs.processing import dumps, submit_job
+from batch.jobs.codec import dumps
 from batch.models import BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
-from bigledger.api.errors import RequestError
+from bigledger.errors import NotFound, RequestError
 from bigledger.models import Company, PublicIdGenerator
 
 SYNC_BATCH_ID = PublicIdGenerator("batch")
@@ -17,9 +17,7 @@ SYNC_BATCH_ID = PublicIdGenerator("batch")
 def handler_for(entity: str) -> type[Handler]:
     handler = get_handler(entity)
     if handler is None:
-        raise RequestError(
-            RequestCode.NOT_FOUND, f"No batch endpoint for '{entity}'.", status_code=404
-        )
+        raise NotFound(RequestCode.NOT_FOUND, f"No batch endpoint for '{entity}'.")
     return handler
 
 
@@ -87,43 +85,3 @@ def _run_and_record(company, user, entity, handler, request, source):
         completed_at=outcome.completed_at,
     )
     return job, outcome
-
-
-def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) -> BatchJob:
-    """A new async job of the records that did not go in (failed, skipped, rolled back),
-    with corrected data where the caller sent some, keyed by referenceId."""
-    from batch.jobs.results import not_written
-
-    if not job.is_finished:
-        raise RequestError(
-            RequestCode.INVALID_REQUEST, "The job has not finished yet.", status_code=409
-        )
-    raw, row_numbers, seen = [], [], set()
-    for result in not_written(job):
-        reference_id = result.get("referenceId")
-        context = (result.get("error") or {}).get("context") or {}
-        data = corrections.get(reference_id, context.get("originalData"))
-        seen.add(reference_id)
-        raw.append({"operation": result["operation"], "referenceId": reference_id, "data": data})
-        row_numbers.append(context.get("rowNumber", result["index"] + 1))
-    unknown = sorted(set(corrections) - seen)
-    if unknown:
-        raise RequestError(
-            RequestCode.INVALID_REQUEST,
-            f"No failed record has referenceId {', '.join(map(str, unknown))}.",
-        )
-    if not raw:
-        raise RequestError(
-            RequestCode.INVALID_REQUEST, "Nothing to retry: every record went in.", status_code=409
-        )
-    request = BatchRequest(
-        operations=parse_operations(raw, row_numbers=row_numbers), options=options
-    )
-    return submit_job(
-        company=job.company,
-        user=user,
-        handler=handler_for(job.entity),
-        request=request,
-        source=job.source,
-        retry_of=job,
-    )

@@ -9,12 +9,11 @@ document's lines keep theirs, for errors inside a line) and their index in the w
 
 import itertools
 from dataclasses import dataclass, replace
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from django.conf import settings
 from django.db.models import QuerySet
 
-from batch.api.responses import batch_response, job_accepted_response
 from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions, BatchRequest, Operation, parse_operations
 from batch.engine.executor import BatchOutcome
@@ -22,10 +21,10 @@ from batch.engine.handlers import Handler
 from batch.files.mapping import FileChunk, parse_mapping, read_operations
 from batch.files.readers import CsvRows, XlsxRows, open_csv, open_xlsx
 from batch.files.templates import Lists, csv_template, excel_template
-from batch.jobs.processing import submit_job_from_chunks
+from batch.jobs.submit import submit_job_from_chunks
 from batch.models import BatchJob
 from batch.services.batches import handler_for, run_sync_batch
-from bigledger.api.errors import RequestError
+from bigledger.errors import RequestError
 from bigledger.models import Company
 
 CSV, XLSX = "csv", "xlsx"
@@ -43,12 +42,6 @@ class ImportOutcome:
     @property
     def is_async(self) -> bool:
         return self.outcome is None
-
-    def response(self) -> tuple[dict, int]:
-        """The seed's answer and its HTTP status: 200 with the results, or 202 for a job."""
-        if self.outcome is None:
-            return job_accepted_response(self.job), 202
-        return batch_response(self.job, self.outcome), 200
 
 
 def open_rows(file: BinaryIO, kind: str) -> CsvRows | XlsxRows:
@@ -151,10 +144,8 @@ def template_list(queryset: QuerySet, field: str) -> list[str]:
 
 def company_lists(*, handler: type[Handler], company: Company) -> Lists:
     """The company's own codes for the handler's reference columns, keyed by field name
-    ("taxCode", "customerNumber" …), from the handler's optional classmethod
-    `template_lists(company)`; the engine itself knows no entity."""
-    provide = getattr(handler, "template_lists", None)
-    lists: dict[str, Any] = provide(company) if provide is not None else {}
+    ("taxCode", "customerNumber" …), from the handler's `template_lists(company)`."""
+    lists = handler.template_lists(company)
     return {name: list(values)[:TEMPLATE_LIST_LIMIT] for name, values in lists.items()}
 
 

@@ -25,9 +25,7 @@ and reject timestamps more than a few minutes old, so a captured request cannot 
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
-import secrets
 import socket
 import time
 import urllib.error
@@ -37,44 +35,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 from http.client import HTTPException
 
+import celery
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from batch.api.responses import iso, job_status_response
-from batch.engine.codes import RequestCode
-from batch.models import (
-    BatchJob,
-    DeliveryStatus,
-    JobMode,
-    JobStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEvent,
-)
-from bigledger.api.errors import RequestError
-from bigledger.models import Company
+from batch.models import DeliveryStatus, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
-SECRET_PREFIX = "whsec_"
+DELIVER_TASK = "batch.deliver_webhook"  # batch.webhooks.tasks.deliver_webhook
 TIMEOUT_SECONDS = 10
 # Below Redis's one-hour visibility timeout: a longer countdown would be redelivered early.
 MAX_RETRY_DELAY_SECONDS = 1800
 # A message may run this much before the recorded next_attempt_at (clock skew between hosts)
 # and still count as due; earlier, it is a stale duplicate and is dropped.
 EARLY_TOLERANCE = timedelta(seconds=2)
-# A pending delivery this far past due lost its message (broker down at enqueue time).
-OVERDUE_AFTER = timedelta(minutes=5)
 USER_AGENT = "BigLedger-Webhooks/1"
-
-EVENT_BY_STATUS = {
-    JobStatus.COMPLETED: WebhookEvent.JOB_COMPLETED,
-    JobStatus.ROLLED_BACK: WebhookEvent.JOB_COMPLETED,
-    JobStatus.CANCELLED: WebhookEvent.JOB_COMPLETED,
-    JobStatus.FAILED: WebhookEvent.JOB_FAILED,
-}
 
 
 def max_attempts() -> int:
@@ -87,104 +64,9 @@ def retry_delay(attempts: int) -> float:
     return min(base * 2 ** (attempts - 1), MAX_RETRY_DELAY_SECONDS)
 
 
-# Endpoints ----------------------------------------------------------------------------------
-
-
-def create_endpoint(*, company: Company, url: str, events: list[str]) -> WebhookEndpoint:
-    return WebhookEndpoint.objects.create(
-        company=company,
-        url=url,
-        events=events,
-        secret=SECRET_PREFIX + secrets.token_urlsafe(32),
-    )
-
-
-def get_endpoint(*, company: Company, endpoint_id: str) -> WebhookEndpoint:
-    """The company's endpoint; another company's is as absent as a missing one."""
-    endpoint = WebhookEndpoint.objects.for_company(company).filter(public_id=endpoint_id).first()
-    if endpoint is None:
-        raise RequestError(RequestCode.NOT_FOUND, f"No webhook '{endpoint_id}'.", status_code=404)
-    return endpoint
-
-
-def delete_endpoint(*, endpoint: WebhookEndpoint) -> None:
-    """Deletes its delivery log too; a pending delivery then finds nothing to send."""
-    endpoint.delete()
-
-
-# Creating deliveries ------------------------------------------------------------------------
-
-
-def job_event(job: BatchJob) -> WebhookEvent | None:
-    if job.mode != JobMode.ASYNC:
-        return None
-    return EVENT_BY_STATUS.get(job.status)
-
-
-def on_job_finished(sender, *, job: BatchJob, **kwargs) -> None:
-    """The job_finished receiver. It never raises: batch.jobs sends the signal from inside
-    its processing try-block, where an exception would mark the finished job failed."""
-    try:
-        notify_job_finished(job=job)
-    except Exception:
-        logger.exception("could not create webhook deliveries for job %s", job.public_id)
-
-
-def notify_job_finished(*, job: BatchJob) -> list[WebhookDelivery]:
-    """One delivery per active endpoint subscribed to the job's event, each sent by a
-    worker once this commits. A job notified twice creates nothing the second time."""
-    event = job_event(job)
-    if event is None:
-        return []
-    job = BatchJob.objects.select_related("retry_of").get(pk=job.pk)  # as committed
-    endpoints = [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(company_id=job.company_id, active=True)
-        if event in endpoint.events  # in Python: SQLite has no JSON containment
-    ]
-    notified = set(
-        WebhookDelivery.objects.filter(job=job, event=event).values_list("endpoint_id", flat=True)
-    )
-    data = job_status_response(job)["data"]
-    now = timezone.now()
-    deliveries = [
-        _new_delivery(endpoint=endpoint, event=event, job=job, data=data, now=now)
-        for endpoint in endpoints
-        if endpoint.pk not in notified
-    ]
-    with transaction.atomic():
-        WebhookDelivery.objects.bulk_create(deliveries)
-        for delivery in deliveries:
-            transaction.on_commit(lambda pk=delivery.pk: enqueue_delivery(pk))
-    return deliveries
-
-
-def _new_delivery(*, endpoint, event, job, data, now) -> WebhookDelivery:
-    delivery = WebhookDelivery(endpoint=endpoint, event=event, job=job, next_attempt_at=now)
-    delivery.payload = json.dumps(
-        {"id": delivery.public_id, "event": event.value, "createdAt": iso(now), "data": data},
-        cls=DjangoJSONEncoder,
-        separators=(",", ":"),
-    )
-    return delivery
-
-
 def enqueue_delivery(delivery_pk: int, *, countdown: float | None = None) -> None:
-    from batch.jobs.tasks import deliver_webhook
-
-    deliver_webhook.apply_async(args=[delivery_pk], countdown=countdown)
-
-
-def resend_overdue_deliveries() -> int:
-    """Enqueue pending deliveries long past due, whose message was lost. A duplicate of a
-    message still on its way is harmless: deliver() drops what is not due."""
-    overdue = WebhookDelivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lt=timezone.now() - OVERDUE_AFTER
-    ).values_list("pk", flat=True)[:1000]
-    pks = list(overdue)
-    for pk in pks:
-        enqueue_delivery(pk)
-    return len(pks)
+    """Hand one attempt to a worker, by task name (the tasks import this module)."""
+    celery.signature(DELIVER_TASK, args=[delivery_pk]).apply_async(countdown=countdown)
 
 
 # Delivering ---------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""Request-level errors: one exception type, one handler, the seed's envelope.
+"""The API's error envelope, and the one place a request error becomes an HTTP status.
 
 {"success": false, "error": {"code": ..., "message": ..., "details": [...]}}
-"""
+
+Services, jobs, files and the engine raise bigledger.errors.RequestError (or a subclass);
+DRF's own exceptions (authentication, parsing, routing) are answered in the same envelope."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
@@ -9,20 +11,24 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from bigledger.errors import (
+    Conflict,
+    Mismatch,
+    NotFound,
+    RateLimited,
+    RequestError,
+    TooLarge,
+    UnsupportedFormat,
+)
 
-class RequestError(exceptions.APIException):
-    """A problem with the request as a whole: nothing in it is processed."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "INVALID_REQUEST"
-
-    def __init__(self, code: str, message: str, *, status_code: int = 400, details=None):
-        super().__init__(detail=message, code=code)
-        self.code = code
-        self.message = message
-        self.status_code = status_code
-        self.details = details or []
-
+STATUS_BY_ERROR: dict[type[RequestError], int] = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    Conflict: status.HTTP_409_CONFLICT,
+    TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedFormat: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    Mismatch: status.HTTP_422_UNPROCESSABLE_ENTITY,
+    RateLimited: status.HTTP_429_TOO_MANY_REQUESTS,
+}
 
 _CODES_BY_EXCEPTION = [
     (exceptions.NotAuthenticated, "UNAUTHORIZED"),
@@ -42,14 +48,25 @@ def error_body(code: str, message: str, details=None) -> dict:
     return {"success": False, "error": {"code": code, "message": message, "details": details or []}}
 
 
+def status_for(error: RequestError) -> int:
+    """The HTTP status of a request error: its kind's, else 400."""
+    for kind in type(error).__mro__:
+        if kind in STATUS_BY_ERROR:
+            return STATUS_BY_ERROR[kind]
+    return status.HTTP_400_BAD_REQUEST
+
+
+def request_error_response(error: RequestError) -> Response:
+    return Response(error_body(error.code, error.message, error.details), status_for(error))
+
+
 def envelope_exception_handler(exc, context):
+    if isinstance(exc, RequestError):
+        return request_error_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or "Permission denied.")
-    if isinstance(exc, RequestError):
-        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
-        return response
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -3,7 +3,7 @@ from rest_framework.response import Response
 
 
 class EnvelopePagination(PageNumberPagination):
-    """Pages in the seed's envelope: {"success": true, "data": [...], "pagination": {...}}."""
+    """Pages in the API's envelope: {"success": true, "data": [...], "pagination": {...}}."""
 
     page_size_query_param = "pageSize"
     max_page_size = 500

@@ -3,7 +3,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from . import schema  # noqa: F401  (registers the OpenAPI extensions: the bearer scheme)
+from bigledger.api import openapi  # noqa: F401  (registers the OpenAPI bearer scheme)
 
 urlpatterns = [
     path("schema", SpectacularAPIView.as_view(), name="schema"),

@@ -1,10 +1,10 @@
-"""What the read API shows of inventory, in the seed's camelCase; ids are public ids."""
+"""What the read API shows of inventory, in the API's camelCase; ids are public ids."""
 
 from decimal import Decimal
 
 from rest_framework import serializers
 
-from ledger.api.serializers import Money, PublicId, Quantity
+from bigledger.api.fields import Money, PublicId, Quantity
 
 from ..models import Item, Location, StockAdjustment, StockLevel
 

@@ -1,11 +1,11 @@
-"""What the read API shows of the ledger, in the seed's camelCase.
+"""What the read API shows of the ledger, in the API's camelCase.
 
 "id" is always the public id; foreign keys render as public ids (taxCode as its code); money
 is a Decimal, which the renderer writes as an exact JSON number."""
 
-from functools import partial
-
 from rest_framework import serializers
+
+from bigledger.api.fields import Money, PublicId, Quantity
 
 from ..models import (
     Account,
@@ -22,26 +22,9 @@ from ..models import (
     TaxCode,
 )
 
-# Read-only field kinds shared by the ledger and inventory serializers.
-Money = partial(
-    serializers.DecimalField,
-    max_digits=18,
-    decimal_places=2,
-    coerce_to_string=False,
-    read_only=True,
-)
-Quantity = partial(
-    serializers.DecimalField,
-    max_digits=18,
-    decimal_places=4,
-    coerce_to_string=False,
-    read_only=True,
-)
-PublicId = partial(serializers.SlugRelatedField, slug_field="public_id", read_only=True)
-
 
 class AddressSerializer(serializers.Serializer):
-    """A party's address columns as the seed's nested "address" object."""
+    """A party's address columns as the API's nested "address" object."""
 
     street = serializers.CharField(read_only=True)
     city = serializers.CharField(read_only=True)

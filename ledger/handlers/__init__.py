@@ -1,14 +1,17 @@
-"""Batch handlers for the ledger's entities, one module each; every module lists its
-handlers in HANDLERS, and ready() registers them."""
+"""Batch handlers for the ledger's entities, one module each. The batch app imports this
+module at start-up (it looks for a `handlers` module in every app), and each module's
+HANDLERS are registered here."""
 
-from importlib import import_module
+from batch.engine.handlers import register
 
-HANDLER_MODULES = ["parties", "journals", "documents", "payments", "accounts"]
+from . import accounts, documents, journals, parties, payments
 
-
-def register_all() -> None:
-    from batch.engine.handlers import register
-
-    for name in HANDLER_MODULES:
-        for handler in import_module(f"{__name__}.{name}").HANDLERS:
-            register(handler)
+for module in (
+    accounts,
+    documents,
+    journals,
+    parties,
+    payments,
+):
+    for handler in module.HANDLERS:
+        register(handler)

@@ -9,13 +9,12 @@ import pytest
 from django.urls import reverse
 
 from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
-from batch.jobs.processing import process_job, submit_job
+from batch.jobs.processing import process_job
+from batch.jobs.submit import submit_job
 from batch.models import BatchJob
 from batch.services.batches import handler_for
 from ledger.models import Customer
-from tests.bigledger.test_admin import staff_user
-from tests.conftest import make_company
-from tests.helpers import create
+from tests.helpers import create, make_company, staff_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -17,9 +17,9 @@ from batch.files.mapping import (
 from batch.files.readers import open_csv
 from batch.files.security import safe_cell
 from batch.files.templates import example_rows
-from bigledger.api.errors import RequestError
+from bigledger.errors import RequestError
 
-SEED_CSV = b"""name,email,phone,credit_limit,payment_terms,tax_number
+EXAMPLE_CSV = b"""name,email,phone,credit_limit,payment_terms,tax_number
 "Acme Corp","billing@acme.com","+60123456789",10000,30,"123456789012"
 "Tech Solutions","accounts@tech.my","+60387654321",25000,45,"987654321012"
 """
@@ -42,8 +42,8 @@ def mapping_error(call) -> RequestError:
 # Columns and mapping -----------------------------------------------------------------------
 
 
-def test_the_seed_csv_reads_without_a_mapping_snake_case_headers_included():
-    ops, chunks = operations("customers", SEED_CSV)
+def test_the_api_example_csv_reads_without_a_mapping_snake_case_headers_included():
+    ops, chunks = operations("customers", EXAMPLE_CSV)
     assert ops[0] == {
         "operation": "create",
         "referenceId": None,
@@ -59,14 +59,14 @@ def test_the_seed_csv_reads_without_a_mapping_snake_case_headers_included():
     assert chunks[0].row_numbers == [2, 3]
 
 
-def test_the_seed_mapping_reads_the_same_operations():
+def test_the_api_example_mapping_reads_the_same_operations():
     mapping = parse_mapping(
         '{"name": "name", "email": "email", "phone": "phone", "creditLimit": "credit_limit",'
         ' "paymentTerms": "payment_terms", "taxNumber": "tax_number"}'
     )
     assert (
-        operations("customers", SEED_CSV, mapping=mapping)[0]
-        == operations("customers", SEED_CSV)[0]
+        operations("customers", EXAMPLE_CSV, mapping=mapping)[0]
+        == operations("customers", EXAMPLE_CSV)[0]
     )
 
 
@@ -187,7 +187,7 @@ def test_chunks_hold_at_most_max_records_and_stream_lazily():
 
 
 def test_a_chunk_parses_into_operations_carrying_spreadsheet_rows():
-    (chunk,) = read_operations(get_handler("customers"), open_csv(io.BytesIO(SEED_CSV)))
+    (chunk,) = read_operations(get_handler("customers"), open_csv(io.BytesIO(EXAMPLE_CSV)))
     parsed = parse_operations(chunk.operations, row_numbers=chunk.row_numbers)
     assert [op.row_number for op in parsed] == [2, 3]
 

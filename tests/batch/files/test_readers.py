@@ -8,7 +8,7 @@ import pytest
 from openpyxl import Workbook
 
 from batch.files.readers import cell_text, check_xlsx_archive, open_csv, open_xlsx
-from bigledger.api.errors import RequestError
+from bigledger.errors import RequestError
 
 TEXT = "name,city,notes\r\nCafé Ñandú,Kuala Lumpur,crème brûlée\r\nAcme,Ipoh,\r\n"
 EXPECTED = [

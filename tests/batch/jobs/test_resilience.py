@@ -9,19 +9,13 @@ from django.db import connection
 
 from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
 from batch.jobs import processing as jobs
+from batch.jobs.submit import submit_job
 from batch.models import BatchJob, JobStatus
 from ledger import selectors
 from ledger.handlers.parties import CustomerHandler
 from ledger.models import JournalEntry
-from tests.batch.jobs.test_jobs import finished, job_status, submit
-from tests.conftest import api_client_for, make_company
-from tests.helpers import create
-from tests.workers import Worker, wait_for
-
-
-def stop_shared_worker(workers: dict) -> None:
-    if "main" in workers:
-        workers.pop("main").stop()
+from tests.helpers import api_client_for, create, finished, job_status, make_company, submit
+from tests.workers import Worker, stop_shared_worker, wait_for
 
 
 def journal_entries(count: int) -> list[dict]:
@@ -84,7 +78,7 @@ def test_ten_racing_claims_start_only_the_company_limit(_workers):
     company = make_company().company
     options = BatchOptions(run_async=True)
     queued = [
-        jobs.submit_job(
+        submit_job(
             company=company,
             user=None,
             handler=CustomerHandler,

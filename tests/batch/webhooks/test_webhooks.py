@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from batch.jobs import processing as jobs
+from batch.jobs.submit import ASYNC_JOB_ID
 from batch.models import (
     BatchJob,
     DeliveryStatus,
@@ -21,9 +22,10 @@ from batch.models import (
     WebhookEndpoint,
 )
 from batch.webhooks import delivery as webhooks
-from tests.batch.jobs.test_jobs import customer, finished, submit
-from tests.batch.jobs.test_resilience import stop_shared_worker
-from tests.workers import Worker, wait_for
+from batch.webhooks import notify
+from batch.webhooks.notify import notify_job_finished
+from tests.helpers import finished, numbered_customer, submit
+from tests.workers import Worker, stop_shared_worker, wait_for
 
 
 class Receiver:
@@ -105,7 +107,7 @@ def verified(request: dict, secret: str) -> bool:
 def async_job(company, status=JobStatus.PROCESSING) -> BatchJob:
     return BatchJob.objects.create(
         company=company,
-        public_id=jobs.ASYNC_JOB_ID(),
+        public_id=ASYNC_JOB_ID(),
         entity="customers",
         mode=JobMode.ASYNC,
         status=status,
@@ -118,9 +120,12 @@ def async_job(company, status=JobStatus.PROCESSING) -> BatchJob:
 def enqueued(monkeypatch) -> list:
     """Deliveries handed to the broker, instead of handing them over."""
     calls = []
-    monkeypatch.setattr(
-        webhooks, "enqueue_delivery", lambda pk, countdown=None: calls.append((pk, countdown))
-    )
+
+    def record(pk, countdown=None):
+        calls.append((pk, countdown))
+
+    monkeypatch.setattr(webhooks, "enqueue_delivery", record)
+    monkeypatch.setattr(notify, "enqueue_delivery", record)
     return calls
 
 
@@ -134,7 +139,7 @@ def test_a_finished_async_job_posts_one_signed_completed_event(
     hook = receiver()
     endpoint = register(api, hook.url)
 
-    job_id = submit(api, "customers", [customer(1), customer(2)])["jobId"]
+    job_id = submit(api, "customers", [numbered_customer(1), numbered_customer(2)])["jobId"]
     finished(api, job_id)
 
     wait_for(lambda: hook.requests, timeout=30)
@@ -168,7 +173,7 @@ def test_a_receiver_failing_twice_gets_the_delivery_on_the_third_attempt(
     hook = receiver(fail_first=2)
     endpoint = register(api, hook.url)
 
-    job_id = submit(api, "customers", [customer(1)])["jobId"]
+    job_id = submit(api, "customers", [numbered_customer(1)])["jobId"]
     finished(api, job_id)
 
     wait_for(lambda: len(hook.requests) >= 3, timeout=30)
@@ -229,7 +234,7 @@ def test_a_failed_job_creates_a_batch_job_failed_delivery(
 def test_rolled_back_and_cancelled_jobs_count_as_completed(api, company, enqueued, status):
     register(api, "https://example.com/hooks")
 
-    webhooks.notify_job_finished(job=async_job(company, status=status))
+    notify_job_finished(job=async_job(company, status=status))
 
     assert WebhookDelivery.objects.get().event == "batch.job.completed"
 
@@ -243,8 +248,8 @@ def test_sync_batches_and_inactive_endpoints_get_no_deliveries(api, company, enq
     sync.mode = JobMode.SYNC
     sync.save()
 
-    assert webhooks.notify_job_finished(job=sync) == []
-    deliveries = webhooks.notify_job_finished(job=async_job(company, status=JobStatus.COMPLETED))
+    assert notify_job_finished(job=sync) == []
+    deliveries = notify_job_finished(job=async_job(company, status=JobStatus.COMPLETED))
 
     assert [d.endpoint.url for d in deliveries] == ["https://example.com/hooks"]
 
@@ -257,8 +262,8 @@ def test_a_job_notified_twice_is_delivered_once(
     job = async_job(company, status=JobStatus.COMPLETED)
 
     with django_capture_on_commit_callbacks(execute=True):
-        webhooks.notify_job_finished(job=job)
-        webhooks.notify_job_finished(job=job)
+        notify_job_finished(job=job)
+        notify_job_finished(job=job)
 
     assert WebhookDelivery.objects.count() == 1
     assert len(enqueued) == 1
@@ -270,7 +275,7 @@ def test_a_delivery_gives_up_after_the_maximum_attempts(api, company, enqueued, 
     settings.BATCH_WEBHOOK_RETRY_BASE_SECONDS = 0
     hook = receiver(fail_first=99)
     register(api, hook.url)
-    [delivery] = webhooks.notify_job_finished(job=async_job(company, status=JobStatus.FAILED))
+    [delivery] = notify_job_finished(job=async_job(company, status=JobStatus.FAILED))
 
     for _ in range(4):  # the fourth finds nothing left to do
         webhooks.deliver(delivery_pk=delivery.pk)
@@ -288,7 +293,7 @@ def test_an_unreachable_url_is_logged_and_retried_with_growing_delays(
 ):
     settings.BATCH_WEBHOOK_RETRY_BASE_SECONDS = 30
     register(api, "http://127.0.0.1:9/unreachable")
-    [delivery] = webhooks.notify_job_finished(job=async_job(company, status=JobStatus.COMPLETED))
+    [delivery] = notify_job_finished(job=async_job(company, status=JobStatus.COMPLETED))
 
     with django_capture_on_commit_callbacks(execute=True):
         webhooks.deliver(delivery_pk=delivery.pk)
@@ -374,7 +379,7 @@ def test_the_delivery_log_is_paged_newest_first(api, company, enqueued):
     job_ids = []
     for _ in range(3):
         job = async_job(company, status=JobStatus.COMPLETED)
-        webhooks.notify_job_finished(job=job)
+        notify_job_finished(job=job)
         job_ids.append(job.public_id)
 
     page = api.get(f"/v1/webhooks/{created['id']}/deliveries?page=2&pageSize=2").json()
@@ -410,7 +415,7 @@ def test_a_delivery_to_an_address_that_turned_internal_is_not_sent(
 ):
     hook = receiver()
     api.post("/v1/webhooks", {"url": hook.url}, format="json")
-    (delivery,) = webhooks.notify_job_finished(job=async_job(company, JobStatus.COMPLETED))
+    (delivery,) = notify_job_finished(job=async_job(company, JobStatus.COMPLETED))
     settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = False
 
     attempt = webhooks.post(delivery)

@@ -1,0 +1,43 @@
+"""A job's operations and results as stored JSON text: exact decimals, compact."""
+
+import simplejson
+
+from batch.engine.envelope import Operation
+from batch.engine.fields import Detail
+
+
+def dumps(value) -> str:
+    return simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
+
+
+def loads(text: str):
+    return simplejson.loads(text, use_decimal=True)
+
+
+def operation_json(op: Operation) -> dict:
+    body = {
+        "index": op.index,
+        "operation": op.operation,
+        "referenceId": op.reference_id,
+        "data": op.data,
+        "rowNumber": op.row_number,
+    }
+    if op.line_rows:  # from a file: where each line came from, for its errors' rowNumber
+        body["lineRows"] = op.line_rows
+    if op.problems:
+        body["problems"] = [problem.as_json() for problem in op.problems]
+    return body
+
+
+def operation_from_json(raw: dict) -> Operation:
+    data = raw["data"]
+    return Operation(
+        index=raw["index"],
+        operation=raw["operation"],
+        reference_id=raw["referenceId"],
+        data=data,
+        row_number=raw["rowNumber"],
+        original=data if isinstance(data, dict) else {},
+        line_rows=raw.get("lineRows", []),
+        problems=[Detail(**problem) for problem in raw.get("problems", ())],
+    )

@@ -1,0 +1,113 @@
+"""Submitting an async job: the job, its chunks and its total commit together, then a worker
+is handed the job (by task name: the tasks import this package, not the other way round)."""
+
+from collections.abc import Iterable
+
+from celery import signature
+from django.conf import settings
+from django.db import transaction
+
+from batch.engine.bulk import copy_insert
+from batch.engine.codes import RequestCode
+from batch.engine.envelope import BatchOptions, BatchRequest, Operation
+from batch.engine.handlers import Handler
+from batch.jobs.codec import dumps, operation_json
+from batch.models import BatchChunk, BatchJob, JobMode, JobStatus
+from bigledger.errors import RequestError
+from bigledger.models import Company, PublicIdGenerator
+
+ASYNC_JOB_ID = PublicIdGenerator("job")
+RUN_JOB_TASK = "batch.run_job"  # batch.jobs.tasks.run_job
+
+
+def check_async_size(request: BatchRequest) -> None:
+    size, limit = len(request.operations), settings.BATCH_ASYNC_MAX_OPERATIONS
+    if size > limit:
+        raise RequestError(
+            RequestCode.BATCH_TOO_LARGE,
+            f"An async batch takes at most {limit} operations; this one has {size}.",
+            details=[{"field": "operations", "max": limit, "received": size}],
+        )
+
+
+def submit_job(
+    *,
+    company: Company,
+    user,
+    handler: type[Handler],
+    request: BatchRequest,
+    source: str = "api",
+    retry_of: BatchJob | None = None,
+) -> BatchJob:
+    """Store the job and its chunks; a worker picks it up once this commits."""
+    check_async_size(request)
+    operations, size = request.operations, handler.max_records
+    return submit_job_from_chunks(
+        company=company,
+        user=user,
+        handler=handler,
+        chunks=(operations[start : start + size] for start in range(0, len(operations), size)),
+        options=request.options,
+        source=source,
+        retry_of=retry_of,
+    )
+
+
+CHUNKS_PER_COPY = 20  # chunks held in memory before one COPY stores them
+
+
+def submit_job_from_chunks(
+    *,
+    company: Company,
+    user,
+    handler: type[Handler],
+    chunks: Iterable[list[Operation]],
+    options: BatchOptions,
+    source: str = "api",
+    retry_of: BatchJob | None = None,
+) -> BatchJob:
+    """Store a job from chunks of at most handler.max_records operations, taken one at a
+    time from `chunks` (a file read lazily), so no more than CHUNKS_PER_COPY are ever held.
+    The job, its chunks and its total commit together — a request error raised while the
+    chunks are read leaves nothing — and a worker picks the job up once they have."""
+    with transaction.atomic():
+        job = BatchJob.objects.create(
+            company=company,
+            public_id=ASYNC_JOB_ID(),
+            entity=handler.entity,
+            mode=JobMode.ASYNC,
+            source=source,
+            status=JobStatus.QUEUED,
+            options=options.as_json(),
+            created_by=user,
+            retry_of=retry_of,
+        )
+        total, pending = 0, []
+        for position, operations in enumerate(chunks):
+            if len(operations) > handler.max_records:
+                raise ValueError(f"a chunk of {len(operations)} is over {handler.max_records}")
+            pending.append(
+                BatchChunk(
+                    job=job,
+                    position=position,
+                    first_index=total,
+                    size=len(operations),
+                    operations=dumps([operation_json(op) for op in operations]),
+                )
+            )
+            total += len(operations)
+            if len(pending) == CHUNKS_PER_COPY:
+                copy_insert(BatchChunk, pending)
+                pending = []
+        copy_insert(BatchChunk, pending)
+        job.total_records = total
+        job.save(update_fields=["total_records"])
+        # The sweeper starts queued jobs too, so a broker hiccup here delays, never loses.
+        transaction.on_commit(lambda: enqueue(job.pk), robust=True)
+    return job
+
+
+def enqueue(job_pk: int) -> None:
+    """Hand the job to a worker. A message lost on the way delays the job, never loses it:
+    the sweeper enqueues queued and stale jobs again."""
+    signature(RUN_JOB_TASK, args=[job_pk]).apply_async()

@@ -1,0 +1,89 @@
+"""Async jobs as the API and the admin act on them: submit, find, cancel, retry, and read
+their results back."""
+
+from collections.abc import Iterator
+
+from batch.engine.codes import RequestCode
+from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.jobs import results
+from batch.jobs.processing import request_cancel
+from batch.jobs.submit import submit_job
+from batch.models import BatchJob, JobMode
+from batch.services.batches import handler_for
+from bigledger.errors import Conflict, NotFound, RequestError
+from bigledger.models import Company
+
+
+def submit_batch_job(*, company: Company, user, entity: str, request: BatchRequest) -> BatchJob:
+    """Store an async batch as a job; a worker picks it up once this commits."""
+    return submit_job(company=company, user=user, handler=handler_for(entity), request=request)
+
+
+def find_job(*, company: Company, job_id: str) -> BatchJob:
+    """The company's job or sync batch; another company's is as absent as a missing one."""
+    job = (
+        BatchJob.objects.for_company(company)
+        .select_related("retry_of")
+        .filter(public_id=job_id)
+        .first()
+    )
+    if job is None:
+        raise NotFound(RequestCode.NOT_FOUND, f"No job '{job_id}'.")
+    return job
+
+
+def cancel_job(*, job: BatchJob) -> BatchJob:
+    """Queued jobs stop at once; a processing job stops before its next chunk."""
+    if job.mode != JobMode.ASYNC:
+        raise Conflict(RequestCode.INVALID_REQUEST, "A sync batch has already finished.")
+    return request_cancel(job)
+
+
+def job_results_page(*, job: BatchJob, start: int, stop: int, status: str | None) -> list:
+    return results.results_page(job, start=start, stop=stop, status=status)
+
+
+def count_job_results(*, job: BatchJob, status: str | None) -> int:
+    return results.count_with_status(job, status) if status else job.total_records
+
+
+def job_results(*, job: BatchJob) -> Iterator[dict]:
+    return results.iter_results(job)
+
+
+def failed_rows_csv(*, job: BatchJob) -> Iterator[str]:
+    return results.failed_rows_csv(job)
+
+
+def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) -> BatchJob:
+    """A new async job of the records that did not go in (failed, skipped, rolled back),
+    with corrected data where the caller sent some, keyed by referenceId."""
+    if not job.is_finished:
+        raise Conflict(RequestCode.INVALID_REQUEST, "The job has not finished yet.")
+    raw, row_numbers, seen = [], [], set()
+    for result in results.not_written(job):
+        reference_id = result.get("referenceId")
+        context = (result.get("error") or {}).get("context") or {}
+        data = corrections.get(reference_id, context.get("originalData"))
+        seen.add(reference_id)
+        raw.append({"operation": result["operation"], "referenceId": reference_id, "data": data})
+        row_numbers.append(context.get("rowNumber", result["index"] + 1))
+    unknown = sorted(set(corrections) - seen)
+    if unknown:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            f"No failed record has referenceId {', '.join(map(str, unknown))}.",
+        )
+    if not raw:
+        raise Conflict(RequestCode.INVALID_REQUEST, "Nothing to retry: every record went in.")
+    request = BatchRequest(
+        operations=parse_operations(raw, row_numbers=row_numbers), options=options
+    )
+    return submit_job(
+        company=job.company,
+        user=user,
+        handler=handler_for(job.entity),
+        request=request,
+        source=job.source,
+        retry_of=job,
+    )
