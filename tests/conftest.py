@@ -1,12 +1,10 @@
-import itertools
-
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from rest_framework.test import APIClient
 
-from bigledger.tenancy import create_company
-
-_company_numbers = itertools.count(1)
+from tests.helpers import api_client_for, make_company
+from tests.workers import Worker, flush_broker
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -15,19 +13,6 @@ def _require_postgresql(django_db_setup, django_db_blocker):
         assert connection.vendor == "postgresql", (
             "The suite runs on PostgreSQL: run `make test`, or set DATABASE_URL."
         )
-
-
-def make_company(name: str | None = None):
-    """A company with its default chart, tax codes and warehouse, a member and an API key."""
-    number = next(_company_numbers)
-    name = name or f"Company {number}"
-    return create_company(name=name, username=f"user{number}-{id(name)}", password="pw-test-123")
-
-
-def api_client_for(credentials) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {credentials.api_key}")
-    return client
 
 
 @pytest.fixture
@@ -60,10 +45,13 @@ def other_api(other_credentials) -> APIClient:
     return api_client_for(other_credentials)
 
 
+@pytest.fixture
+def superuser(db):
+    return get_user_model().objects.create_superuser("root", "root@example.com", "pw-test-123")
+
+
 @pytest.fixture(scope="session")
 def _workers(django_db_setup, django_db_blocker):
-    from tests.workers import flush_broker
-
     flush_broker()
     running: dict = {}
     yield running
@@ -75,8 +63,6 @@ def _workers(django_db_setup, django_db_blocker):
 def celery_worker(_workers, transactional_db):
     """A real Celery worker (with beat, for the sweeper) on Redis, sharing the test
     database; tests using it must commit, so they get transactional_db."""
-    from tests.workers import Worker
-
     worker = _workers.get("main")
     if worker is None or worker.process.poll() is not None:
         worker = _workers["main"] = Worker("main").start()

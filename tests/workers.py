@@ -101,3 +101,10 @@ def wait_for(predicate, timeout: float = 60, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+
+
+def stop_shared_worker(workers: dict) -> None:
+    """Stop the session's shared worker (the `_workers` fixture's), for a test that must be
+    the only one consuming the queue."""
+    if "main" in workers:
+        workers.pop("main").stop()

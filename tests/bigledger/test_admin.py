@@ -5,34 +5,20 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.urls import reverse
 
 from bigledger.models import ApiKey, NumberSequence
 from inventory.models import Item
 from ledger.models import Customer, JournalEntry
 from tests import builders
-from tests.conftest import make_company
+from tests.helpers import admin_url, make_company, staff_user
 
 pytestmark = pytest.mark.django_db
 
 ADMIN_APPS = ("bigledger", "ledger", "inventory")
 
 
-def admin_url(model, view: str, *args) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
-def staff_user(credentials):
-    return get_user_model().objects.get(username=credentials.username)
-
-
 def staff_user_for(company):
     return get_user_model().objects.get(membership__company=company)
-
-
-@pytest.fixture
-def superuser(db):
-    return get_user_model().objects.create_superuser("root", "root@example.com", "pw-test-123")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from bigledger.models import ApiKey, hash_api_key
 pytestmark = pytest.mark.django_db
 
 
-def test_request_without_a_key_is_401_in_the_seed_envelope():
+def test_request_without_a_key_is_401_in_the_api_error_envelope():
     response = APIClient().get("/v1/customers")
 
     assert response.status_code == 401

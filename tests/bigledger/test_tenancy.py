@@ -7,6 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from inventory.models import Location
 from ledger.models import Account, Customer, TaxCode
 from tests import builders
+from tests.helpers import make_company
 
 
 @pytest.mark.django_db
@@ -48,8 +49,6 @@ def test_customers_without_email_do_not_collide(company):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_racing_transactions_cannot_both_create_the_same_email():
-    from tests.conftest import make_company
-
     company = make_company().company
     barrier = threading.Barrier(2)
     outcomes = []

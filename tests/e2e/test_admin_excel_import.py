@@ -6,7 +6,7 @@ import openpyxl
 import pytest
 
 from ledger.models import Customer
-from tests.conftest import make_company
+from tests.helpers import make_company
 
 
 def fill_template(path, rows) -> None:

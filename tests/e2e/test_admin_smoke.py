@@ -1,6 +1,6 @@
 import pytest
 
-from tests.conftest import make_company
+from tests.helpers import make_company
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,6 +1,5 @@
 """Reading inventory back: items with stock on hand, locations and stock adjustments."""
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -8,15 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests import builders
-
-
-def body(response) -> dict:
-    """The JSON body with numbers read as Decimals, so money compares exactly."""
-    return json.loads(response.content, parse_float=Decimal)
-
-
-def listed_ids(response) -> list[str]:
-    return [row["id"] for row in body(response)["data"]]
+from tests.helpers import json_of, listed_ids
 
 
 @pytest.fixture
@@ -37,7 +28,7 @@ def test_every_inventory_list_answers_a_paged_envelope(api, widget, entity, slas
     response = api.get(f"/v1/{entity}{slash}")
 
     assert response.status_code == 200
-    payload = body(response)
+    payload = json_of(response)
     assert payload["success"] is True
     assert isinstance(payload["data"], list)
     assert set(payload["pagination"]) >= {"page", "pageSize", "totalRecords", "totalPages"}
@@ -51,7 +42,7 @@ def test_item_detail_shows_stock_on_hand_per_location(api, company, widget):
     response = api.get(f"/v1/items/{widget.public_id}")
 
     assert response.status_code == 200
-    data = body(response)["data"]
+    data = json_of(response)["data"]
     assert data["id"] == widget.public_id
     assert data["itemCode"] == "WIDGET-001"
     assert data["taxCode"] == "SST"
@@ -70,7 +61,7 @@ def test_item_detail_shows_stock_on_hand_per_location(api, company, widget):
 
 
 def test_item_without_stock_has_zero_on_hand(api, widget):
-    data = body(api.get(f"/v1/items/{widget.public_id}/"))["data"]
+    data = json_of(api.get(f"/v1/items/{widget.public_id}/"))["data"]
 
     assert data["stock"] == []
     assert data["quantityOnHand"] == Decimal("0")
@@ -86,7 +77,7 @@ def test_another_company_cannot_retrieve_or_list_an_item(api, other_api, widget)
     response = other_api.get(f"/v1/items/{widget.public_id}")
 
     assert response.status_code == 404
-    assert body(response)["error"]["code"] == "NOT_FOUND"
+    assert json_of(response)["error"]["code"] == "NOT_FOUND"
     assert listed_ids(other_api.get("/v1/items")) == []
     assert listed_ids(api.get("/v1/items")) == [widget.public_id]
 
@@ -100,7 +91,7 @@ def test_locations_filter_by_code(api, company):
 def test_stock_adjustment_detail_shows_item_location_value_and_posting(api, company, widget):
     adjustment = builders.adjust_stock(company, widget, "increase", "10", "25.00")
 
-    data = body(api.get(f"/v1/stock-adjustments/{adjustment.public_id}"))["data"]
+    data = json_of(api.get(f"/v1/stock-adjustments/{adjustment.public_id}"))["data"]
 
     assert data == {
         "id": adjustment.public_id,
@@ -133,5 +124,5 @@ def test_item_list_costs_the_same_queries_for_one_or_five_items(api, company, wi
     with CaptureQueriesContext(connection) as five:
         response = api.get("/v1/items")
 
-    assert len(body(response)["data"]) == 5
+    assert len(json_of(response)["data"]) == 5
     assert len(five) == len(one), [query["sql"] for query in five.captured_queries]

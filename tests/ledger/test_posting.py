@@ -8,27 +8,9 @@ from inventory.models import AdjustmentType
 from ledger import selectors
 from ledger.models import AccountRole, DocumentStatus, JournalEntry, JournalSource
 from tests import builders
+from tests.books import assert_books_sound, lines_of
 
 pytestmark = pytest.mark.django_db
-
-
-def lines_of(entry):
-    return {(line.account.code, line.debit, line.credit) for line in entry.lines.all()}
-
-
-def assert_books_sound(company):
-    debit, credit = selectors.journal_totals(company=company)
-    assert debit == credit
-    for entry in JournalEntry.objects.for_company(company).prefetch_related("lines"):
-        lines = list(entry.lines.all())
-        assert sum(line.debit for line in lines) == sum(line.credit for line in lines)
-        assert entry.total_debit == entry.total_credit
-    assert selectors.role_balance(
-        company=company, role=AccountRole.RECEIVABLES
-    ) == selectors.open_invoices_outstanding(company=company)
-    assert -selectors.role_balance(
-        company=company, role=AccountRole.PAYABLES
-    ) == selectors.open_bills_outstanding(company=company)
 
 
 def test_an_invoice_posts_receivables_sales_and_output_tax(company):

@@ -1,6 +1,5 @@
 """Reading the ledger back: GET /v1/{entity}, /v1/{entity}/{id} and the trial balance."""
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -9,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from tests import builders
+from tests.helpers import json_of, listed_ids
 
 LEDGER_LISTS = [
     "customers",
@@ -20,15 +20,6 @@ LEDGER_LISTS = [
     "bills",
     "payments",
 ]
-
-
-def body(response) -> dict:
-    """The JSON body with numbers read as Decimals, so money compares exactly."""
-    return json.loads(response.content, parse_float=Decimal)
-
-
-def listed_ids(response) -> list[str]:
-    return [row["id"] for row in body(response)["data"]]
 
 
 @pytest.fixture
@@ -58,7 +49,7 @@ def test_every_ledger_list_answers_a_paged_envelope(api, acme, widgets, entity, 
     response = api.get(f"/v1/{entity}{slash}")
 
     assert response.status_code == 200
-    payload = body(response)
+    payload = json_of(response)
     assert payload["success"] is True
     assert isinstance(payload["data"], list)
     assert set(payload["pagination"]) >= {"page", "pageSize", "totalRecords", "totalPages"}
@@ -69,7 +60,7 @@ def test_customers_list_pages_by_page_size(api, company, acme):
 
     response = api.get("/v1/customers", {"pageSize": 1, "page": 2})
 
-    payload = body(response)
+    payload = json_of(response)
     assert [row["customerNumber"] for row in payload["data"]] == ["CUST-0002"]
     assert payload["pagination"]["totalRecords"] == 2
     assert payload["pagination"]["totalPages"] == 2
@@ -79,7 +70,7 @@ def test_customer_detail_shows_public_id_address_and_exact_money(api, acme):
     response = api.get(f"/v1/customers/{acme.public_id}")
 
     assert response.status_code == 200
-    payload = body(response)
+    payload = json_of(response)
     assert payload["success"] is True
     assert payload["data"] == {
         "id": acme.public_id,
@@ -123,7 +114,7 @@ def test_customers_filter_by_number_and_status(api, company, acme):
 def test_suppliers_show_supplier_number(api, widgets):
     response = api.get(f"/v1/suppliers/{widgets.public_id}/")
 
-    assert body(response)["data"]["supplierNumber"] == "SUPP-0001"
+    assert json_of(response)["data"]["supplierNumber"] == "SUPP-0001"
 
 
 def test_accounts_filter_by_code_and_show_parent_public_id(api, company):
@@ -132,7 +123,7 @@ def test_accounts_filter_by_code_and_show_parent_public_id(api, company):
 
     response = api.get("/v1/accounts", {"code": "1100"})
 
-    assert body(response)["data"] == [
+    assert json_of(response)["data"] == [
         {
             "id": receivables.public_id,
             "code": "1100",
@@ -148,7 +139,7 @@ def test_accounts_filter_by_code_and_show_parent_public_id(api, company):
 def test_tax_codes_filter_by_code(api, company):
     response = api.get("/v1/tax-codes", {"code": "SST"})
 
-    [sst] = body(response)["data"]
+    [sst] = json_of(response)["data"]
     assert sst["id"] == builders.tax(company).public_id
     assert sst["rate"] == Decimal("8.0000")
 
@@ -161,7 +152,7 @@ def test_another_company_cannot_retrieve_or_list_a_customer_or_invoice(
     for path in (f"/v1/customers/{acme.public_id}", f"/v1/invoices/{invoice.public_id}"):
         response = other_api.get(path)
         assert response.status_code == 404
-        assert body(response)["error"]["code"] == "NOT_FOUND"
+        assert json_of(response)["error"]["code"] == "NOT_FOUND"
     assert listed_ids(other_api.get("/v1/customers")) == []
     assert listed_ids(other_api.get("/v1/invoices")) == []
     assert listed_ids(api.get("/v1/invoices")) == [invoice.public_id]
@@ -171,7 +162,7 @@ def test_unknown_id_is_not_found(api):
     response = api.get("/v1/invoices/inv_doesnotexist")
 
     assert response.status_code == 404
-    assert body(response)["success"] is False
+    assert json_of(response)["success"] is False
 
 
 def test_invoice_detail_shows_lines_amount_paid_and_status_after_a_partial_payment(
@@ -182,7 +173,7 @@ def test_invoice_detail_shows_lines_amount_paid_and_status_after_a_partial_payme
 
     response = api.get(f"/v1/invoices/{invoice.public_id}")
 
-    data = body(response)["data"]
+    data = json_of(response)["data"]
     assert data["id"] == invoice.public_id
     assert data["number"] == invoice.number
     assert data["customerId"] == acme.public_id
@@ -235,7 +226,7 @@ def test_invoices_filter_by_status_and_customer(api, company, acme):
 def test_bill_detail_shows_supplier_lines_and_totals(api, company, widgets):
     bill = builders.bill(company, widgets)
 
-    data = body(api.get(f"/v1/bills/{bill.public_id}"))["data"]
+    data = json_of(api.get(f"/v1/bills/{bill.public_id}"))["data"]
 
     assert data["supplierId"] == widgets.public_id
     assert data["total"] == Decimal("216.00")
@@ -248,7 +239,7 @@ def test_payment_detail_shows_direction_party_and_allocations(api, company, acme
     invoice = builders.invoice(company, acme)
     payment = builders.payment(company, acme, "600.00", allocations=[(invoice, "400.00")])
 
-    data = body(api.get(f"/v1/payments/{payment.public_id}"))["data"]
+    data = json_of(api.get(f"/v1/payments/{payment.public_id}"))["data"]
 
     assert data["direction"] == "receipt"
     assert data["customerId"] == acme.public_id
@@ -262,7 +253,7 @@ def test_payment_detail_shows_direction_party_and_allocations(api, company, acme
 def test_journal_entry_detail_shows_lines_with_account_ids_and_codes(api, company):
     entry = builders.journal(company, "6000", "1620", "300.00")
 
-    data = body(api.get(f"/v1/journal-entries/{entry.public_id}"))["data"]
+    data = json_of(api.get(f"/v1/journal-entries/{entry.public_id}"))["data"]
 
     assert data["number"] == entry.number
     assert data["totalDebit"] == data["totalCredit"] == Decimal("300.00")
@@ -286,7 +277,7 @@ def test_invoice_list_costs_the_same_queries_for_one_or_five_invoices(api, compa
     with CaptureQueriesContext(connection) as five:
         response = api.get("/v1/invoices")
 
-    assert len(body(response)["data"]) == 5
+    assert len(json_of(response)["data"]) == 5
     assert len(five) == len(one), [query["sql"] for query in five.captured_queries]
 
 
@@ -301,7 +292,7 @@ def test_trial_balance_totals_agree_and_money_is_exact_json_numbers(api, company
     response = api.get("/v1/reports/trial-balance")
 
     assert response.status_code == 200
-    payload = body(response)
+    payload = json_of(response)
     assert payload["success"] is True
     data = payload["data"]
     assert data["totalDebit"] == data["totalCredit"] == Decimal("1846.00")
@@ -319,7 +310,7 @@ def test_trial_balance_totals_agree_and_money_is_exact_json_numbers(api, company
 def test_trial_balance_of_another_company_is_empty(other_api, company, acme):
     builders.invoice(company, acme)
 
-    data = body(other_api.get("/v1/reports/trial-balance/"))["data"]
+    data = json_of(other_api.get("/v1/reports/trial-balance/"))["data"]
 
     assert data["accounts"] == []
     assert data["totalDebit"] == data["totalCredit"] == Decimal("0.00")
@@ -334,4 +325,4 @@ def test_customers_need_a_valid_api_key(db, authorization):
     response = client.get("/v1/customers")
 
     assert response.status_code == 401
-    assert body(response)["error"]["code"] == "UNAUTHORIZED"
+    assert json_of(response)["error"]["code"] == "UNAUTHORIZED"

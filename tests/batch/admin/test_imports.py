@@ -6,7 +6,6 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -19,9 +18,7 @@ from ledger import resources as ledger_resources
 from ledger.handlers.parties import CustomerHandler
 from ledger.models import Customer, TaxCode
 from tests import builders
-from tests.bigledger.test_admin import admin_url, staff_user
-from tests.conftest import make_company
-from tests.helpers import create, post_batch
+from tests.helpers import admin_url, create, make_company, post_batch, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -31,11 +28,6 @@ CUSTOMERS_CSV = (
     "Broken Sdn Bhd,not-an-email,,Penang\n"
     "Beta Supplies,beta@example.com,,Ipoh\n"
 )
-
-
-@pytest.fixture
-def superuser(db):
-    return get_user_model().objects.create_superuser("root", "root@example.com", "pw-test-123")
 
 
 @pytest.fixture(autouse=True)

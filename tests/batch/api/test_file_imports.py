@@ -17,7 +17,7 @@ from batch.files.columns import layout_for
 from batch.models import BatchChunk, BatchJob
 from ledger.models import Customer, Invoice
 from tests import builders
-from tests.batch.jobs.test_jobs import finished
+from tests.helpers import finished
 
 ENTITIES = sorted(registered_handlers())
 
@@ -219,11 +219,11 @@ def test_a_filled_template_of_every_entity_creates_records_read_back_through_the
 
 # Columns ------------------------------------------------------------------------------------
 
-SEED_CSV = b"""name,email,phone,credit_limit,payment_terms,tax_number
+EXAMPLE_CSV = b"""name,email,phone,credit_limit,payment_terms,tax_number
 "Acme Corp","billing@acme.com","+60123456789",10000,30,"123456789012"
 "Tech Solutions","accounts@tech.my","+60387654321",25000,45,"987654321012"
 """
-SEED_MAPPING = {
+EXAMPLE_MAPPING = {
     "name": "name",
     "email": "email",
     "phone": "phone",
@@ -233,8 +233,8 @@ SEED_MAPPING = {
 }
 
 
-def test_the_seed_csv_imports_with_the_seed_mapping(api, company):
-    body = upload(api, "customers", SEED_CSV, mapping=SEED_MAPPING)
+def test_the_api_example_csv_imports_with_its_mapping(api, company):
+    body = upload(api, "customers", EXAMPLE_CSV, mapping=EXAMPLE_MAPPING)
 
     assert body["data"]["successfulRecords"] == 2
     customer = read_back(api, "customers", results(body)[1]["data"]["id"])
@@ -559,14 +559,14 @@ def test_bad_options_are_refused(api, company, options, code):
 
 
 def test_validate_only_runs_every_rule_and_persists_nothing(api, company):
-    body = upload(api, "customers", SEED_CSV, options={"validateOnly": True})
+    body = upload(api, "customers", EXAMPLE_CSV, options={"validateOnly": True})
 
     assert [r["status"] for r in results(body)] == ["validated", "validated"]
     assert not Customer.objects.for_company(company).exists()
 
 
 def test_options_async_makes_a_job_even_of_a_small_file(api, company):
-    body = upload(api, "customers", SEED_CSV, options={"async": True}, status=202)
+    body = upload(api, "customers", EXAMPLE_CSV, options={"async": True}, status=202)
 
     job = BatchJob.objects.get(public_id=body["data"]["jobId"])
     assert (job.mode, job.status, job.total_records, job.source) == ("async", "queued", 2, "csv")
@@ -588,10 +588,10 @@ def test_the_large_batch_rate_limit_counts_the_files_rows(api, company, settings
 
 
 def test_the_same_idempotency_key_and_file_replays_the_first_answer(api, company):
-    first = upload(api, "customers", SEED_CSV, HTTP_IDEMPOTENCY_KEY="import-1")
+    first = upload(api, "customers", EXAMPLE_CSV, HTTP_IDEMPOTENCY_KEY="import-1")
     response = api.post(
         "/v1/batch/customers/import-csv",
-        {"file": SimpleUploadedFile("customers.csv", SEED_CSV)},
+        {"file": SimpleUploadedFile("customers.csv", EXAMPLE_CSV)},
         format="multipart",
         HTTP_IDEMPOTENCY_KEY="import-1",
     )

@@ -8,7 +8,7 @@ from django.db import connection
 
 from batch.models import BatchJob, JobMode
 from ledger.models import Customer
-from tests.conftest import api_client_for, make_company
+from tests.helpers import api_client_for, make_company
 
 BODY = {"operations": [{"operation": "create", "data": {"name": "Acme", "email": "a@acme.test"}}]}
 

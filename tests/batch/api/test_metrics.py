@@ -1,4 +1,4 @@
-"""GET /v1/batch/metrics: the seed's shape, computed from aggregates over the company's jobs."""
+"""GET /v1/batch/metrics: the documented shape, computed from aggregates over the company's jobs."""
 
 from datetime import timedelta
 
@@ -50,7 +50,7 @@ def get_metrics(api) -> dict:
     return simplejson.loads(response.content)
 
 
-def test_metrics_answer_in_the_seeds_shape(api, company, other_company):
+def test_metrics_answer_in_the_documented_shape(api, company, other_company):
     finished(company, "customers", records=100, successful=95, seconds=2.0)
     finished(company, "customers", records=50, successful=50, seconds=3.0)
     finished(company, "items", records=200, successful=190, seconds=1.0)

@@ -18,7 +18,7 @@ from django.db import connection
 
 from batch.api.ratelimit import Rate
 from batch.models import BatchJob
-from tests.conftest import api_client_for, make_company
+from tests.helpers import api_client_for, make_company
 from tests.workers import database_url
 
 ROOT = Path(__file__).resolve().parents[3]

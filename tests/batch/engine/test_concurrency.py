@@ -8,7 +8,7 @@ from django.db import connection
 
 from ledger.handlers.parties import CustomerHandler
 from ledger.models import Customer
-from tests.conftest import api_client_for, make_company
+from tests.helpers import api_client_for, make_company
 
 
 def run_concurrently(clients, bodies) -> list:

@@ -1,4 +1,4 @@
-"""The batch contract (DESIGN 1–11), shown on customers: envelope, options, results."""
+"""The batch contract of docs/api.md, shown on customers: envelope, options, results."""
 
 from decimal import Decimal
 
@@ -119,10 +119,10 @@ def test_without_a_key_the_batch_is_401(client):
     assert response.status_code == 401
 
 
-# The seed's response and options.
+# The API's example, its response and options.
 
 
-def test_the_seed_example_creates_updates_and_answers_in_the_seed_shape(api, company):
+def test_the_api_example_creates_updates_and_answers_in_the_documented_shape(api, company):
     existing = post_batch(api, "customers", [create({"name": "Old Co"})])["data"]["results"][0]
 
     result = post_batch(
@@ -168,7 +168,7 @@ def test_the_seed_example_creates_updates_and_answers_in_the_seed_shape(api, com
     assert Customer.objects.get(public_id=existing["data"]["id"]).credit_limit == Decimal("15000")
 
 
-def test_option_defaults_are_the_seeds(api):
+def test_option_defaults_are_the_documented_ones(api):
     result = post_batch(api, "customers", [create({"name": "A"})])
 
     assert result["data"]["options"] == {

@@ -9,38 +9,13 @@ import simplejson
 from batch.models import BatchChunk, BatchJob
 from ledger import selectors
 from ledger.models import Customer
-from tests.helpers import create, post_batch
+from tests.helpers import create, finished, job_status, numbered_customer, post_batch, submit
 from tests.workers import wait_for
-
-
-def customer(i: int, **extra) -> dict:
-    return create({"name": f"Customer {i}", "email": f"c{i}@example.com", **extra}, f"ref-{i}")
-
-
-def submit(api, entity, operations, **options) -> dict:
-    return post_batch(api, entity, operations, status=202, **{"async": True, **options})["data"]
-
-
-def job_status(api, job_id) -> dict:
-    response = api.get(f"/v1/batch/jobs/{job_id}")
-    assert response.status_code == 200, response.content
-    return response.json()["data"]
-
-
-def finished(api, job_id, timeout=90) -> dict:
-    return wait_for(
-        lambda: (
-            (data := job_status(api, job_id))["status"]
-            in ("completed", "rolled_back", "failed", "cancelled")
-            and data
-        ),
-        timeout=timeout,
-    )
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_async_batch_answers_202_and_a_worker_completes_it(api, company, celery_worker):
-    operations = [customer(i) for i in range(1200)] + [customer(5000, name="")]
+    operations = [numbered_customer(i) for i in range(1200)] + [numbered_customer(5000, name="")]
 
     accepted = submit(api, "customers", operations)
 
@@ -71,9 +46,9 @@ def test_an_async_batch_answers_202_and_a_worker_completes_it(api, company, cele
 
 @pytest.mark.django_db(transaction=True)
 def test_results_are_paged_and_failed_rows_download_as_csv(api, celery_worker):
-    operations = [customer(i) for i in range(700)]
-    operations[3] = customer(3, email="not-an-email")
-    operations[650] = customer(650, name='=HYPERLINK("http://x")', creditLimit="-1")
+    operations = [numbered_customer(i) for i in range(700)]
+    operations[3] = numbered_customer(3, email="not-an-email")
+    operations[650] = numbered_customer(650, name='=HYPERLINK("http://x")', creditLimit="-1")
     job_id = submit(api, "customers", operations)["jobId"]
     finished(api, job_id)
 
@@ -96,9 +71,9 @@ def test_results_are_paged_and_failed_rows_download_as_csv(api, celery_worker):
 
 @pytest.mark.django_db(transaction=True)
 def test_retry_runs_only_the_failed_records_with_corrections(api, company, celery_worker):
-    operations = [customer(i) for i in range(10)]
-    operations[2] = customer(2, email="bad")
-    operations[7] = customer(7, phone="12")
+    operations = [numbered_customer(i) for i in range(10)]
+    operations[2] = numbered_customer(2, email="bad")
+    operations[7] = numbered_customer(7, phone="12")
     job_id = submit(api, "customers", operations)["jobId"]
     finished(api, job_id)
 
@@ -120,8 +95,8 @@ def test_retry_runs_only_the_failed_records_with_corrections(api, company, celer
 
 @pytest.mark.django_db(transaction=True)
 def test_rollback_on_error_makes_the_whole_job_one_transaction(api, company, celery_worker):
-    operations = [customer(i) for i in range(1100)]
-    operations[1050] = customer(1050, creditLimit="1.001")
+    operations = [numbered_customer(i) for i in range(1100)]
+    operations[1050] = numbered_customer(1050, creditLimit="1.001")
 
     job_id = submit(api, "customers", operations, rollbackOnError=True)["jobId"]
     done = finished(api, job_id)
@@ -138,8 +113,8 @@ def test_rollback_on_error_makes_the_whole_job_one_transaction(api, company, cel
 def test_continue_on_error_false_skips_everything_after_the_first_failure(
     api, company, celery_worker
 ):
-    operations = [customer(i) for i in range(1200)]
-    operations[600] = customer(600, name="")
+    operations = [numbered_customer(i) for i in range(1200)]
+    operations[600] = numbered_customer(600, name="")
 
     done = finished(api, submit(api, "customers", operations, continueOnError=False)["jobId"])
 
@@ -151,7 +126,7 @@ def test_continue_on_error_false_skips_everything_after_the_first_failure(
 
 @pytest.mark.django_db(transaction=True)
 def test_jobs_list_filters_by_status_and_entity(api, celery_worker):
-    post_batch(api, "customers", [customer(1)])
+    post_batch(api, "customers", [numbered_customer(1)])
     job_id = submit(api, "suppliers", [create({"name": "S"})])["jobId"]
     finished(api, job_id)
 
@@ -194,7 +169,7 @@ def test_cancel_stops_a_processing_job_between_chunks(api, company, celery_worke
 
 
 def test_another_companys_job_is_404(api, other_api, db):
-    job_id = post_batch(other_api, "customers", [customer(1)])["data"]["batchId"]
+    job_id = post_batch(other_api, "customers", [numbered_customer(1)])["data"]["batchId"]
 
     assert api.get(f"/v1/batch/jobs/{job_id}").status_code == 404
     assert api.get(f"/v1/batch/jobs/{job_id}/results").status_code == 404
@@ -205,14 +180,16 @@ def test_an_async_batch_over_the_async_maximum_is_refused(api, settings, db):
     settings.BATCH_ASYNC_MAX_OPERATIONS = 5
 
     response = post_batch(
-        api, "customers", [customer(i) for i in range(6)], status=400, **{"async": True}
+        api, "customers", [numbered_customer(i) for i in range(6)], status=400, **{"async": True}
     )
 
     assert response["error"]["code"] == "BATCH_TOO_LARGE"
 
 
 def test_a_sync_batch_can_be_read_back_as_a_job(api, db):
-    batch_id = post_batch(api, "customers", [customer(1), customer(2, name="")])["data"]["batchId"]
+    batch_id = post_batch(api, "customers", [numbered_customer(1), numbered_customer(2, name="")])[
+        "data"
+    ]["batchId"]
 
     status = job_status(api, batch_id)
     results = api.get(f"/v1/batch/jobs/{batch_id}/results").json()["data"]["results"]

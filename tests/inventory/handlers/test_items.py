@@ -8,7 +8,15 @@ import simplejson
 from inventory.models import Item, StockLevel
 from ledger.models import BillLine, InvoiceLine, TaxCode
 from tests import builders
-from tests.helpers import count_queries, create, delete, post_batch, update
+from tests.helpers import (
+    count_queries,
+    create,
+    delete,
+    detail_codes,
+    post_batch,
+    result_error,
+    update,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -49,20 +57,10 @@ def read_item(api, public_id) -> dict:
     return simplejson.loads(response.content, use_decimal=True)["data"]
 
 
-def error_of(data, index=0) -> dict:
-    result = data["results"][index]
-    assert result["status"] == "failed", result
-    return result["error"]
-
-
-def codes_of(error) -> set[tuple[str, str]]:
-    return {(detail["field"], detail["code"]) for detail in error["details"]}
-
-
 # Create.
 
 
-def test_the_seed_example_creates_both_items_and_they_read_back(api, company):
+def test_the_api_example_creates_both_items_and_they_read_back(api, company):
     data = items(api, create(WIDGET, "item_001"), create(CONSULTING, "item_002"))
 
     assert [r["status"] for r in data["results"]] == ["created", "created"]
@@ -122,20 +120,20 @@ def test_type_defaults_to_inventory_and_unit_of_measure_is_case_insensitive(api)
     ],
 )
 def test_a_bad_field_is_a_validation_error_naming_it(api, company, data, field, code):
-    error = error_of(items(api, create(data)))
+    error = result_error(items(api, create(data)))
 
     assert error["code"] == "VALIDATION_ERROR"
     assert error["field"] == field
-    assert codes_of(error) == {(field, code)}
+    assert detail_codes(error) == {(field, code)}
     assert not Item.objects.for_company(company).exists()
 
 
 def test_several_bad_fields_are_reported_together(api):
-    error = error_of(items(api, create({"name": "", "costPrice": -1, "type": "goods"})))
+    error = result_error(items(api, create({"name": "", "costPrice": -1, "type": "goods"})))
 
     assert error["code"] == "VALIDATION_ERROR"
     assert error["message"] == "Multiple validation errors"
-    assert codes_of(error) == {
+    assert detail_codes(error) == {
         ("itemCode", "REQUIRED"),
         ("name", "REQUIRED"),
         ("costPrice", "INVALID_AMOUNT"),
@@ -147,7 +145,7 @@ def test_an_item_code_twice_in_one_batch_is_a_duplicate(api, company):
     data = items(api, create(WIDGET), create({**WIDGET, "name": "Copy"}))
 
     assert data["results"][0]["status"] == "created"
-    error = error_of(data, 1)
+    error = result_error(data, 1)
     assert (error["code"], error["field"]) == ("DUPLICATE_ERROR", "itemCode")
     assert Item.objects.for_company(company).get().name == "Premium Widget"
 
@@ -155,7 +153,7 @@ def test_an_item_code_twice_in_one_batch_is_a_duplicate(api, company):
 def test_an_item_code_already_stored_is_a_duplicate(api, company):
     builders.item(company, "WIDGET-001")
 
-    error = error_of(items(api, create(WIDGET)))
+    error = result_error(items(api, create(WIDGET)))
 
     assert (error["code"], error["field"]) == ("DUPLICATE_ERROR", "itemCode")
 
@@ -167,7 +165,7 @@ def test_item_codes_are_per_company(api, other_company):
 
 
 def test_an_unknown_tax_code_is_a_reference_error(api):
-    error = error_of(items(api, create({**WIDGET, "taxCode": "GST"})))
+    error = result_error(items(api, create({**WIDGET, "taxCode": "GST"})))
 
     assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "taxCode")
 
@@ -175,7 +173,7 @@ def test_an_unknown_tax_code_is_a_reference_error(api):
 def test_another_companys_tax_code_is_a_reference_error(api, other_company):
     TaxCode.objects.create(company=other_company, code="OTHER", name="Other", rate=Decimal("6"))
 
-    error = error_of(items(api, create({**WIDGET, "taxCode": "OTHER"})))
+    error = result_error(items(api, create({**WIDGET, "taxCode": "OTHER"})))
 
     assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "taxCode")
 
@@ -281,7 +279,7 @@ def test_null_clears_an_optional_field_but_not_a_required_one(api, company):
     )
 
     assert data["results"][0]["status"] == "updated"
-    assert codes_of(error_of(data, 1)) == {("name", "REQUIRED")}
+    assert detail_codes(result_error(data, 1)) == {("name", "REQUIRED")}
     widget = Item.objects.get(company=company)
     assert (widget.tax_code, widget.category, widget.name) == (None, "", "Widget")
 
@@ -290,7 +288,7 @@ def test_an_update_to_a_taken_item_code_is_a_duplicate(api, company):
     builders.item(company, "A")
     b = builders.item(company, "B")
 
-    error = error_of(items(api, update({"id": b.public_id, "itemCode": "A"})))
+    error = result_error(items(api, update({"id": b.public_id, "itemCode": "A"})))
 
     assert (error["code"], error["field"]) == ("DUPLICATE_ERROR", "itemCode")
 
@@ -319,15 +317,15 @@ def test_update_and_delete_of_an_unknown_item_are_not_found(api, other_company):
         delete({"itemCode": "THEIRS"}),
     )
 
-    assert [error_of(data, i)["code"] for i in range(3)] == ["NOT_FOUND"] * 3
+    assert [result_error(data, i)["code"] for i in range(3)] == ["NOT_FOUND"] * 3
     assert Item.objects.get(pk=theirs.pk).name == "Theirs"
 
 
 def test_an_update_without_an_identifier_is_a_validation_error(api):
-    error = error_of(items(api, update({"name": "Nameless"})))
+    error = result_error(items(api, update({"name": "Nameless"})))
 
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "id")
-    assert codes_of(error) == {("id", "REQUIRED")}
+    assert detail_codes(error) == {("id", "REQUIRED")}
 
 
 # Delete.
@@ -367,7 +365,7 @@ def test_delete_of_an_item_in_use_is_a_conflict(api, company, use):
 
     data = items(api, delete({"itemCode": "WIDGET-001"}), create({"itemCode": "NEW", "name": "N"}))
 
-    error = error_of(data)
+    error = result_error(data, 0)
     assert error["code"] == "CONFLICT"
     assert data["results"][1]["status"] == "created"
     assert Item.objects.filter(pk=widget.pk).exists()

@@ -16,11 +16,10 @@ from inventory.models import (
     StockLevel,
     StockMovement,
 )
-from inventory.selectors import stock_levels_disagreeing_with_movements
 from ledger.models import JournalEntry, JournalSource
-from ledger.selectors import journal_totals
 from tests import builders
-from tests.helpers import create, post_batch
+from tests.books import assert_books_balance
+from tests.helpers import create, detail_codes, post_batch, result_error
 
 pytestmark = pytest.mark.django_db
 
@@ -60,19 +59,8 @@ def only_result(api, data, **options) -> dict:
     return post(api, data, **options)["results"][0]
 
 
-def error_of(result: dict) -> tuple[str, str | None, list[str]]:
-    error = result["error"]
-    return error["code"], error.get("field"), [d["code"] for d in error.get("details", [])]
-
-
 def on_hand(item) -> Decimal:
     return StockLevel.objects.get(item=item).quantity
-
-
-def assert_books_sound(company) -> None:
-    debit, credit = journal_totals(company=company)
-    assert debit == credit
-    assert stock_levels_disagreeing_with_movements(company=company) == []
 
 
 def assert_nothing_moved(api, company) -> None:
@@ -81,12 +69,12 @@ def assert_nothing_moved(api, company) -> None:
     assert not StockMovement.objects.filter(company=company).exists()
     assert not StockLevel.objects.filter(company=company).exists()
     assert not JournalEntry.objects.filter(company=company).exists()
-    assert_books_sound(company)
+    assert_books_balance(company)
     result = only_result(api, increase())
     assert result["data"]["number"] == "ADJ-000001"
     entry = JournalEntry.objects.get(company=company)
     assert entry.number == "JE-000001"
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 @pytest.fixture
@@ -94,13 +82,13 @@ def widget(company):
     return builders.item(company, "WIDGET-001")
 
 
-# The seed's example ---------------------------------------------------------------------------
+# The API's example ----------------------------------------------------------------------------
 
 
-def test_the_seed_example_increases_then_decreases_at_the_average_cost(api, company, widget):
+def test_the_api_example_increases_then_decreases_at_the_average_cost(api, company, widget):
     gadget = builders.item(company, "GADGET-002")
     builders.adjust_stock(company, gadget, AdjustmentType.INCREASE, "80", "2.00")
-    seed = [
+    example = [
         create(
             increase(widget.public_id, locationId=builders.warehouse(company).public_id), "adj_001"
         ),
@@ -109,7 +97,7 @@ def test_the_seed_example_increases_then_decreases_at_the_average_cost(api, comp
         ),
     ]
 
-    body = post_batch(api, ENTITY, seed)["data"]
+    body = post_batch(api, ENTITY, example)["data"]
 
     assert body["status"] == "completed"
     assert body["summary"]["created"] == 2
@@ -135,7 +123,7 @@ def test_the_seed_example_increases_then_decreases_at_the_average_cost(api, comp
     assert adjustment.date == timezone.localdate()
     assert adjustment.journal_entry.source == JournalSource.STOCK_ADJUSTMENT
     assert (on_hand(widget), on_hand(gadget)) == (Decimal("100"), Decimal("30"))
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_an_increase_then_a_decrease_of_the_same_stock_work_in_one_batch(api, company, widget):
@@ -147,7 +135,7 @@ def test_an_increase_then_a_decrease_of_the_same_stock_work_in_one_batch(api, co
     assert body["results"][1]["data"]["value"] == Decimal("1250.00")
     assert on_hand(widget) == Decimal("50")
     assert StockLevel.objects.get(item=widget).value == Decimal("1250.00")
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_item_and_location_are_named_by_code_too(api, company, widget):
@@ -175,7 +163,7 @@ def test_the_moving_average_cost_follows_increases(api, company, widget):
         Decimal("36.85"),
         Decimal("20"),
     )
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_the_last_unit_out_takes_the_remaining_value(api, company, widget):
@@ -183,7 +171,7 @@ def test_the_last_unit_out_takes_the_remaining_value(api, company, widget):
 
     level = StockLevel.objects.get(item=widget)
     assert (level.quantity, level.value) == (Decimal("0"), Decimal("0.00"))
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 # Stock on hand --------------------------------------------------------------------------------
@@ -192,12 +180,13 @@ def test_the_last_unit_out_takes_the_remaining_value(api, company, widget):
 def test_a_decrease_beyond_stock_on_hand_is_insufficient_stock(api, company, widget):
     builders.adjust_stock(company, widget, AdjustmentType.INCREASE, "5", "1.00")
 
-    result = only_result(api, decrease(quantity="5.0001"))
+    error = result_error(post(api, decrease(quantity="5.0001")))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "quantity", ["INSUFFICIENT_STOCK"])
-    assert "5 of WIDGET-001 on hand" in result["error"]["message"]
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "quantity")
+    assert detail_codes(error) == {("quantity", "INSUFFICIENT_STOCK")}
+    assert "5 of WIDGET-001 on hand" in error["message"]
     assert on_hand(widget) == Decimal("5")
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_two_decreases_that_together_exceed_stock_fail_at_the_second(api, company, widget):
@@ -206,18 +195,20 @@ def test_two_decreases_that_together_exceed_stock_fail_at_the_second(api, compan
     body = post(api, decrease(quantity="6"), decrease(quantity="6"), decrease(quantity="4"))
 
     assert [r["status"] for r in body["results"]] == ["created", "failed", "created"]
-    assert error_of(body["results"][1]) == ("VALIDATION_ERROR", "quantity", ["INSUFFICIENT_STOCK"])
+    error = result_error(body, 1)
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "quantity")
+    assert detail_codes(error) == {("quantity", "INSUFFICIENT_STOCK")}
     assert body["results"][2]["data"]["quantityOnHand"] == 0
     assert on_hand(widget) == Decimal("0")
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_a_decrease_before_the_increase_that_would_cover_it_fails(api, company, widget):
     body = post(api, decrease(quantity="1"), increase(quantity="1"))
 
     assert [r["status"] for r in body["results"]] == ["failed", "created"]
-    assert error_of(body["results"][0])[2] == ["INSUFFICIENT_STOCK"]
-    assert_books_sound(company)
+    assert detail_codes(result_error(body, 0)) == {("quantity", "INSUFFICIENT_STOCK")}
+    assert_books_balance(company)
 
 
 def test_stock_is_kept_per_location(api, company, widget):
@@ -225,7 +216,7 @@ def test_stock_is_kept_per_location(api, company, widget):
 
     body = post(api, increase(quantity="5"), decrease(quantity="1", locationId="SHOP"))
 
-    assert error_of(body["results"][1])[2] == ["INSUFFICIENT_STOCK"]
+    assert detail_codes(result_error(body, 1)) == {("quantity", "INSUFFICIENT_STOCK")}
 
 
 def test_validate_only_checks_stock_without_creating_levels(api, company, widget):
@@ -238,7 +229,7 @@ def test_validate_only_checks_stock_without_creating_levels(api, company, widget
     )
 
     assert [r["status"] for r in body["results"]] == ["validated", "validated", "failed"]
-    assert error_of(body["results"][2])[2] == ["INSUFFICIENT_STOCK"]
+    assert detail_codes(result_error(body, 2)) == {("quantity", "INSUFFICIENT_STOCK")}
     assert_nothing_moved(api, company)
 
 
@@ -249,14 +240,18 @@ def test_an_increase_needs_a_unit_cost(api, widget):
     data = increase()
     del data["unitCost"]
 
-    assert error_of(only_result(api, data)) == ("VALIDATION_ERROR", "unitCost", ["REQUIRED"])
+    error = result_error(post(api, data))
+
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "unitCost")
+    assert detail_codes(error) == {("unitCost", "REQUIRED")}
 
 
 @pytest.mark.parametrize("cost", ["-0.01", "1.23456"])
 def test_a_bad_unit_cost_is_an_invalid_amount(api, widget, cost):
-    result = only_result(api, increase(unit_cost=cost))
+    error = result_error(post(api, increase(unit_cost=cost)))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "unitCost", ["INVALID_AMOUNT"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "unitCost")
+    assert detail_codes(error) == {("unitCost", "INVALID_AMOUNT")}
 
 
 def test_a_zero_unit_cost_moves_stock_without_a_posting(api, company, widget):
@@ -265,7 +260,7 @@ def test_a_zero_unit_cost_moves_stock_without_a_posting(api, company, widget):
     assert result["data"]["value"] == Decimal("0.00")
     assert on_hand(widget) == Decimal("100")
     assert not JournalEntry.objects.filter(company=company).exists()
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_a_unit_cost_on_a_decrease_is_ignored_with_a_warning(api, company, widget):
@@ -280,15 +275,17 @@ def test_a_unit_cost_on_a_decrease_is_ignored_with_a_warning(api, company, widge
 
 @pytest.mark.parametrize("quantity", ["0", "-1", "1.00001"])
 def test_quantity_must_be_positive(api, widget, quantity):
-    result = only_result(api, increase(quantity=quantity))
+    error = result_error(post(api, increase(quantity=quantity)))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "quantity", ["INVALID_NUMBER"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "quantity")
+    assert detail_codes(error) == {("quantity", "INVALID_NUMBER")}
 
 
 def test_the_adjustment_type_is_increase_or_decrease(api, widget):
-    result = only_result(api, increase(adjustmentType="transfer"))
+    error = result_error(post(api, increase(adjustmentType="transfer")))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "adjustmentType", ["INVALID_CHOICE"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "adjustmentType")
+    assert detail_codes(error) == {("adjustmentType", "INVALID_CHOICE")}
 
 
 @pytest.mark.parametrize("reason", [None, "  "])
@@ -297,14 +294,17 @@ def test_a_reason_is_required(api, widget, reason):
     if reason is None:
         del data["reason"]
 
-    assert error_of(only_result(api, data)) == ("VALIDATION_ERROR", "reason", ["REQUIRED"])
+    error = result_error(post(api, data))
+
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "reason")
+    assert detail_codes(error) == {("reason", "REQUIRED")}
 
 
 def test_item_and_location_are_required(api):
     data = increase()
     del data["itemId"], data["locationId"]
 
-    error = only_result(api, data)["error"]
+    error = result_error(post(api, data))
 
     assert error["code"] == "VALIDATION_ERROR"
     assert [(d["field"], d["code"]) for d in error["details"]] == [
@@ -318,75 +318,89 @@ def test_an_adjustment_may_be_back_dated_but_not_future_dated(api, company, widg
     body = post(api, increase(date="2024-01-15"), increase(date=tomorrow.isoformat()))
 
     assert StockAdjustment.objects.get(company=company).date == datetime.date(2024, 1, 15)
-    assert error_of(body["results"][1]) == ("VALIDATION_ERROR", "date", ["FUTURE_DATE"])
-    assert error_of(only_result(api, increase(date="2024-13-01")))[2] == ["INVALID_DATE"]
+    future = result_error(body, 1)
+    assert (future["code"], future["field"]) == ("VALIDATION_ERROR", "date")
+    assert detail_codes(future) == {("date", "FUTURE_DATE")}
+    invalid = result_error(post(api, increase(date="2024-13-01")))
+    assert detail_codes(invalid) == {("date", "INVALID_DATE")}
 
 
 # References -----------------------------------------------------------------------------------
 
 
 def test_an_unknown_item_is_a_reference_error(api, company):
-    result = only_result(api, increase("item_nope"))
+    error = result_error(post(api, increase("item_nope")))
 
-    assert error_of(result) == ("REFERENCE_ERROR", "itemId", ["NOT_FOUND"])
+    assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "itemId")
+    assert detail_codes(error) == {("itemId", "NOT_FOUND")}
 
 
 def test_an_unknown_item_code_names_its_own_field(api, company):
     data = increase(itemCode="NOPE")
     del data["itemId"]
 
-    assert error_of(only_result(api, data)) == ("REFERENCE_ERROR", "itemCode", ["NOT_FOUND"])
+    error = result_error(post(api, data))
+
+    assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "itemCode")
+    assert detail_codes(error) == {("itemCode", "NOT_FOUND")}
 
 
 def test_an_unknown_location_is_a_reference_error(api, widget):
-    result = only_result(api, increase(locationId="loc_nope"))
+    error = result_error(post(api, increase(locationId="loc_nope")))
 
-    assert error_of(result) == ("REFERENCE_ERROR", "locationId", ["NOT_FOUND"])
+    assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "locationId")
+    assert detail_codes(error) == {("locationId", "NOT_FOUND")}
 
 
 def test_another_companys_item_and_location_do_not_exist(api, company, other_company):
     theirs = builders.item(other_company, "THEIRS")
     their_warehouse = builders.warehouse(other_company)
 
-    result = only_result(api, increase(theirs.public_id, locationId=their_warehouse.public_id))
+    error = result_error(
+        post(api, increase(theirs.public_id, locationId=their_warehouse.public_id))
+    )
 
-    assert result["error"]["code"] == "REFERENCE_ERROR"
-    assert [d["field"] for d in result["error"]["details"]] == ["itemId", "locationId"]
+    assert error["code"] == "REFERENCE_ERROR"
+    assert [d["field"] for d in error["details"]] == ["itemId", "locationId"]
     assert not StockLevel.objects.exists()
 
 
 def test_item_id_and_item_code_must_agree(api, company, widget):
     builders.item(company, "OTHER")
 
-    result = only_result(api, increase(widget.public_id, itemCode="OTHER"))
+    error = result_error(post(api, increase(widget.public_id, itemCode="OTHER")))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "itemCode", ["INVALID_VALUE"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "itemCode")
+    assert detail_codes(error) == {("itemCode", "INVALID_VALUE")}
 
 
 def test_an_inactive_item_is_refused(api, company):
     builders.item(company, "OLD", active=False)
 
-    result = only_result(api, increase("OLD"))
+    error = result_error(post(api, increase("OLD")))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "itemId", ["INACTIVE"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "itemId")
+    assert detail_codes(error) == {("itemId", "INACTIVE")}
 
 
 @pytest.mark.parametrize("kind", [ItemType.SERVICE, ItemType.NON_INVENTORY])
 def test_only_inventory_items_hold_stock(api, company, kind):
     builders.item(company, "HOUR", type=kind)
 
-    result = only_result(api, increase("HOUR"))
+    error = result_error(post(api, increase("HOUR")))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "itemId", ["INVALID_VALUE"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "itemId")
+    assert detail_codes(error) == {("itemId", "INVALID_VALUE")}
     assert not StockLevel.objects.filter(company=company).exists()
 
 
 def test_an_inactive_location_is_refused(api, company, widget):
     Location.objects.filter(company=company, code="WH").update(active=False)
 
-    result = only_result(api, increase())
+    error = result_error(post(api, increase()))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "locationId", ["INACTIVE"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "locationId")
+    assert detail_codes(error) == {("locationId", "INACTIVE")}
 
 
 # Operations and batches -----------------------------------------------------------------------
@@ -414,7 +428,7 @@ def test_a_partial_failure_moves_the_good_records_with_gap_free_numbers(api, com
         "ADJ-000002",
     ]
     assert on_hand(widget) == Decimal("60")
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_stop_on_first_error_keeps_what_came_before(api, company, widget):
@@ -422,7 +436,7 @@ def test_stop_on_first_error_keeps_what_came_before(api, company, widget):
 
     assert [r["status"] for r in body["results"]] == ["created", "failed", "skipped"]
     assert on_hand(widget) == Decimal("100")
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_rollback_on_error_moves_nothing_when_one_record_fails(api, company, widget):
@@ -442,7 +456,7 @@ def test_a_failed_batch_leaves_stock_and_books_sound(api, company, widget):
     assert body["failedRecords"] == 2
     assert on_hand(widget) == Decimal("1")
     assert StockAdjustment.objects.filter(company=company).count() == 1
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 # Queries --------------------------------------------------------------------------------------
@@ -477,4 +491,4 @@ def test_a_full_batch_costs_the_same_queries_as_one_adjustment(api, company):
 
     assert one == full
     assert StockAdjustment.objects.filter(company=company).count() == 506
-    assert_books_sound(company)
+    assert_books_balance(company)

@@ -6,7 +6,15 @@ import simplejson
 
 from ledger.models import Account
 from tests import builders
-from tests.helpers import count_queries, create, delete, post_batch, update
+from tests.helpers import (
+    count_queries,
+    create,
+    delete,
+    detail_codes,
+    post_batch,
+    result_error,
+    update,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -22,16 +30,6 @@ def read_account(api, code) -> dict:
     assert response.status_code == 200, response.content
     (account,) = simplejson.loads(response.content, use_decimal=True)["data"]
     return account
-
-
-def error_of(data, index=0) -> dict:
-    result = data["results"][index]
-    assert result["status"] == "failed", result
-    return result["error"]
-
-
-def codes_of(error) -> set[tuple[str, str]]:
-    return {(detail["field"], detail["code"]) for detail in error["details"]}
 
 
 def stored(company, code) -> Account:
@@ -102,11 +100,11 @@ def test_a_parent_may_be_named_by_public_id_and_the_type_is_case_insensitive(api
 def test_a_bad_field_is_a_validation_error_naming_it(api, company, data, field, code):
     before = Account.objects.for_company(company).count()
 
-    error = error_of(accounts(api, create(data)))
+    error = result_error(accounts(api, create(data)))
 
     assert error["code"] == "VALIDATION_ERROR"
     assert error["field"] == field
-    assert codes_of(error) == {(field, code)}
+    assert detail_codes(error) == {(field, code)}
     assert Account.objects.for_company(company).count() == before
 
 
@@ -120,7 +118,7 @@ def test_a_code_twice_in_one_batch_or_already_stored_is_a_duplicate(api, company
 
     assert data["results"][0]["status"] == "created"
     for index in (1, 2):
-        error = error_of(data, index)
+        error = result_error(data, index)
         assert (error["code"], error["field"]) == ("DUPLICATE_ERROR", "code")
     assert stored(company, "7000").name == "Suspense"
     assert stored(company, "1000").name == "Current Assets"
@@ -147,7 +145,7 @@ def test_an_unknown_parent_is_a_reference_error(api, other_company):
     )
 
     for index in (0, 1):
-        error = error_of(data, index)
+        error = result_error(data, index)
         assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "parentId")
 
 
@@ -158,16 +156,16 @@ def test_a_child_of_a_parent_that_failed_in_the_batch_is_a_reference_error(api):
         create({"code": "7010", "name": "Child", "type": "asset", "parentId": "7000"}),
     )
 
-    assert error_of(data, 1)["code"] == "REFERENCE_ERROR"
+    assert result_error(data, 1)["code"] == "REFERENCE_ERROR"
 
 
 def test_a_parent_of_another_type_is_refused(api, company):
-    error = error_of(
+    error = result_error(
         accounts(api, create({"code": "7000", "name": "X", "type": "expense", "parentId": "1000"}))
     )
 
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "parentId")
-    assert codes_of(error) == {("parentId", "INVALID_VALUE")}
+    assert detail_codes(error) == {("parentId", "INVALID_VALUE")}
 
 
 # Update.
@@ -243,10 +241,10 @@ def test_a_parent_of_null_makes_an_account_top_level(api, company):
     ids=["child", "itself", "grandchild-created-in-the-batch"],
 )
 def test_a_parent_that_would_make_a_cycle_is_refused(api, company, operations):
-    error = error_of(accounts(api, *operations), len(operations) - 1)
+    error = result_error(accounts(api, *operations), len(operations) - 1)
 
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "parentId")
-    assert codes_of(error) == {("parentId", "INVALID_VALUE")}
+    assert detail_codes(error) == {("parentId", "INVALID_VALUE")}
     assert stored(company, "1000").parent is None
 
 
@@ -257,9 +255,9 @@ def test_the_type_of_an_account_with_journal_lines_cannot_change(api, company):
         api, update({"code": "6100", "type": "asset"}), update({"code": "6200", "type": "asset"})
     )
 
-    error = error_of(data)
+    error = result_error(data, 0)
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "type")
-    assert codes_of(error) == {("type", "INVALID_VALUE")}
+    assert detail_codes(error) == {("type", "INVALID_VALUE")}
     assert data["results"][1]["status"] == "updated"  # 6200 has no lines
     assert (stored(company, "6100").type, stored(company, "6200").type) == ("expense", "asset")
 
@@ -273,8 +271,8 @@ def test_the_type_of_an_account_with_sub_accounts_of_that_type_cannot_change(api
         update({"code": "6400", "type": "asset"}),
     )
 
-    assert codes_of(error_of(data, 0)) == {("type", "INVALID_VALUE")}
-    assert codes_of(error_of(data, 3)) == {("type", "INVALID_VALUE")}
+    assert detail_codes(result_error(data, 0)) == {("type", "INVALID_VALUE")}
+    assert detail_codes(result_error(data, 3)) == {("type", "INVALID_VALUE")}
     assert stored(company, "1600").type == "asset"
 
 
@@ -283,7 +281,7 @@ def test_a_posting_account_cannot_be_deactivated(api, company):
         api, update({"code": "1010", "active": False}), update({"code": "1500", "active": False})
     )
 
-    error = error_of(data)
+    error = result_error(data, 0)
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "active")
     assert data["results"][1]["status"] == "updated"
     assert (stored(company, "1010").active, stored(company, "1500").active) == (True, False)
@@ -296,11 +294,11 @@ def test_update_of_an_unknown_account_is_not_found(api, other_company):
         api, update({"id": "acc_nope", "name": "X"}), update({"id": theirs.public_id, "name": "X"})
     )
 
-    assert [error_of(data, i)["code"] for i in (0, 1)] == ["NOT_FOUND", "NOT_FOUND"]
+    assert [result_error(data, i)["code"] for i in (0, 1)] == ["NOT_FOUND", "NOT_FOUND"]
 
 
 def test_accounts_cannot_be_deleted(api, company):
-    error = error_of(accounts(api, delete({"code": "1500"})))
+    error = result_error(accounts(api, delete({"code": "1500"})))
 
     assert (error["code"], error["field"]) == ("UNSUPPORTED_OPERATION", "operation")
     assert Account.objects.filter(company=company, code="1500").exists()

@@ -10,8 +10,16 @@ from bigledger.models import NumberSequence
 from ledger import selectors
 from ledger.models import AccountRole, Bill, JournalEntry, Status
 from tests import builders
-from tests.helpers import count_queries, create, delete, post_batch, update
-from tests.ledger.test_posting import assert_books_sound, lines_of
+from tests.books import assert_books_sound, lines_of
+from tests.helpers import (
+    count_queries,
+    create,
+    delete,
+    detail_codes,
+    post_batch,
+    result_error,
+    update,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +36,6 @@ def bill_data(supplier, **overrides) -> dict:
         ],
     }
     return {**data, **overrides}
-
-
-def error_of(body) -> dict:
-    [result] = body["data"]["results"]
-    assert result["success"] is False, result
-    return result["error"]
-
-
-def details_of(error) -> set[tuple[str, str]]:
-    return {(detail["field"], detail["code"]) for detail in error.get("details", [])}
 
 
 def test_bills_are_created_numbered_and_posted_to_payables(api, company):
@@ -104,11 +102,11 @@ def test_supplier_rules(api, company, other_company):
 
     missing, off, a_customer, none = (r["error"] for r in body["data"]["results"])
     assert (missing["code"], missing["field"]) == ("REFERENCE_ERROR", "supplierId")
-    assert details_of(missing) == {("supplierId", "NOT_FOUND")}
+    assert detail_codes(missing) == {("supplierId", "NOT_FOUND")}
     assert (off["code"], off["field"]) == ("VALIDATION_ERROR", "supplierId")
-    assert details_of(off) == {("supplierId", "INACTIVE")}
+    assert detail_codes(off) == {("supplierId", "INACTIVE")}
     assert a_customer["code"] == "REFERENCE_ERROR"
-    assert details_of(none) == {("supplierId", "REQUIRED")}
+    assert detail_codes(none) == {("supplierId", "REQUIRED")}
     assert Bill.objects.count() == 0
 
 
@@ -127,9 +125,9 @@ def test_bill_date_rules(api, company):
     )
 
     future, early_due, no_date = (r["error"] for r in body["data"]["results"])
-    assert (future["field"], details_of(future)) == ("billDate", {("billDate", "FUTURE_DATE")})
-    assert details_of(early_due) == {("dueDate", "INVALID_DATE")}
-    assert details_of(no_date) == {("billDate", "REQUIRED")}
+    assert (future["field"], detail_codes(future)) == ("billDate", {("billDate", "FUTURE_DATE")})
+    assert detail_codes(early_due) == {("dueDate", "INVALID_DATE")}
+    assert detail_codes(no_date) == {("billDate", "REQUIRED")}
 
 
 def test_bill_lines_and_totals_are_checked(api, company):
@@ -152,16 +150,16 @@ def test_bill_lines_and_totals_are_checked(api, company):
     )
 
     no_lines, no_description, mismatch, zero = (r["error"] for r in body["data"]["results"])
-    assert details_of(no_lines) == {("items", "REQUIRED")}
-    assert details_of(no_description) == {("items[0].description", "REQUIRED")}
-    assert (mismatch["field"], details_of(mismatch)) == ("total", {("total", "TOTAL_MISMATCH")})
-    assert details_of(zero) == {("total", "INVALID_AMOUNT")}
+    assert detail_codes(no_lines) == {("items", "REQUIRED")}
+    assert detail_codes(no_description) == {("items[0].description", "REQUIRED")}
+    assert (mismatch["field"], detail_codes(mismatch)) == ("total", {("total", "TOTAL_MISMATCH")})
+    assert detail_codes(zero) == {("total", "INVALID_AMOUNT")}
 
 
 def test_delete_is_unsupported(api, company):
     bill = builders.bill(company, builders.supplier(company))
 
-    error = error_of(post_batch(api, "bills", [delete({"billNumber": bill.number})]))
+    error = result_error(post_batch(api, "bills", [delete({"billNumber": bill.number})])["data"])
 
     assert error["code"] == "UNSUPPORTED_OPERATION"
 
@@ -225,7 +223,9 @@ def test_update_of_a_paid_bill_is_a_conflict(api, company):
     bill = builders.bill(company, supplier)
     builders.payment(company, supplier, "100.00", [(bill, "100.00")])
 
-    error = error_of(post_batch(api, "bills", [update({"id": bill.public_id, "notes": "x"})]))
+    error = result_error(
+        post_batch(api, "bills", [update({"id": bill.public_id, "notes": "x"})])["data"]
+    )
 
     assert error["code"] == "CONFLICT"
     assert_books_sound(company)

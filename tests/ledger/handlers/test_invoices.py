@@ -10,8 +10,16 @@ from bigledger.models import NumberSequence
 from ledger import selectors
 from ledger.models import AccountRole, Customer, Invoice, InvoiceLine, JournalEntry, Status
 from tests import builders
-from tests.helpers import count_queries, create, delete, post_batch, update
-from tests.ledger.test_posting import assert_books_sound, lines_of
+from tests.books import assert_books_sound, lines_of
+from tests.helpers import (
+    count_queries,
+    create,
+    delete,
+    detail_codes,
+    post_batch,
+    result_error,
+    update,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -40,17 +48,7 @@ def only_result(body) -> dict:
     return result
 
 
-def error_of(body) -> dict:
-    result = only_result(body)
-    assert result["success"] is False, result
-    return result["error"]
-
-
-def details_of(error) -> set[tuple[str, str]]:
-    return {(detail["field"], detail["code"]) for detail in error.get("details", [])}
-
-
-def test_seed_example_creates_two_numbered_posted_invoices(api, company):
+def test_the_api_example_creates_two_numbered_posted_invoices(api, company):
     first, second = builders.customer(company), builders.customer(company, name="Tech Solutions")
     service = builders.item(company, "SERVICE-001", name="Professional Services")
     body = post_batch(
@@ -178,9 +176,9 @@ def test_due_date_before_invoice_date_is_invalid(api, company):
         api, "invoices", [create(invoice_data(builders.customer(company), dueDate="2024-01-14"))]
     )
 
-    error = error_of(body)
+    error = result_error(body["data"])
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "dueDate")
-    assert details_of(error) == {("dueDate", "INVALID_DATE")}
+    assert detail_codes(error) == {("dueDate", "INVALID_DATE")}
 
 
 def test_unknown_or_foreign_customer_is_a_reference_error(api, company, other_company):
@@ -198,7 +196,7 @@ def test_unknown_or_foreign_customer_is_a_reference_error(api, company, other_co
     assert first["error"]["code"] == "REFERENCE_ERROR"
     assert first["error"]["field"] == "customerId"
     assert first["error"]["message"] == f"Customer '{foreign.public_id}' does not exist."
-    assert details_of(first["error"]) == {("customerId", "NOT_FOUND")}
+    assert detail_codes(first["error"]) == {("customerId", "NOT_FOUND")}
     assert (second["error"]["code"], second["error"]["field"]) == (
         "REFERENCE_ERROR",
         "customerNumber",
@@ -210,19 +208,19 @@ def test_a_customer_is_required(api, company):
     data = invoice_data(builders.customer(company))
     del data["customerId"]
 
-    error = error_of(post_batch(api, "invoices", [create(data)]))
+    error = result_error(post_batch(api, "invoices", [create(data)])["data"])
 
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "customerId")
-    assert details_of(error) == {("customerId", "REQUIRED")}
+    assert detail_codes(error) == {("customerId", "REQUIRED")}
 
 
 def test_inactive_customer_is_refused(api, company):
     customer = builders.customer(company, status=Status.INACTIVE)
 
-    error = error_of(post_batch(api, "invoices", [create(invoice_data(customer))]))
+    error = result_error(post_batch(api, "invoices", [create(invoice_data(customer))])["data"])
 
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "customerId")
-    assert details_of(error) == {("customerId", "INACTIVE")}
+    assert detail_codes(error) == {("customerId", "INACTIVE")}
 
 
 def test_future_date_is_refused_unless_the_company_allows_it(api, company):
@@ -230,9 +228,9 @@ def test_future_date_is_refused_unless_the_company_allows_it(api, company):
     tomorrow = (timezone.localdate() + datetime.timedelta(days=1)).isoformat()
     data = invoice_data(customer, invoiceDate=tomorrow, dueDate=tomorrow)
 
-    error = error_of(post_batch(api, "invoices", [create(data)]))
+    error = result_error(post_batch(api, "invoices", [create(data)])["data"])
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "invoiceDate")
-    assert details_of(error) == {("invoiceDate", "FUTURE_DATE")}
+    assert detail_codes(error) == {("invoiceDate", "FUTURE_DATE")}
 
     company.allow_future_dates = True
     company.save(update_fields=["allow_future_dates"])
@@ -243,18 +241,20 @@ def test_future_date_is_refused_unless_the_company_allows_it(api, company):
 def test_an_invalid_date_is_reported(api, company):
     data = invoice_data(builders.customer(company), invoiceDate="2024-02-30")
 
-    error = error_of(post_batch(api, "invoices", [create(data)]))
+    error = result_error(post_batch(api, "invoices", [create(data)])["data"])
 
-    assert details_of(error) == {("invoiceDate", "INVALID_DATE")}
+    assert detail_codes(error) == {("invoiceDate", "INVALID_DATE")}
 
 
 def test_at_least_one_line_is_required(api, company):
-    error = error_of(
-        post_batch(api, "invoices", [create(invoice_data(builders.customer(company), items=[]))])
+    error = result_error(
+        post_batch(api, "invoices", [create(invoice_data(builders.customer(company), items=[]))])[
+            "data"
+        ]
     )
 
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "items")
-    assert details_of(error) == {("items", "REQUIRED")}
+    assert detail_codes(error) == {("items", "REQUIRED")}
 
 
 def test_line_fields_are_checked_with_their_paths(api, company):
@@ -268,10 +268,12 @@ def test_line_fields_are_checked_with_their_paths(api, company):
         {"description": "x", "quantity": 1, "unitPrice": 10},
     ]
 
-    error = error_of(post_batch(api, "invoices", [create(invoice_data(customer, items=lines))]))
+    error = result_error(
+        post_batch(api, "invoices", [create(invoice_data(customer, items=lines))])["data"]
+    )
 
     assert error["code"] == "VALIDATION_ERROR"
-    assert details_of(error) == {
+    assert detail_codes(error) == {
         ("items[1].quantity", "INVALID_NUMBER"),
         ("items[2].quantity", "INVALID_NUMBER"),
         ("items[3].unitPrice", "INVALID_AMOUNT"),
@@ -280,9 +282,11 @@ def test_line_fields_are_checked_with_their_paths(api, company):
     }
 
     # Once the fields parse, a line with neither item nor description is refused.
-    error = error_of(post_batch(api, "invoices", [create(invoice_data(customer, items=lines[:1]))]))
+    error = result_error(
+        post_batch(api, "invoices", [create(invoice_data(customer, items=lines[:1]))])["data"]
+    )
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "items[0].description")
-    assert details_of(error) == {("items[0].description", "REQUIRED")}
+    assert detail_codes(error) == {("items[0].description", "REQUIRED")}
 
 
 def test_unknown_item_and_tax_code_are_reference_errors(api, company):
@@ -292,10 +296,12 @@ def test_unknown_item_and_tax_code_are_reference_errors(api, company):
         {"description": "x", "quantity": 1, "unitPrice": 10, "taxCode": "GST"},
     ]
 
-    error = error_of(post_batch(api, "invoices", [create(invoice_data(customer, items=lines))]))
+    error = result_error(
+        post_batch(api, "invoices", [create(invoice_data(customer, items=lines))])["data"]
+    )
 
     assert error["code"] == "REFERENCE_ERROR"
-    assert details_of(error) == {
+    assert detail_codes(error) == {
         ("items[0].itemId", "NOT_FOUND"),
         ("items[1].taxCode", "NOT_FOUND"),
     }
@@ -304,12 +310,14 @@ def test_unknown_item_and_tax_code_are_reference_errors(api, company):
 def test_a_zero_total_is_refused(api, company):
     lines = [{"description": "Free sample", "quantity": 1, "unitPrice": 0, "taxCode": "SST"}]
 
-    error = error_of(
-        post_batch(api, "invoices", [create(invoice_data(builders.customer(company), items=lines))])
+    error = result_error(
+        post_batch(
+            api, "invoices", [create(invoice_data(builders.customer(company), items=lines))]
+        )["data"]
     )
 
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "total")
-    assert details_of(error) == {("total", "INVALID_AMOUNT")}
+    assert detail_codes(error) == {("total", "INVALID_AMOUNT")}
 
 
 def test_a_client_total_must_match_the_computed_one(api, company):
@@ -333,9 +341,9 @@ def test_a_client_total_must_match_the_computed_one(api, company):
         "VALIDATION_ERROR",
         "total",
     )
-    assert details_of(mismatch["error"]) == {("total", "TOTAL_MISMATCH")}
+    assert detail_codes(mismatch["error"]) == {("total", "TOTAL_MISMATCH")}
     assert matching["status"] == "created"
-    assert details_of(tax_mismatch["error"]) == {("taxTotal", "TOTAL_MISMATCH")}
+    assert detail_codes(tax_mismatch["error"]) == {("taxTotal", "TOTAL_MISMATCH")}
 
 
 def test_credit_limit_warning_counts_open_invoices_and_earlier_ones_in_the_batch(api, company):
@@ -366,7 +374,7 @@ def test_credit_limit_warning_counts_open_invoices_and_earlier_ones_in_the_batch
 def test_delete_is_unsupported(api, company):
     invoice = builders.invoice(company, builders.customer(company))
 
-    error = error_of(post_batch(api, "invoices", [delete({"id": invoice.public_id})]))
+    error = result_error(post_batch(api, "invoices", [delete({"id": invoice.public_id})])["data"])
 
     assert error["code"] == "UNSUPPORTED_OPERATION"
     assert Invoice.objects.filter(pk=invoice.pk).exists()

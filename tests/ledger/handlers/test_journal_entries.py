@@ -8,11 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from inventory.selectors import stock_levels_disagreeing_with_movements
 from ledger.models import Account, JournalEntry, JournalLine, JournalSource
 from ledger.selectors import journal_totals
 from tests import builders
-from tests.helpers import create, post_batch
+from tests.books import assert_books_balance
+from tests.helpers import create, detail_codes, post_batch, result_error
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +35,9 @@ def entry(*lines, date="2024-01-15", reference="JE-2024-001", description="Month
     return {"date": date, "reference": reference, "description": description, "lines": list(lines)}
 
 
-def seed_example() -> list[dict]:
-    """The seed page's request, its account ids replaced by codes of the default chart."""
+def api_example() -> list[dict]:
+    """The API's example of two month-end entries, its account ids given as codes of the
+    default chart."""
     return [
         create(
             {
@@ -93,30 +94,19 @@ def only_result(api, data, **options) -> dict:
     return post(api, data, **options)["results"][0]
 
 
-def assert_books_sound(company) -> None:
-    debit, credit = journal_totals(company=company)
-    assert debit == credit
-    assert stock_levels_disagreeing_with_movements(company=company) == []
-
-
 def assert_nothing_posted(api, company) -> None:
     """No entry or line was kept and no number was used: the next entry is JE-000001."""
     assert not JournalEntry.objects.filter(company=company).exists()
     assert not JournalLine.objects.filter(company=company).exists()
     assert only_result(api, entry())["data"]["number"] == "JE-000001"
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
-def error_of(result: dict) -> tuple[str, str | None, list[str]]:
-    error = result["error"]
-    return error["code"], error.get("field"), [d["code"] for d in error.get("details", [])]
+# The API's example ----------------------------------------------------------------------------
 
 
-# The seed's example ---------------------------------------------------------------------------
-
-
-def test_the_seed_example_posts_both_entries_with_their_lines(api, company):
-    body = post_batch(api, ENTITY, seed_example())["data"]
+def test_the_api_example_posts_both_entries_with_their_lines(api, company):
+    body = post_batch(api, ENTITY, api_example())["data"]
 
     assert body["status"] == "completed"
     assert body["successfulRecords"] == 2
@@ -145,7 +135,7 @@ def test_the_seed_example_posts_both_entries_with_their_lines(api, company):
         (2, "1620", Decimal("0.00"), Decimal("5000.00"), "Accumulated depreciation"),
     ]
     assert journal_totals(company=company) == (Decimal("7000.00"), Decimal("7000.00"))
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_accounts_are_named_by_public_id_code_or_account_code(api, company):
@@ -163,7 +153,7 @@ def test_accounts_are_named_by_public_id_code_or_account_code(api, company):
     assert result["status"] == "created"
     posted = JournalEntry.objects.get(public_id=result["data"]["id"])
     assert [li.account.code for li in posted.lines.all()] == ["6000", "1620", "1610"]
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 # Dates ----------------------------------------------------------------------------------------
@@ -172,10 +162,11 @@ def test_accounts_are_named_by_public_id_code_or_account_code(api, company):
 def test_a_future_date_is_refused(api, company):
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
 
-    result = only_result(api, entry(date=tomorrow.isoformat()))
+    error = result_error(post(api, entry(date=tomorrow.isoformat())))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "date", ["FUTURE_DATE"])
-    assert_books_sound(company)
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "date")
+    assert detail_codes(error) == {("date", "FUTURE_DATE")}
+    assert_books_balance(company)
 
 
 def test_today_is_not_the_future(api, company):
@@ -197,42 +188,55 @@ def test_a_company_that_allows_future_dates_may_post_them(api, company):
 
 @pytest.mark.parametrize("bad", ["2024-02-30", "yesterday", 20240115])
 def test_an_invalid_date_is_refused(api, bad):
-    result = only_result(api, entry(date=bad))
+    error = result_error(post(api, entry(date=bad)))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "date", ["INVALID_DATE"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "date")
+    assert detail_codes(error) == {("date", "INVALID_DATE")}
 
 
 def test_a_date_is_required(api):
     data = entry()
     del data["date"]
 
-    assert error_of(only_result(api, data)) == ("VALIDATION_ERROR", "date", ["REQUIRED"])
+    error = result_error(post(api, data))
+
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "date")
+    assert detail_codes(error) == {("date", "REQUIRED")}
 
 
 # Lines ----------------------------------------------------------------------------------------
 
 
 def test_an_entry_needs_at_least_two_lines(api):
-    result = only_result(api, entry(line("6000", "5.00")))
+    error = result_error(post(api, entry(line("6000", "5.00"))))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "lines", ["REQUIRED"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines")
+    assert detail_codes(error) == {("lines", "REQUIRED")}
 
 
 def test_a_line_with_both_a_debit_and_a_credit_is_refused(api):
-    result = only_result(
-        api, entry(line("6000", "5.00", "0"), line("1620", "5.00", "5.00"), line("1610", "0", "5"))
+    error = result_error(
+        post(
+            api,
+            entry(line("6000", "5.00", "0"), line("1620", "5.00", "5.00"), line("1610", "0", "5")),
+        )
     )
 
-    assert error_of(result) == ("VALIDATION_ERROR", "lines[1].debit", ["INVALID_AMOUNT"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines[1].debit")
+    assert detail_codes(error) == {("lines[1].debit", "INVALID_AMOUNT")}
 
 
 @pytest.mark.parametrize(("debit", "credit"), [("0.00", "0.00"), (None, None), ("0", None)])
 def test_a_line_with_neither_a_debit_nor_a_credit_is_refused(api, debit, credit):
-    result = only_result(
-        api, entry(line("6000", "5.00"), line("1620", credit="5.00"), line("1610", debit, credit))
+    error = result_error(
+        post(
+            api,
+            entry(line("6000", "5.00"), line("1620", credit="5.00"), line("1610", debit, credit)),
+        )
     )
 
-    assert error_of(result) == ("VALIDATION_ERROR", "lines[2].debit", ["INVALID_AMOUNT"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines[2].debit")
+    assert detail_codes(error) == {("lines[2].debit", "INVALID_AMOUNT")}
 
 
 @pytest.mark.parametrize("amount", [Decimal("5000.001"), Decimal("-5.00"), "five", True])
@@ -240,9 +244,10 @@ def test_a_bad_amount_is_invalid(api, amount):
     data = entry()
     data["lines"][0]["debit"] = amount
 
-    result = only_result(api, data)
+    error = result_error(post(api, data))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "lines[0].debit", ["INVALID_AMOUNT"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines[0].debit")
+    assert detail_codes(error) == {("lines[0].debit", "INVALID_AMOUNT")}
 
 
 def test_an_amount_with_trailing_zeros_is_fine(api):
@@ -253,27 +258,29 @@ def test_an_amount_with_trailing_zeros_is_fine(api):
 
 
 def test_totals_must_balance_to_the_cent(api, company):
-    result = only_result(api, entry(line("6000", "100.00"), line("1620", credit="99.99")))
+    error = result_error(post(api, entry(line("6000", "100.00"), line("1620", credit="99.99"))))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "lines", ["UNBALANCED"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines")
+    assert detail_codes(error) == {("lines", "UNBALANCED")}
     assert not JournalEntry.objects.filter(company=company).exists()
 
 
 def test_a_line_needs_an_account(api):
-    result = only_result(api, entry(line("6000", "5.00"), {"credit": Decimal("5.00")}))
+    error = result_error(post(api, entry(line("6000", "5.00"), {"credit": Decimal("5.00")})))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "lines[1].accountId", ["REQUIRED"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines[1].accountId")
+    assert detail_codes(error) == {("lines[1].accountId", "REQUIRED")}
 
 
 def test_several_problems_are_reported_together(api):
     tomorrow = timezone.localdate() + datetime.timedelta(days=1)
     data = entry(line("6000", "5.00", "5.00"), line("1620"), date=tomorrow.isoformat())
 
-    error = only_result(api, data)["error"]
+    error = result_error(post(api, data))
 
     assert error["code"] == "VALIDATION_ERROR"
     assert "field" not in error
-    assert {(d["field"], d["code"]) for d in error["details"]} == {
+    assert detail_codes(error) == {
         ("date", "FUTURE_DATE"),
         ("lines[0].debit", "INVALID_AMOUNT"),
         ("lines[1].debit", "INVALID_AMOUNT"),
@@ -284,55 +291,62 @@ def test_several_problems_are_reported_together(api):
 
 
 def test_an_unknown_account_is_a_reference_error(api, company):
-    result = only_result(api, entry(line("9999", "5.00"), line("1620", credit="5.00")))
+    error = result_error(post(api, entry(line("9999", "5.00"), line("1620", credit="5.00"))))
 
-    assert error_of(result) == ("REFERENCE_ERROR", "lines[0].accountId", ["NOT_FOUND"])
-    assert "9999" in result["error"]["message"]
+    assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "lines[0].accountId")
+    assert detail_codes(error) == {("lines[0].accountId", "NOT_FOUND")}
+    assert "9999" in error["message"]
 
 
 def test_an_unknown_account_code_names_its_own_field(api):
-    result = only_result(
-        api, entry(line("6000", "5.00"), line("nope", credit="5.00", key="accountCode"))
+    error = result_error(
+        post(api, entry(line("6000", "5.00"), line("nope", credit="5.00", key="accountCode")))
     )
 
-    assert error_of(result) == ("REFERENCE_ERROR", "lines[1].accountCode", ["NOT_FOUND"])
+    assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "lines[1].accountCode")
+    assert detail_codes(error) == {("lines[1].accountCode", "NOT_FOUND")}
 
 
 def test_several_unknown_accounts_are_listed(api):
-    result = only_result(api, entry(line("9998", "5.00"), line("9999", credit="5.00")))
+    error = result_error(post(api, entry(line("9998", "5.00"), line("9999", credit="5.00"))))
 
-    code, field, details = error_of(result)
-    assert (code, field, details) == ("REFERENCE_ERROR", None, ["NOT_FOUND", "NOT_FOUND"])
-    assert [d["field"] for d in result["error"]["details"]] == [
-        "lines[0].accountId",
-        "lines[1].accountId",
+    assert error["code"] == "REFERENCE_ERROR"
+    assert "field" not in error
+    assert [(d["field"], d["code"]) for d in error["details"]] == [
+        ("lines[0].accountId", "NOT_FOUND"),
+        ("lines[1].accountId", "NOT_FOUND"),
     ]
 
 
 def test_another_companys_account_does_not_exist(api, company, other_company):
     theirs = builders.account(other_company, "6000")
 
-    result = only_result(api, entry(line(theirs.public_id, "5.00"), line("1620", credit="5.00")))
+    error = result_error(
+        post(api, entry(line(theirs.public_id, "5.00"), line("1620", credit="5.00")))
+    )
 
-    assert error_of(result) == ("REFERENCE_ERROR", "lines[0].accountId", ["NOT_FOUND"])
+    assert (error["code"], error["field"]) == ("REFERENCE_ERROR", "lines[0].accountId")
+    assert detail_codes(error) == {("lines[0].accountId", "NOT_FOUND")}
     assert not JournalLine.objects.filter(account=theirs).exists()
 
 
 def test_an_inactive_account_is_refused(api, company):
     Account.objects.filter(company=company, code="1620").update(active=False)
 
-    result = only_result(api, entry())
+    error = result_error(post(api, entry()))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "lines[1].accountId", ["INACTIVE"])
-    assert_books_sound(company)
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines[1].accountId")
+    assert detail_codes(error) == {("lines[1].accountId", "INACTIVE")}
+    assert_books_balance(company)
 
 
 def test_account_id_and_account_code_must_agree(api):
     data = entry(line("6000", "5.00") | {"accountCode": "6100"}, line("1620", credit="5.00"))
 
-    result = only_result(api, data)
+    error = result_error(post(api, data))
 
-    assert error_of(result) == ("VALIDATION_ERROR", "lines[0].accountCode", ["INVALID_VALUE"])
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines[0].accountCode")
+    assert detail_codes(error) == {("lines[0].accountCode", "INVALID_VALUE")}
 
 
 # Operations -----------------------------------------------------------------------------------
@@ -368,7 +382,7 @@ def test_a_partial_failure_posts_the_good_entries_with_gap_free_numbers(api, com
     ]
     assert body["results"][1]["error"]["context"]["rowNumber"] == 2
     assert JournalEntry.objects.filter(company=company).count() == 2
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_stop_on_first_error_skips_the_rest_and_keeps_what_came_before(api, company):
@@ -377,7 +391,7 @@ def test_stop_on_first_error_skips_the_rest_and_keeps_what_came_before(api, comp
     assert [r["status"] for r in body["results"]] == ["created", "failed", "skipped"]
     assert body["skippedRecords"] == 1
     assert JournalEntry.objects.filter(company=company).count() == 1
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_rollback_on_error_posts_nothing_when_one_entry_fails(api, company):
@@ -405,7 +419,7 @@ def test_a_failed_batch_leaves_the_books_balanced(api, company):
 
     assert body["failedRecords"] == 2
     assert JournalEntry.objects.filter(company=company).count() == 1
-    assert_books_sound(company)
+    assert_books_balance(company)
 
 
 def test_the_other_company_is_untouched(api, company, other_company):
@@ -448,4 +462,4 @@ def test_a_full_batch_costs_the_same_queries_as_one_entry(api, company):
     account_reads = [q for q in full.captured_queries if 'FROM "ledger_account"' in q["sql"]]
     assert len(account_reads) == 1
     assert JournalEntry.objects.filter(company=company).count() == 102
-    assert_books_sound(company)
+    assert_books_balance(company)

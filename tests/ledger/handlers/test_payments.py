@@ -17,8 +17,8 @@ from ledger.models import (
     PaymentDirection,
 )
 from tests import builders
-from tests.helpers import count_queries, create, post_batch, update
-from tests.ledger.test_posting import assert_books_sound, lines_of
+from tests.books import assert_books_sound, lines_of
+from tests.helpers import count_queries, create, detail_codes, post_batch, update
 
 pytestmark = pytest.mark.django_db
 
@@ -38,10 +38,6 @@ def receipt(customer, amount, allocations=(), **fields) -> dict:
 
 def results_of(body) -> list[dict]:
     return body["data"]["results"]
-
-
-def details_of(error) -> set[tuple[str, str]]:
-    return {(detail["field"], detail["code"]) for detail in error.get("details", [])}
 
 
 def test_a_receipt_settles_invoices_and_keeps_the_rest_as_a_deposit(api, company):
@@ -138,9 +134,9 @@ def test_exactly_one_party_is_required(api, company):
 
     none, both = (r["error"] for r in results_of(body))
     assert (none["code"], none["field"]) == ("VALIDATION_ERROR", "customerId")
-    assert details_of(none) == {("customerId", "REQUIRED")}
+    assert detail_codes(none) == {("customerId", "REQUIRED")}
     assert (both["code"], both["field"]) == ("VALIDATION_ERROR", "supplierId")
-    assert details_of(both) == {("supplierId", "INVALID_VALUE")}
+    assert detail_codes(both) == {("supplierId", "INVALID_VALUE")}
 
 
 def test_unknown_party_and_document_are_reference_errors(api, company, other_company):
@@ -161,7 +157,7 @@ def test_unknown_party_and_document_are_reference_errors(api, company, other_com
     party, document, by_number = (r["error"] for r in results_of(body))
     assert (party["code"], party["field"]) == ("REFERENCE_ERROR", "customerId")
     assert (document["code"], document["field"]) == ("REFERENCE_ERROR", "allocations[0].invoiceId")
-    assert details_of(document) == {("allocations[0].invoiceId", "NOT_FOUND")}
+    assert detail_codes(document) == {("allocations[0].invoiceId", "NOT_FOUND")}
     assert by_number["code"] == "REFERENCE_ERROR"
     assert Payment.objects.count() == 0
 
@@ -187,9 +183,9 @@ def test_allocations_must_belong_to_the_party_and_match_its_kind(api, company):
 
     foreign, wrong_kind = (r["error"] for r in results_of(body))
     assert (foreign["code"], foreign["field"]) == ("VALIDATION_ERROR", "allocations[0].invoiceId")
-    assert details_of(foreign) == {("allocations[0].invoiceId", "INVALID_VALUE")}
+    assert detail_codes(foreign) == {("allocations[0].invoiceId", "INVALID_VALUE")}
     assert wrong_kind["code"] == "VALIDATION_ERROR"
-    assert details_of(wrong_kind) == {
+    assert detail_codes(wrong_kind) == {
         ("allocations[0].billId", "INVALID_VALUE"),
         ("allocations[0].invoiceId", "REQUIRED"),
     }
@@ -207,7 +203,7 @@ def test_an_allocation_over_what_the_invoice_owes_is_over_allocated(api, company
     [result] = results_of(body)
     error = result["error"]
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "allocations[0].amount")
-    assert details_of(error) == {("allocations[0].amount", "OVER_ALLOCATED")}
+    assert detail_codes(error) == {("allocations[0].amount", "OVER_ALLOCATED")}
     assert "80.00 outstanding" in error["message"]
 
 
@@ -231,7 +227,7 @@ def test_two_payments_in_one_batch_cannot_both_spend_one_invoice(api, company):
         "VALIDATION_ERROR",
         "allocations[0].amount",
     )
-    assert details_of(second["error"]) == {("allocations[0].amount", "OVER_ALLOCATED")}
+    assert detail_codes(second["error"]) == {("allocations[0].amount", "OVER_ALLOCATED")}
     invoice.refresh_from_db()
     assert (invoice.amount_paid, invoice.status) == (D("1080.00"), DocumentStatus.PAID)
     assert_books_sound(company)
@@ -254,7 +250,7 @@ def test_two_allocations_in_one_payment_to_one_invoice_are_counted_together(api,
     )
 
     [result] = results_of(body)
-    assert details_of(result["error"]) == {("allocations[1].amount", "OVER_ALLOCATED")}
+    assert detail_codes(result["error"]) == {("allocations[1].amount", "OVER_ALLOCATED")}
 
 
 def test_allocations_may_not_exceed_the_amount(api, company):
@@ -268,7 +264,7 @@ def test_allocations_may_not_exceed_the_amount(api, company):
     [result] = results_of(body)
     error = result["error"]
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "allocations")
-    assert details_of(error) == {("allocations", "OVER_ALLOCATED")}
+    assert detail_codes(error) == {("allocations", "OVER_ALLOCATED")}
 
 
 def test_amount_and_date_rules(api, company):
@@ -287,13 +283,13 @@ def test_amount_and_date_rules(api, company):
     )
 
     zero, places, future, no_amount = (r["error"] for r in results_of(body))
-    assert details_of(zero) == {("amount", "INVALID_AMOUNT")}
-    assert details_of(places) == {("amount", "INVALID_AMOUNT")}
-    assert (future["field"], details_of(future)) == (
+    assert detail_codes(zero) == {("amount", "INVALID_AMOUNT")}
+    assert detail_codes(places) == {("amount", "INVALID_AMOUNT")}
+    assert (future["field"], detail_codes(future)) == (
         "paymentDate",
         {("paymentDate", "FUTURE_DATE")},
     )
-    assert details_of(no_amount) == {("allocations[0].amount", "REQUIRED")}
+    assert detail_codes(no_amount) == {("allocations[0].amount", "REQUIRED")}
 
 
 def test_update_is_unsupported(api, company):
@@ -346,7 +342,7 @@ def test_validate_only_persists_nothing(api, company):
 
     validated, over = results_of(body)
     assert validated["status"] == "validated"
-    assert details_of(over["error"]) == {("allocations[0].amount", "OVER_ALLOCATED")}
+    assert detail_codes(over["error"]) == {("allocations[0].amount", "OVER_ALLOCATED")}
     assert Payment.objects.for_company(company).count() == 0
     assert PaymentAllocation.objects.for_company(company).count() == 0
     invoice.refresh_from_db()
