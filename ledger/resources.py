@@ -17,7 +17,8 @@ from batch.admin.resources import (
 )
 
 from .handlers.accounts import AccountHandler
-from .handlers.documents import BillHandler, InvoiceHandler
+from .handlers.bills import BillHandler
+from .handlers.invoices import InvoiceHandler
 from .handlers.journals import JournalEntryHandler
 from .handlers.parties import CustomerHandler, SupplierHandler
 from .handlers.payments import PaymentHandler

@@ -84,11 +84,6 @@ class Column:
         return self.parser.kind
 
     @property
-    def traits(self) -> Parser:
-        """The parser, by the name batch/files/templates.py still reads it."""
-        return self.parser
-
-    @property
     def description(self) -> str:
         """One sentence a person filling the sheet can act on."""
         if self.computed:
@@ -184,8 +179,7 @@ def layout_for(handler: type[Handler]) -> Layout:
     schemas = {
         operation: schema
         for operation in OPERATIONS
-        if operation in handler.operations
-        and (schema := getattr(handler, f"{operation}_schema", None)) is not None
+        if operation in handler.operations and (schema := handler.schema_for(operation)) is not None
     }
     create = schemas.get("create") or next(iter(schemas.values()))
     list_name, list_spec = _list_field(create)

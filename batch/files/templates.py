@@ -17,6 +17,7 @@ import csv
 import io
 import re
 
+from django.db.models import QuerySet
 from openpyxl import Workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -75,6 +76,15 @@ _TEXT_FORMAT = "@"  # codes, phones and postcodes stay text ("0123", "+60…")
 
 
 # CSV ---------------------------------------------------------------------------------------
+
+TEMPLATE_LIST_LIMIT = 5_000  # values per dropdown list of a template
+
+
+def template_list(queryset: QuerySet, field: str) -> list[str]:
+    """One dropdown of a template: at most TEMPLATE_LIST_LIMIT values of `field`, in order.
+    For handlers' `template_lists(company)`."""
+    values = queryset.order_by(field).values_list(field, flat=True)[:TEMPLATE_LIST_LIMIT]
+    return [str(value) for value in values]
 
 
 def csv_template(handler: type[Handler], lists: Lists | None = None) -> str:
@@ -159,10 +169,10 @@ def _example(column: Column, lists: Lists, layout: Layout) -> str | None:
         stem = _KEY_SUFFIX.sub("", column.leaf).upper() or "REF"
         return values[0] if values else f"{stem}-001"
     if column.kind == CHOICE:
-        return column.traits.choices[0] if column.traits.choices else None
+        return column.parser.choices[0] if column.parser.choices else None
     if column.kind == INTEGER:
-        low = int(column.traits.minimum or 0)
-        high = int(column.traits.maximum if column.traits.maximum is not None else 30)
+        low = int(column.parser.minimum or 0)
+        high = int(column.parser.maximum if column.parser.maximum is not None else 30)
         return str(max(low, min(30, high)))
     if column.kind == TEXT:
         if column.leaf == "name":
@@ -171,7 +181,7 @@ def _example(column: Column, lists: Lists, layout: Layout) -> str | None:
             text = f"{_KEY_SUFFIX.sub('', column.leaf).upper()}-001"
         else:
             text = _EXAMPLE_TEXT.get(column.leaf, f"Example {column.leaf}")
-        return text[: column.traits.max_length or None]
+        return text[: column.parser.max_length or None]
     return _EXAMPLE_KIND.get(column.kind)
 
 
@@ -235,7 +245,7 @@ def _list_values(column: Column, lists: Lists) -> list[str]:
     if column.kind == REFERENCE:
         return [str(value) for value in _company_list(column, lists) if str(value).strip()]
     if column.kind in (CHOICE, COUNTRY):
-        return list(column.traits.choices)
+        return list(column.parser.choices)
     return []
 
 
@@ -265,7 +275,7 @@ def _write_data_sheet(sheet: Worksheet, layout: Layout, columns, named_lists) ->
 
 
 def _validation(column: Column, list_name: str | None) -> DataValidation | None:
-    traits = column.traits
+    traits = column.parser
     settings: dict = {}
     if list_name:
         strict = column.kind in (CHOICE, COUNTRY)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db.models import QuerySet
 
 from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions, BatchRequest, Operation, parse_operations
@@ -20,7 +19,7 @@ from batch.engine.executor import BatchOutcome
 from batch.engine.handlers import Handler
 from batch.files.mapping import FileChunk, parse_mapping, read_operations
 from batch.files.readers import CsvRows, XlsxRows, open_csv, open_xlsx
-from batch.files.templates import Lists, csv_template, excel_template
+from batch.files.templates import TEMPLATE_LIST_LIMIT, Lists, csv_template, excel_template
 from batch.jobs.submit import submit_job_from_chunks
 from batch.models import BatchJob
 from batch.services.batches import handler_for, run_sync_batch
@@ -28,7 +27,6 @@ from bigledger.errors import RequestError
 from bigledger.models import Company
 
 CSV, XLSX = "csv", "xlsx"
-TEMPLATE_LIST_LIMIT = 5_000  # values per dropdown list of a template
 
 
 @dataclass(frozen=True)
@@ -133,13 +131,6 @@ def file_operations(chunk: FileChunk, seen: dict[str, int]) -> list[Operation]:
 
 
 # Templates ------------------------------------------------------------------------------------
-
-
-def template_list(queryset: QuerySet, field: str) -> list[str]:
-    """One dropdown of a template: at most TEMPLATE_LIST_LIMIT values of `field`, in order.
-    For handlers' `template_lists(company)`."""
-    values = queryset.order_by(field).values_list(field, flat=True)[:TEMPLATE_LIST_LIMIT]
-    return [str(value) for value in values]
 
 
 def company_lists(*, handler: type[Handler], company: Company) -> Lists:

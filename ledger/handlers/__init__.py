@@ -4,14 +4,8 @@ HANDLERS are registered here."""
 
 from batch.engine.handlers import register
 
-from . import accounts, documents, journals, parties, payments
+from . import accounts, bills, invoices, journals, parties, payments
 
-for module in (
-    accounts,
-    documents,
-    journals,
-    parties,
-    payments,
-):
+for module in (accounts, bills, invoices, journals, parties, payments):
     for handler in module.HANDLERS:
         register(handler)

@@ -12,7 +12,7 @@ from batch.engine.fields import Detail, Field, FieldCode, Schema
 from batch.engine.handlers import reference_error
 from batch.engine.master import MasterDataHandler
 from batch.engine.parsers import Boolean, Choice, Reference, Text
-from batch.services.imports import template_list
+from batch.files.templates import template_list
 
 from ..models import Account, AccountType, JournalLine
 

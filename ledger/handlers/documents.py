@@ -1,41 +1,32 @@
-"""Invoices and bills in batches: create, and update while nothing is paid.
+"""Trade documents in batches: create, and update while nothing is paid.
 
-One class serves both; they differ only in the party (customer or supplier), the JSON names
-(invoiceDate / billDate …) and the services that write them. A batch loads its parties,
+One class serves invoices and bills (declared in invoices.py and bills.py); they differ only
+in the party (customer or supplier), the JSON names (invoiceDate / billDate …) and the
+services that write them. A batch loads its parties,
 items, tax codes and the documents it updates with one query each, validates in memory in
 request order, and writes with one create call and one update call."""
 
 import datetime
 from collections.abc import Callable
-from dataclasses import dataclass
-from dataclasses import field as default
 from decimal import Decimal
-from typing import Any, ClassVar
-
-from django.db.models import F, Sum
+from typing import ClassVar
 
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import Detail, Field, ListOf, Schema
 from batch.engine.handlers import Handler, ReferenceIndex
 from batch.engine.parsers import Date, Money, Quantity, Reference, Text
 from batch.engine.records import Record
-from batch.services.imports import template_list
-from bigledger.money import ZERO
-from inventory.models import Item
+from batch.files.templates import template_list
 
-from ..models import Bill, Customer, DocumentStatus, Invoice, Status, Supplier, TaxCode
+from ..catalog import item_model
+from ..models import Status, TaxCode
 from ..services.documents import (
-    BILL,
-    INVOICE,
     DocumentKind,
     TradeDocumentChange,
     TradeDocumentDraft,
     TradeLineDraft,
-    create_bills,
-    create_invoices,
-    update_bills,
-    update_invoices,
 )
+from .references import Problems, check_date, find_reference, refs_of
 
 MAX_LINES = 500
 
@@ -51,60 +42,6 @@ LINE = Schema(
 )
 
 CLIENT_TOTALS = {"subtotal": "subtotal", "taxTotal": "tax_total", "total": "total"}
-
-
-@dataclass
-class Problems:
-    """What is wrong with one record: missing references answer REFERENCE_ERROR, anything
-    else VALIDATION_ERROR; all of one kind are reported together."""
-
-    missing: list[Detail] = default(default_factory=list)
-    invalid: list[Detail] = default(default_factory=list)
-
-    def reported(self, record: Record) -> bool:
-        if self.missing:
-            record.fail_fields(self.missing, ErrorCode.REFERENCE_ERROR)
-        elif self.invalid:
-            record.fail_fields(self.invalid)
-        return bool(self.missing or self.invalid)
-
-
-def find_reference(
-    index: ReferenceIndex,
-    values: dict,
-    params: tuple[str, ...],
-    what: str,
-    problems: Problems,
-    path: str = "",
-) -> tuple[Any, str | None]:
-    """The row a record names by public id, natural key or both (`params`, e.g. itemId,
-    itemCode). Returns (row, the field that named it); row is None when nothing was sent or
-    the reference is wrong, and wrong references are added to problems under path + field."""
-    sent = [(param, values[param]) for param in params if values.get(param)]
-    if not sent:
-        return None, None
-    rows = []
-    for param, ref in sent:
-        row = index.get(ref)
-        if row is None:
-            message = f"{what} '{ref}' does not exist."
-            problems.missing.append(Detail(path + param, message, FieldCode.NOT_FOUND))
-        rows.append(row)
-    first = sent[0][0]
-    if None in rows:
-        return None, first
-    if len(rows) == 2 and rows[0] is not rows[1]:
-        message = f"{params[0]} and {params[1]} name different {what.lower()}s."
-        problems.invalid.append(Detail(path + params[1], message, FieldCode.INVALID_VALUE))
-        return None, first
-    return rows[0], first
-
-
-def check_date(ctx, value: datetime.date, param: str, problems: Problems) -> None:
-    if value > ctx.today and not ctx.company.allow_future_dates:
-        problems.invalid.append(
-            Detail(param, f"{param} {value} is in the future.", FieldCode.FUTURE_DATE)
-        )
 
 
 class TradeDocumentHandler(Handler):
@@ -130,7 +67,7 @@ class TradeDocumentHandler(Handler):
     @classmethod
     def template_lists(cls, company) -> dict[str, list[str]]:
         parties = cls.party_model.objects.for_company(company).filter(status=Status.ACTIVE)
-        items = Item.objects.for_company(company).filter(active=True)
+        items = item_model().objects.for_company(company).filter(active=True)
         tax_codes = TaxCode.objects.for_company(company).filter(active=True)
         return {
             cls.party_params[1]: template_list(parties, "number"),
@@ -147,7 +84,7 @@ class TradeDocumentHandler(Handler):
             self.scoped(self.party_model), "number", refs_of(values, self.party_params)
         )
         self.items = ReferenceIndex(
-            self.scoped(Item), "item_code", refs_of(lines, ("itemId", "itemCode"))
+            self.scoped(item_model()), "item_code", refs_of(lines, ("itemId", "itemCode"))
         )
         self.tax_codes = ReferenceIndex(self.scoped(TaxCode), "code", refs_of(lines, ("taxCode",)))
         self.load_documents([r.values for r in records if r.operation == "update"])
@@ -375,10 +312,6 @@ class TradeDocumentHandler(Handler):
         }
 
 
-def refs_of(values: list[dict], params: tuple[str, ...]) -> set[str]:
-    return {ref for v in values for param in params if (ref := v.get(param))}
-
-
 def due_by_terms(document_date: datetime.date, party) -> datetime.date:
     return document_date + datetime.timedelta(days=party.payment_terms)
 
@@ -404,73 +337,3 @@ def document_schema(party_params, date_param: str, number_param: str, *, update:
     if update:
         fields.update({"id": Field(Reference()), number_param: Field(Reference())})
     return Schema(fields)
-
-
-class InvoiceHandler(TradeDocumentHandler):
-    entity = "invoices"
-    model = Invoice
-    what = "Invoice"
-    kind = INVOICE
-    party_model = Customer
-    party_what = "Customer"
-    party_params = ("customerId", "customerNumber")
-    date_param = "invoiceDate"
-    number_param = "invoiceNumber"
-    create_documents = staticmethod(create_invoices)
-    update_documents = staticmethod(update_invoices)
-    create_schema = document_schema(party_params, date_param, number_param, update=False)
-    update_schema = document_schema(party_params, date_param, number_param, update=True)
-
-    def load_exposure(self) -> None:
-        """One aggregate for every customer with a credit limit the batch touches."""
-        customers = {c.pk: c for c in self.parties.by_ref.values() if c.credit_limit > 0}
-        for document in self.documents.by_ref.values():
-            if document.customer.credit_limit > 0:
-                customers[document.customer_id] = document.customer
-        if not customers:
-            return
-        self.exposure = dict.fromkeys(customers, ZERO)
-        owed = (
-            self.scoped()
-            .filter(customer_id__in=customers)
-            .exclude(status=DocumentStatus.PAID)
-            .values("customer_id")
-            .annotate(due=Sum(F("total") - F("amount_paid")))
-        )
-        for row in owed:
-            self.exposure[row["customer_id"]] = row["due"]
-
-    def on_staged(self, record: Record, draft, *, replaced) -> None:
-        if replaced is not None and replaced.party.pk in self.exposure:
-            self.exposure[replaced.party.pk] -= replaced.total
-        customer = draft.party
-        if customer.pk not in self.exposure:
-            return
-        self.exposure[customer.pk] += draft.total
-        owed = self.exposure[customer.pk]
-        if owed > customer.credit_limit:
-            record.warn(
-                "CREDIT_LIMIT_EXCEEDED",
-                f"Customer {customer.number} would owe {owed} on open invoices, over the "
-                f"credit limit of {customer.credit_limit}.",
-                field=self.party_params[0],
-            )
-
-
-class BillHandler(TradeDocumentHandler):
-    entity = "bills"
-    model = Bill
-    what = "Bill"
-    kind = BILL
-    party_model = Supplier
-    party_what = "Supplier"
-    party_params = ("supplierId", "supplierNumber")
-    date_param = "billDate"
-    number_param = "billNumber"
-    create_documents = staticmethod(create_bills)
-    update_documents = staticmethod(update_bills)
-    create_schema = document_schema(party_params, date_param, number_param, update=False)
-    update_schema = document_schema(party_params, date_param, number_param, update=True)
-
-
-HANDLERS = [InvoiceHandler, BillHandler]

@@ -11,7 +11,7 @@ from batch.engine.fields import Detail, Field, ListOf, Schema
 from batch.engine.handlers import Handler, ReferenceIndex, reference_error
 from batch.engine.parsers import Date, Money, Reference, Text
 from batch.engine.records import Record
-from batch.services.imports import template_list
+from batch.files.templates import template_list
 from bigledger.money import ZERO
 
 from ..models import Account, JournalEntry, JournalSource

@@ -4,7 +4,7 @@ from batch.engine.countries import tax_number_valid_for
 from batch.engine.fields import Detail, Field, FieldCode, Nested, Schema
 from batch.engine.master import MasterDataHandler
 from batch.engine.parsers import Choice, Country, Email, Integer, Money, Phone, Reference, Text
-from batch.services.imports import template_list
+from batch.files.templates import template_list
 
 from ..models import Bill, Customer, Invoice, Payment, Status, Supplier
 

@@ -14,12 +14,12 @@ from batch.engine.fields import Detail, Field, ListOf, Schema
 from batch.engine.handlers import Handler, ReferenceIndex
 from batch.engine.parsers import Date, Money, Reference, Text
 from batch.engine.records import Record
-from batch.services.imports import template_list
+from batch.files.templates import template_list
 from bigledger.money import ZERO
 
 from ..models import Bill, Customer, Invoice, Payment, Supplier
 from ..services.payments import AllocationDraft, PaymentDraft, create_payments
-from .documents import Problems, check_date, find_reference, refs_of
+from .references import Problems, check_date, find_reference, refs_of
 
 CUSTOMER_PARAMS = ("customerId", "customerNumber")
 SUPPLIER_PARAMS = ("supplierId", "supplierNumber")

@@ -50,7 +50,7 @@ def entity_components(handler: type[Handler]) -> dict[str, dict]:
     name = component_name(handler.entity)
     components, variants = {}, {}
     for operation in sorted(handler.operations):
-        schema = getattr(handler, f"{operation}_schema", None)
+        schema = handler.schema_for(operation)
         if schema is None:
             continue
         data_name = f"{name}{operation.capitalize()}Data"

@@ -3,7 +3,7 @@
 import pytest
 
 from batch.engine.fields import Field, Schema
-from batch.engine.handlers import get_handler, registered_handlers
+from batch.engine.handlers import Handler, get_handler, registered_handlers
 from batch.engine.parsers import Kind, Parser, Text
 from batch.files.columns import (
     BOOLEAN,
@@ -76,14 +76,14 @@ def test_the_operation_column_is_in_templates_only_when_there_is_a_choice():
 
 def test_parser_kinds_and_settings_are_read_from_the_schema():
     customers = layout("customers")
-    assert customers.column("status").traits.choices == ("active", "inactive")
-    assert customers.column("name").traits.max_length == 100
-    terms = customers.column("paymentTerms").traits
+    assert customers.column("status").parser.choices == ("active", "inactive")
+    assert customers.column("name").parser.max_length == 100
+    terms = customers.column("paymentTerms").parser
     assert (terms.kind, terms.minimum, terms.maximum) == (INTEGER, 0, 365)
     assert customers.column("creditLimit").kind == MONEY
     assert layout("invoices").column("invoiceDate").kind == DATE
     assert layout("items").column("trackSerial").kind == BOOLEAN
-    assert layout("invoices").column("items.quantity").traits.positive
+    assert layout("invoices").column("items.quantity").parser.positive
 
 
 class Colour(Parser):
@@ -99,8 +99,8 @@ class Colour(Parser):
         return "red or blue"
 
 
-class PaintHandler:
-    """What layout_for reads of a handler."""
+class PaintHandler(Handler):
+    """A handler of a made-up entity: only what layout_for reads."""
 
     entity, operations, max_records = "paints", frozenset({"create"}), 10
     create_schema = Schema({"colour": Field(Colour()), "name": Field(Text(7))})
@@ -110,7 +110,7 @@ def test_a_parser_of_its_own_gives_its_column_its_kind_choices_and_description()
     paints = layout_for(PaintHandler)
 
     colour = paints.column("colour")
-    assert (colour.kind, colour.traits.choices) == (CHOICE, ("red", "blue"))
+    assert (colour.kind, colour.parser.choices) == (CHOICE, ("red", "blue"))
     assert colour.description == "Optional. Takes red or blue."
     assert paints.column("name").description == "Optional. Takes text, up to 7 characters."
 

@@ -46,7 +46,7 @@ COMPANY_LISTS = {
 
 def cell_for(column, document: int, line: int):
     """(what to write into the cell, the text the upload should read back)."""
-    traits = column.traits
+    traits = column.parser
     if column.name == "operation":
         return "create", "create"
     if column.kind in (CHOICE, COUNTRY):
