@@ -13,7 +13,7 @@ from batch.engine.fields import Detail, Field, Schema
 from batch.engine.handlers import Handler, ReferenceIndex, reference_error
 from batch.engine.parsers import Choice, Date, Quantity, Reference, Text
 from batch.engine.records import Record
-from batch.services.imports import template_list
+from batch.files.templates import template_list
 from bigledger.money import ZERO, to_money
 
 from ..models import AdjustmentType, Item, ItemType, Location, StockAdjustment, StockLevel

@@ -8,7 +8,7 @@ from batch.engine.fields import Detail, Field, Schema
 from batch.engine.handlers import ReferenceIndex, reference_error
 from batch.engine.master import MasterDataHandler
 from batch.engine.parsers import Boolean, Choice, Money, Quantity, Reference, Text
-from batch.services.imports import template_list
+from batch.files.templates import template_list
 from ledger.models import BillLine, InvoiceLine, TaxCode
 
 from ..models import Item, ItemType, StockAdjustment, StockLevel, StockMovement, UnitOfMeasure
