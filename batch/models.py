@@ -61,6 +61,15 @@ class BatchJob(TenantModel):
             models.Index(fields=["company", "status"]),
             models.Index(fields=["company", "created_at"]),
         ]
+        constraints = [
+            # A job is retried once: its unwritten records go into one retry job, and what
+            # that job leaves unwritten is retried from it, so nothing is posted twice.
+            models.UniqueConstraint(
+                fields=["retry_of"],
+                condition=models.Q(retry_of__isnull=False),
+                name="batchjob_retried_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.entity} ({self.status})"
@@ -133,6 +142,9 @@ class WebhookEndpoint(TenantModel):
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [models.Index(fields=["company", "active"])]
+        # Registering, listing and deleting endpoints is one right of its own: an endpoint
+        # receives every job's outcome, so reading the books does not imply it.
+        permissions = [("manage_webhooks", "Can register, list and delete webhook endpoints")]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.url}"

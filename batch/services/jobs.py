@@ -3,6 +3,8 @@ their results back."""
 
 from collections.abc import Iterator
 
+from django.db import IntegrityError
+
 from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
 from batch.jobs import results
@@ -57,9 +59,14 @@ def failed_rows_csv(*, job: BatchJob) -> Iterator[str]:
 
 def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) -> BatchJob:
     """A new async job of the records that did not go in (failed, skipped, rolled back),
-    with corrected data where the caller sent some, keyed by referenceId."""
+    with corrected data where the caller sent some, keyed by referenceId.
+
+    A job is retried once: a second retry, even one racing the first, is a Conflict naming
+    the retry job, whose own unwritten records are what is left to retry."""
     if not job.is_finished:
         raise Conflict(RequestCode.INVALID_REQUEST, "The job has not finished yet.")
+    if retry := job.retries.first():
+        raise already_retried(job, retry)
     raw, row_numbers, seen = [], [], set()
     for result in results.not_written(job):
         reference_id = result.get("referenceId")
@@ -79,11 +86,25 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
     request = BatchRequest(
         operations=parse_operations(raw, row_numbers=row_numbers), options=options
     )
-    return submit_job(
-        company=job.company,
-        user=user,
-        handler=handler_for(job.entity),
-        request=request,
-        source=job.source,
-        retry_of=job,
+    try:
+        return submit_job(
+            company=job.company,
+            user=user,
+            handler=handler_for(job.entity),
+            request=request,
+            source=job.source,
+            retry_of=job,
+        )
+    except IntegrityError as error:
+        # The constraint waited for a racing retry of the job to commit: that one won.
+        if (retry := job.retries.first()) is None:
+            raise
+        raise already_retried(job, retry) from error
+
+
+def already_retried(job: BatchJob, retry: BatchJob) -> Conflict:
+    return Conflict(
+        RequestCode.INVALID_REQUEST,
+        f"{job.public_id} was already retried as {retry.public_id}; retry that job instead.",
+        details=[{"jobId": job.public_id, "retryJobId": retry.public_id}],
     )
