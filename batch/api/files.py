@@ -167,18 +167,18 @@ def opened_file(request, kind: str):
 
 
 def row_count(kind: str) -> Callable:
-    """For @rate_limited: how many rows the upload holds, at most — from the reader's
-    cheap hint (line breaks of a CSV, the dimension an XLSX declares); a workbook that does
-    not say counts as large. An upload the view will refuse counts as none: the view
-    answers it."""
+    """For @rate_limited: how many data rows the upload holds, as the import reads them (any
+    line endings, quoted line breaks, blank and formula-only rows not counted), counted no
+    further than one past BATCH_LARGE_BATCH_RECORDS — all the limiter asks. The rows read
+    are kept for the import, so the file is still read once. An upload the view will refuse
+    counts as none: the view answers it."""
 
     def count(request) -> int:
         try:
             rows = opened_file(request, kind)
         except RequestError:
             return 0
-        hint = rows.row_count_hint
-        return settings.BATCH_LARGE_BATCH_RECORDS + 1 if hint is None else hint
+        return rows.count_rows(settings.BATCH_LARGE_BATCH_RECORDS + 1)
 
     return count
 

@@ -1,7 +1,9 @@
 """Streaming readers for uploaded CSV and XLSX files.
 
 Both yield (row_number, {header: text}) where row 1 is the header and row_number is the row
-a spreadsheet shows; blank rows are skipped; every value is a string ("" when empty). A CSV
+a spreadsheet shows; blank rows are skipped; every value is a string ("" when empty). Before
+the import reads them, `count_rows(up_to)` may read ahead to count the data rows (the rate
+limiter's question); the rows it read are kept, so the file is still read once. A CSV
 row with more values than the header has keeps the surplus under the key None (usually a
 value with an unquoted delimiter: mapping reports it); XLSX cells right of the header are
 not read. They never hold the whole file: CSV is decoded chunk by chunk, XLSX read with openpyxl's
@@ -9,8 +11,9 @@ read-only mode (which parses through defusedxml when installed, as it is here).
 
 Anything wrong with the file as a whole raises RequestError(INVALID_FILE). Most of that is
 found when the reader opens (encoding, delimiter, header, archive sizes); a few problems can
-only be seen while reading (a row over MAX_ROWS, a malformed quote, bytes that are not of the
-detected encoding in a stream that cannot be scanned ahead) and raise from the iteration."""
+only be seen while reading (a row over MAX_ROWS, a quote that is never closed, bytes that are
+not of the detected encoding in a stream that cannot be scanned ahead) and raise from the
+iteration."""
 
 import codecs
 import csv
@@ -18,6 +21,7 @@ import datetime
 import itertools
 import re
 import zipfile
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -52,31 +56,69 @@ def refuse(message: str, **details) -> RequestError:
     return RequestError(INVALID_FILE, message, details=[details] if details else None)
 
 
+class DataRows:
+    """One pass over a file's data rows, which `count_rows` may read ahead of."""
+
+    def __init__(self):
+        self._source: Iterator[Row] | None = None
+        self._ahead: deque[Row] = deque()
+        self._failure: RequestError | None = None
+
+    def _read(self) -> Iterator[Row]:
+        raise NotImplementedError
+
+    def _rows(self) -> Iterator[Row]:
+        if self._source is None:
+            self._source = self._read()
+        return self._source
+
+    def count_rows(self, up_to: int) -> int:
+        """How many data rows the file holds (blank rows are not), counting no further than
+        `up_to`. The rows are read as the import reads them and kept for it, so no more than
+        `up_to` are held; a problem met on the way is raised when the import reaches it."""
+        while len(self._ahead) < up_to and self._failure is None:
+            try:
+                row = next(self._rows(), None)
+            except RequestError as error:
+                self._failure = error
+                break
+            if row is None:
+                break
+            self._ahead.append(row)
+        return len(self._ahead)
+
+    def __iter__(self) -> Iterator[Row]:
+        while self._ahead:
+            yield self._ahead.popleft()
+        if self._failure is not None:
+            raise self._failure
+        yield from self._rows()
+
+
 # CSV ---------------------------------------------------------------------------------------
 
 
-class CsvRows:
+class CsvRows(DataRows):
     """An opened CSV file: its encoding, delimiter and header, and its rows (one pass)."""
 
     def __init__(self, file: BinaryIO, *, max_rows: int = MAX_ROWS, max_columns: int = MAX_COLUMNS):
+        super().__init__()
         self.max_rows = max_rows
         sample = file.read(SAMPLE_BYTES)
         if not sample.strip():
             raise refuse("The file is empty.")
         scan = _scan(file, sample)
         self.encoding = _detect_encoding(sample, scan)
-        # Line breaks in the file: an upper bound of its rows, to size a job without reading.
-        self.row_count_hint = None if scan.newlines is None else max(scan.newlines, 1)
         decoded = sample.decode(self.encoding, errors="replace").lstrip("\ufeff")
         newline = "\r" if "\r" in decoded and "\n" not in decoded else "\n"
         self.delimiter, sep_line = _sniff_delimiter(decoded)
-        lines = _text_lines(_rewound(file, sample), self.encoding, newline)
+        self._lines = _CountedLines(_text_lines(_rewound(file, sample), self.encoding, newline))
         if sep_line:
-            next(lines, None)  # Excel's "sep=;" line is not a row of the sheet
-        self._records = csv.reader(lines, delimiter=self.delimiter)
+            next(self._lines, None)  # Excel's "sep=;" line is not a row of the sheet
+        self._records = csv.reader(self._lines, delimiter=self.delimiter)
         self.headers = _header(self._next_record(1), max_columns)
 
-    def __iter__(self) -> Iterator[Row]:
+    def _read(self) -> Iterator[Row]:
         headers, width = self.headers, len(self.headers)
         for row_number in itertools.count(2):
             record = self._next_record(row_number)
@@ -94,15 +136,57 @@ class CsvRows:
             yield row_number, row
 
     def _next_record(self, row_number: int) -> list[str] | None:
+        line = self._lines.count + 1  # where the record starts; a quoted value may span lines
         try:
-            return next(self._records, None)
+            record = next(self._records, None)
         except UnicodeDecodeError:
             raise refuse(
                 f"Row {row_number} is not valid {self.encoding} text. Save the file as UTF-8.",
                 row=row_number,
             ) from None
         except csv.Error as error:
-            raise refuse(f"Row {row_number} cannot be read: {error}.", row=row_number) from None
+            raise refuse(_unreadable(error, row_number, line), row=row_number, line=line) from None
+        # csv.reader ends a record at a line break outside quotes; one it could only end at
+        # the end of the file opened a quote that never closed (it would swallow every row
+        # after it into one value).
+        if record is not None and self._lines.exhausted:
+            raise refuse(
+                f"Row {row_number} (line {line}) opens a quote that is never closed. "
+                'Close it, or double a quote that is part of a value ("").',
+                row=row_number,
+                line=line,
+            )
+        return record
+
+
+def _unreadable(error: csv.Error, row_number: int, line: int) -> str:
+    if "field larger than field limit" in str(error):
+        return (
+            f"Row {row_number} (line {line}) holds a value over {csv.field_size_limit():,} "
+            "characters: most likely a quote opened there is never closed."
+        )
+    return f"Row {row_number} (line {line}) cannot be read: {error}."
+
+
+class _CountedLines:
+    """The decoded lines csv.reader reads, counted, and whether they have run out."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+        self.count = 0
+        self.exhausted = False
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        try:
+            line = next(self._lines)
+        except StopIteration:
+            self.exhausted = True
+            raise
+        self.count += 1
+        return line
 
 
 def open_csv(
@@ -135,15 +219,13 @@ class _Scan:
 
     valid_utf8: bool
     not_cp1252: bool
-    newlines: int | None
 
 
 def _scan(file: BinaryIO, sample: bytes) -> _Scan:
     decoder = codecs.getincrementaldecoder("utf-8")()
     seekable = _seekable(file)
-    valid, not_cp1252, newlines = True, False, 0
+    valid, not_cp1252 = True, False
     for chunk in _rewound(file, b"") if seekable else [sample]:
-        newlines += chunk.count(b"\n")
         not_cp1252 = not_cp1252 or bool(_NOT_CP1252.search(chunk))
         if valid:
             try:
@@ -155,7 +237,7 @@ def _scan(file: BinaryIO, sample: bytes) -> _Scan:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             valid = False
-    return _Scan(valid, not_cp1252, newlines if seekable else None)
+    return _Scan(valid, not_cp1252)
 
 
 def _detect_encoding(sample: bytes, scan: _Scan) -> str:
@@ -262,7 +344,7 @@ def _header(record: list[str] | None, max_columns: int) -> list[str]:
 # XLSX --------------------------------------------------------------------------------------
 
 
-class XlsxRows:
+class XlsxRows(DataRows):
     """An opened XLSX workbook's data sheet: its header and rows (one pass)."""
 
     def __init__(
@@ -275,6 +357,7 @@ class XlsxRows:
         max_uncompressed: int = MAX_XLSX_UNCOMPRESSED,
         max_ratio: float = MAX_COMPRESSION_RATIO,
     ):
+        super().__init__()
         check_xlsx_archive(file, max_uncompressed=max_uncompressed, max_ratio=max_ratio)
         try:
             self.workbook = load_workbook(file, read_only=True, data_only=True, keep_links=False)
@@ -290,10 +373,11 @@ class XlsxRows:
         except Exception:
             self.close()
             raise
-        dimension_rows = self.sheet.max_row
-        self.row_count_hint = dimension_rows - 1 if dimension_rows else None
-        if self.row_count_hint and self.row_count_hint > 2 * max_rows:
-            self.close()  # the sheet says so itself; no need to read it to refuse
+        # The rows the sheet declares (formatted or formula-filled ones too, so more than its
+        # data rows): far over the cap, it is refused without reading it.
+        declared_rows = (self.sheet.max_row or 1) - 1
+        if declared_rows > 2 * max_rows:
+            self.close()
             raise refuse(f"The sheet has more than {max_rows:,} rows.")
 
     def _choose_sheet(self, name: str | None):
@@ -304,7 +388,7 @@ class XlsxRows:
         chosen = name or (DATA_SHEET if DATA_SHEET in names else names[0])
         return self.workbook[chosen]
 
-    def __iter__(self) -> Iterator[Row]:
+    def _read(self) -> Iterator[Row]:
         headers, width = self.headers, len(self.headers)
         try:
             rows = self.sheet.iter_rows(min_row=2, max_col=width, values_only=True)

@@ -555,6 +555,35 @@ def test_bad_options_are_refused(api, company, options, code):
     assert response.json()["error"]["code"] == code
 
 
+UNCLOSED_QUOTE = b'name,email\nAcme,acme@example.com\n"unterminated,x@ex.com\n'
+
+
+@pytest.mark.parametrize("options", [None, {"async": True}], ids=["sync", "async"])
+def test_a_quote_that_is_never_closed_is_a_400_naming_its_line_and_imports_nothing(
+    api, company, options
+):
+    body = upload(api, "customers", UNCLOSED_QUOTE, options=options, status=400)
+
+    assert body["error"]["code"] == "INVALID_FILE"
+    assert "line 3" in body["error"]["message"]
+    assert body["error"]["details"] == [{"row": 3, "line": 3}]
+    assert not Customer.objects.for_company(company).exists()
+    assert not BatchJob.objects.for_company(company).exists()
+
+
+def test_a_quote_never_closed_at_the_end_of_a_file_too_large_for_one_batch_makes_no_job(
+    api, company
+):
+    rows = b"".join(b"Customer %d,c%d@example.com\n" % (n, n) for n in range(1_200))
+    content = b"name,email\n" + rows + b'"unterminated,x@ex.com\n'
+
+    body = upload(api, "customers", content, status=400)
+
+    assert body["error"]["details"] == [{"row": 1_202, "line": 1_202}]
+    assert not BatchJob.objects.for_company(company).exists()
+    assert not BatchChunk.objects.exists()
+
+
 # Options, limits, idempotency ----------------------------------------------------------------
 
 
@@ -585,6 +614,40 @@ def test_the_large_batch_rate_limit_counts_the_files_rows(api, company, settings
 
     assert refused["error"]["code"] == "RATE_LIMITED"
     assert refused["error"]["details"][0]["policy"] == "large-batch"
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    """The middle of a rate-limit window, so no test straddles its end."""
+    monkeypatch.setattr("batch.api.ratelimit.clock", lambda: 1_900_000_025.0)
+
+
+@pytest.mark.parametrize("newline", ["\r", "\n", "\r\n"], ids=["cr", "lf", "crlf"])
+def test_the_large_batch_limit_counts_rows_whatever_the_line_endings(
+    api, company, settings, frozen_clock, newline
+):
+    settings.BATCH_LARGE_RATE_LIMIT = "1/min"
+    lines = ["name,email"] + [f"Customer {n},c{n}@example.com" for n in range(150)]
+    content = (newline.join(lines) + newline).encode()
+
+    upload(api, "customers", content, options={"validateOnly": True})
+    refused = upload(api, "customers", content, options={"validateOnly": True}, status=429)
+
+    assert refused["error"]["details"][0]["policy"] == "large-batch"
+
+
+def test_a_filled_excel_template_counts_its_rows_of_data_not_its_formula_rows(
+    api, books, settings, frozen_clock
+):
+    settings.BATCH_LARGE_RATE_LIMIT = "1/min"
+    content = filled_excel_template(api, "invoices", rows_for("invoices", books))
+    form = {"options": {"validateOnly": True}}
+
+    first = upload(api, "invoices", content, kind="xlsx", **form)
+    second = upload(api, "invoices", content, kind="xlsx", **form)
+
+    assert [r["status"] for r in results(first)] == ["validated", "validated"]
+    assert results(second) == results(first)
 
 
 def test_the_same_idempotency_key_and_file_replays_the_first_answer(api, company):

@@ -119,7 +119,6 @@ def test_an_empty_file_is_refused():
 def test_a_stream_that_cannot_seek_is_read_from_its_sample_onwards():
     rows = open_csv(NonSeekable(TEXT.encode("utf-8")))
     assert rows.encoding == "utf-8"
-    assert rows.row_count_hint is None
     assert list(rows) == EXPECTED
 
 
@@ -191,15 +190,76 @@ def test_more_rows_than_the_cap_are_refused_while_reading():
     assert "3" in error.message
 
 
-def test_the_row_count_hint_counts_lines_without_reading_rows():
-    rows, _ = read_csv(b"name\n" + b"x\n" * 41)
-    assert rows.row_count_hint == 42  # an upper bound, good enough to size a job
-
-
 def test_a_malformed_row_is_refused_with_its_row_number():
     rows = open_csv(io.BytesIO(b"name\nok\n" + b"x" * 200_000 + b"\n"))
     error = refused(lambda: list(rows))
-    assert error.details == [{"row": 3}]
+    assert error.details == [{"row": 3, "line": 3}]
+
+
+@pytest.mark.parametrize("rest", [b"", b"Bob,bob@example.com\nCara,cara@example.com\n"])
+def test_a_quote_that_is_never_closed_is_refused_naming_its_line(rest):
+    rows = open_csv(io.BytesIO(b'name,email\n"unterminated,x@ex.com\n' + rest))
+
+    error = refused(lambda: list(rows))
+
+    assert "line 2" in error.message and "quote" in error.message
+    assert error.details == [{"row": 2, "line": 2}]
+
+
+def test_the_line_of_an_open_quote_counts_the_lines_of_cells_before_it():
+    rows = open_csv(io.BytesIO(b'name,notes\nAcme,"two\nlines"\n"open,x\n'))
+
+    error = refused(lambda: list(rows))
+
+    assert error.details == [{"row": 3, "line": 4}]
+
+
+def test_a_value_far_longer_than_a_cell_says_a_quote_may_be_open():
+    rows = open_csv(io.BytesIO(b'name\nok\n"open\n' + b"x,y\n" * 50_000))
+
+    error = refused(lambda: list(rows))
+
+    assert "quote" in error.message
+    assert error.details == [{"row": 3, "line": 3}]
+
+
+# Counting rows --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r"])
+def test_rows_are_counted_whatever_the_line_endings(newline):
+    data = newline.join(
+        [b"name,email"] + [b"Customer %d,c%d@example.com" % (n, n) for n in range(150)]
+    )
+
+    rows = open_csv(io.BytesIO(data + newline))
+
+    assert rows.count_rows(1000) == 150
+    assert len(list(rows)) == 150
+
+
+def test_counting_rows_stops_at_its_limit_and_keeps_the_rows_for_the_import():
+    rows = open_csv(io.BytesIO(b"name\n" + b"".join(b"C%d\n" % n for n in range(10))))
+
+    assert rows.count_rows(3) == 3
+    assert rows.count_rows(5) == 5
+    assert [row["name"] for _, row in rows] == [f"C{n}" for n in range(10)]
+
+
+def test_counting_rows_counts_records_not_lines_nor_blank_rows():
+    rows = open_csv(io.BytesIO(b'name,notes\n\nAcme,"two\nlines"\n , \nBeta,x\n'))
+
+    assert rows.count_rows(100) == 2
+
+
+def test_a_problem_met_while_counting_is_raised_where_the_import_meets_it():
+    rows = open_csv(io.BytesIO(b'name\nAcme\n"open\n'))
+
+    assert rows.count_rows(100) == 1
+    iterator = iter(rows)
+    assert next(iterator) == (2, {"name": "Acme"})
+    error = refused(lambda: next(iterator))
+    assert error.details == [{"row": 3, "line": 3}]
 
 
 # XLSX --------------------------------------------------------------------------------------
@@ -259,6 +319,23 @@ def test_xlsx_reads_the_templates_data_sheet_before_the_first_sheet():
     other = make_xlsx([["name"], ["Acme"]], title="Customers", extra_sheets=("Data",))
     assert open_xlsx(io.BytesIO(other)).sheet.title == "Data"
     assert open_xlsx(io.BytesIO(other), sheet="Customers").sheet.title == "Customers"
+
+
+def test_xlsx_rows_are_counted_by_the_data_they_hold_not_the_formulas_below_them():
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["quantity", "price", "amount"])
+    sheet.append([2, 5])
+    sheet.append([3, 7])
+    for row in range(2, 1002):  # a template's formula column, filled far below the data
+        sheet.cell(row, 3, f'=IF(A{row}="","",A{row}*B{row})')
+    out = io.BytesIO()
+    workbook.save(out)
+
+    rows = open_xlsx(io.BytesIO(out.getvalue()))
+
+    assert rows.count_rows(1000) == 2
+    assert [number for number, _ in rows] == [2, 3]
 
 
 def test_xlsx_unknown_sheet_is_refused():
