@@ -50,7 +50,8 @@ BUSINESS_APPS = ("ledger", "inventory", "batch")
 
 
 def grant_business_permissions(user) -> None:
-    """Members work with every business model: add, change, delete and view."""
+    """Members work with every business model — add, change, delete and view (the API's
+    reads need view) — and hold the apps' own permissions, such as batch.manage_webhooks."""
     permissions = Permission.objects.filter(content_type__app_label__in=BUSINESS_APPS)
     user.user_permissions.add(*permissions)
 

@@ -18,6 +18,7 @@ from batch.engine.envelope import BatchOptions, parse_batch_request
 from batch.models import BatchJob
 from batch.services import jobs
 from batch.services.batches import handler_for, run_sync_batch
+from bigledger.api.permissions import REQUIRES_PERMISSIONS, view_permission
 from bigledger.errors import RequestError
 
 
@@ -40,7 +41,15 @@ class BatchView(APIView):
         return Response(batch_response(job, outcome))
 
 
-class CompanyJobMixin:
+class ReadsJobs:
+    """Jobs and metrics show the whole company's work and the data of its records, so every
+    job endpoint needs the view permission on BatchJob (submitting a batch does not)."""
+
+    permission_classes = REQUIRES_PERMISSIONS
+    required_permissions = [view_permission(BatchJob)]
+
+
+class CompanyJobMixin(ReadsJobs):
     def get_job(self, request, job_id: str) -> BatchJob:
         return jobs.find_job(company=request.auth.company, job_id=job_id)
 
@@ -58,7 +67,7 @@ def _positive_int(request, name: str, default: int, maximum: int) -> int:
     return value
 
 
-class JobListView(APIView):
+class JobListView(ReadsJobs, APIView):
     """The company's jobs and sync batches, newest first; ?status= and ?entity= filter."""
 
     @openapi.job_list_schema
@@ -164,7 +173,7 @@ class JobRetryView(CompanyJobMixin, APIView):
         return Response(job_accepted_response(new_job), status=202)
 
 
-class MetricsView(APIView):
+class MetricsView(ReadsJobs, APIView):
     """The batch metrics of the caller's company."""
 
     @openapi.metrics_schema

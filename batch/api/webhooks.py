@@ -11,6 +11,7 @@ from batch.jobs.status import iso
 from batch.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, all_webhook_events
 from batch.services import webhooks
 from bigledger.api.pagination import EnvelopePagination
+from bigledger.api.permissions import REQUIRES_PERMISSIONS
 
 
 class WebhookEndpointInput(serializers.Serializer):
@@ -63,7 +64,15 @@ def delivery_json(delivery: WebhookDelivery) -> dict:
     }
 
 
-class WebhookListView(APIView):
+class WebhookManagementView(APIView):
+    """Every webhook endpoint needs manage_webhooks: a registered URL receives every job's
+    outcome, so reading the books does not imply it."""
+
+    permission_classes = REQUIRES_PERMISSIONS
+    required_permissions = ["batch.manage_webhooks"]  # WebhookEndpoint.Meta.permissions
+
+
+class WebhookListView(WebhookManagementView):
     def get(self, request):
         endpoints = webhooks.company_webhooks(company=request.auth.company)
         return Response({"success": True, "data": [endpoint_json(e) for e in endpoints]})
@@ -77,7 +86,7 @@ class WebhookListView(APIView):
         return Response({"success": True, "data": data}, status=201)
 
 
-class WebhookDetailView(APIView):
+class WebhookDetailView(WebhookManagementView):
     def get(self, request, webhook_id: str):
         endpoint = webhooks.find_webhook(company=request.auth.company, endpoint_id=webhook_id)
         return Response({"success": True, "data": endpoint_json(endpoint)})
@@ -88,7 +97,7 @@ class WebhookDetailView(APIView):
         return Response(status=204)
 
 
-class WebhookDeliveryListView(APIView):
+class WebhookDeliveryListView(WebhookManagementView):
     """The endpoint's deliveries, newest first, paged (?page=, ?pageSize=)."""
 
     def get(self, request, webhook_id: str):

@@ -1,7 +1,8 @@
 """The read-only API's one tenant-scoping mechanism, its exact-match filters and its router.
 
 Every read viewset derives from `TenantScopedReadOnlyViewSet`: the caller's company scopes the
-queryset in one place, so another company's row is simply absent (404 on detail)."""
+queryset in one place, so another company's row is simply absent (404 on detail), and reading
+needs the model's view permission (403 without it)."""
 
 from collections.abc import Mapping, Sequence
 
@@ -12,6 +13,8 @@ from rest_framework import exceptions, viewsets
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+
+from bigledger.api.permissions import REQUIRES_PERMISSIONS, view_permission
 
 
 class ExactQueryParamFilter(BaseFilterBackend):
@@ -45,7 +48,8 @@ class ExactQueryParamFilter(BaseFilterBackend):
 
 
 class TenantScopedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
-    """List and retrieve one company's rows of `model`, looked up by public id.
+    """List and retrieve one company's rows of `model`, looked up by public id, for a user
+    holding the model's view permission.
 
     Subclasses declare `model`, `serializer_class`, what to join (`select_related`,
     `prefetch_related`) so a page costs a constant number of queries, and `query_filters`.
@@ -59,6 +63,11 @@ class TenantScopedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
     filter_backends = [ExactQueryParamFilter]
+    permission_classes = REQUIRES_PERMISSIONS
+
+    @property
+    def required_permissions(self) -> list[str]:
+        return [view_permission(self.model)]
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no caller

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bigledger.api.permissions import REQUIRES_PERMISSIONS, view_permission
 from bigledger.api.viewsets import TenantScopedReadOnlyViewSet
 
 from ..models import (
@@ -125,7 +126,11 @@ class PaymentViewSet(TenantScopedReadOnlyViewSet):
 
 
 class TrialBalanceView(APIView):
-    """GET /v1/reports/trial-balance: every account with postings and the two totals."""
+    """GET /v1/reports/trial-balance: every account with postings and the two totals, for a
+    user who may view both the accounts and the journal entries the balances sum."""
+
+    permission_classes = REQUIRES_PERMISSIONS
+    required_permissions = [view_permission(Account), view_permission(JournalEntry)]
 
     @extend_schema(
         responses=inline_serializer(
