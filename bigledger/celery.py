@@ -1,4 +1,5 @@
-"""The Celery app; a worker starts with `celery -A bigledger worker`."""
+"""The Celery app; a worker starts with `celery -A bigledger worker`, and beat (optional)
+with `celery -A bigledger beat`."""
 
 import os
 
@@ -9,3 +10,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bigledger.settings")
 app = Celery("bigledger")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["batch.jobs", "batch.webhooks"])
+# Imported when a worker starts: every worker sweeps in its main process, so beat is optional.
+app.conf.imports = ["batch.worker"]

@@ -190,10 +190,15 @@ BATCH_IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("BATCH_IDEMPOTENCY_TTL_SECOND
 BATCH_IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("BATCH_IDEMPOTENCY_LOCK_SECONDS", 600))
 BATCH_JOB_STALE_SECONDS = int(os.environ.get("BATCH_JOB_STALE_SECONDS", 30))
 BATCH_JOB_MAX_ATTEMPTS = int(os.environ.get("BATCH_JOB_MAX_ATTEMPTS", 5))
+# Each worker's main process sweeps this often (batch.worker; 0 turns it off); beat, which is
+# optional, sends the same sweep as a task every BATCH_SWEEP_SECONDS.
+BATCH_WORKER_SWEEP_SECONDS = float(os.environ.get("BATCH_WORKER_SWEEP_SECONDS", 2))
 BATCH_SWEEP_SECONDS = float(os.environ.get("BATCH_SWEEP_SECONDS", 10))
 BATCH_WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("BATCH_WEBHOOK_RETRY_BASE_SECONDS", 30))
 BATCH_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("BATCH_WEBHOOK_MAX_ATTEMPTS", 8))
 BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("BATCH_WEBHOOK_ALLOW_PRIVATE_URLS", False)
+# A pending delivery this long past due lost its message and is sent again.
+BATCH_WEBHOOK_OVERDUE_SECONDS = float(os.environ.get("BATCH_WEBHOOK_OVERDUE_SECONDS", 300))
 CELERY_BEAT_SCHEDULE = {
     "sweep-batch-jobs": {"task": "batch.sweep_jobs", "schedule": BATCH_SWEEP_SECONDS},
     "resend-overdue-webhooks": {

@@ -24,22 +24,25 @@ def database_url() -> str:
 
 
 class Worker:
-    """One `celery worker -B` process group: started, waited for, killed."""
+    """One `celery worker` process group — with beat embedded (-B) unless beat=False, as
+    production may run it — started, waited for, killed. Its log is
+    test-artifacts/worker-<name>-<pid of the test run>.log."""
 
-    def __init__(self, name: str, concurrency: int = 2, **env):
+    def __init__(self, name: str, concurrency: int = 2, beat: bool = True, **env):
         ARTIFACTS.mkdir(exist_ok=True)
+        name = f"{name}-{os.getpid()}"  # several test runs may share the checkout
         self.log_path = ARTIFACTS / f"worker-{name}.log"
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "REDIS_URL": settings.REDIS_URL,
-            "BATCH_SWEEP_SECONDS": "1",
-            "BATCH_JOB_STALE_SECONDS": "3",
+            "BATCH_SWEEP_SECONDS": "1",  # beat's sweep, where beat runs
             "BIGLEDGER_VAR_DIR": str(ARTIFACTS / f"var-{name}"),
             **{key: str(value) for key, value in env.items()},
         }
         self.concurrency = concurrency
+        self.beat = beat
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "Worker":
@@ -52,7 +55,7 @@ class Worker:
                 "-A",
                 "bigledger",
                 "worker",
-                "-B",
+                *(["-B"] if self.beat else []),
                 f"--concurrency={self.concurrency}",
                 "--loglevel=INFO",
                 "--without-gossip",

@@ -3,10 +3,9 @@ exactly-once.
 
 - A chunk's business writes, its stored results and its `done` mark commit in one
   transaction; a chunk seen again (redelivery, a second worker) is skipped.
-- Who may process a job: the holder of the job's liveness lock (a PostgreSQL session
-  advisory lock, freed by the server the moment a killed worker's connection drops; on
-  SQLite a heartbeat older than BATCH_JOB_STALE_SECONDS). The sweeper (batch.jobs.sweep)
-  re-enqueues jobs whose worker died and starts queued jobs as slots free.
+- Who may process a job: the holder of the job's liveness lock (batch.jobs.liveness). The
+  sweeper (batch.jobs.sweep) re-enqueues jobs whose lock is free and starts queued jobs as
+  slots free.
 - At most BATCH_MAX_CONCURRENT_JOBS jobs per company process at once; claiming a slot
   locks the company row, so concurrent claims cannot overshoot.
 - rollbackOnError makes the whole job one transaction.
@@ -15,7 +14,6 @@ exactly-once.
 
 import logging
 from dataclasses import replace
-from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -28,6 +26,7 @@ from batch.engine.executor import SKIPPED_MESSAGE, count_results, run_batch
 from batch.engine.handlers import Handler, get_handler
 from batch.engine.records import Record, RecordError
 from batch.jobs.codec import dumps, loads, operation_from_json
+from batch.jobs.liveness import is_postgres, release_liveness_lock, take_liveness_lock
 from batch.jobs.sweep import processing_count, start_queued_jobs
 from batch.models import FINISHED, BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
 from batch.signals import job_finished
@@ -35,7 +34,6 @@ from bigledger.models import Company
 
 logger = logging.getLogger(__name__)
 
-LOCK_NAMESPACE = 7_242_001  # first key of the two-key advisory lock: "batch job"
 CANCELLED_MESSAGE = "Not processed: the job was cancelled."
 FAILED_MESSAGE = "Not processed: the job stopped on a system error; retry the job."
 ROLLED_BACK_MESSAGE = "Rolled back because another record of the job failed."
@@ -46,27 +44,6 @@ class LeaseLost(Exception):
 
 
 # Claiming -----------------------------------------------------------------------------------
-
-
-def _is_postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _take_liveness_lock(job: BatchJob) -> bool:
-    if _is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job.pk])
-            return cursor.fetchone()[0]
-    stale_before = timezone.now() - timedelta(seconds=settings.BATCH_JOB_STALE_SECONDS)
-    return job.status != JobStatus.PROCESSING or (
-        job.heartbeat_at is None or job.heartbeat_at < stale_before
-    )
-
-
-def _release_liveness_lock(job_pk: int) -> None:
-    if _is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_pk])
 
 
 def claim(job_pk: int) -> BatchJob | None:
@@ -83,12 +60,12 @@ def claim(job_pk: int) -> BatchJob | None:
             Company.objects.select_for_update().get(pk=job.company_id)
             if processing_count(job.company_id) >= settings.BATCH_MAX_CONCURRENT_JOBS:
                 return None
-        if not _take_liveness_lock(job):
+        if not take_liveness_lock(job):
             return None
         if job.attempts >= settings.BATCH_JOB_MAX_ATTEMPTS:
             job.error = f"Gave up after {job.attempts} attempts; the last worker died."
             _finish(job, JobStatus.FAILED)
-            _release_liveness_lock(job.pk)
+            release_liveness_lock(job.pk)
             return None
         now = timezone.now()
         job.status = JobStatus.PROCESSING
@@ -125,7 +102,7 @@ def process_job(job_pk: int) -> None:
         except Exception:
             logger.exception("could not record job %s as failed; the sweeper retries it", job.pk)
     finally:
-        _release_liveness_lock(job_pk)
+        release_liveness_lock(job_pk)
 
 
 def _pending_chunk_ids(job: BatchJob) -> list[int]:
@@ -173,7 +150,7 @@ def refresh_statistics(model) -> None:
     small table (until autovacuum's turn, or forever where it is off) and looks values up
     by scanning every row — each chunk slower than the last. Doubling intervals keep the
     cost to a handful of ANALYZEs per job."""
-    if _is_postgres():
+    if is_postgres():
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 

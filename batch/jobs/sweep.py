@@ -1,11 +1,10 @@
-"""Starting queued jobs as slots free, and resuming jobs whose worker died. Enqueuing twice is
-harmless: claiming lets only one worker through."""
-
-from datetime import timedelta
+"""Starting queued jobs as slots free, and resuming jobs whose worker died. Every worker's
+main process sweeps every couple of seconds (batch.worker); beat, when it runs, sends the
+same sweep as a task. Enqueuing twice is harmless: claiming lets only one worker through."""
 
 from django.conf import settings
-from django.utils import timezone
 
+from batch.jobs.liveness import orphaned_job_ids
 from batch.jobs.submit import enqueue
 from batch.models import BatchJob, JobMode, JobStatus
 
@@ -16,34 +15,38 @@ def processing_count(company_id: int) -> int:
     ).count()
 
 
-def start_queued_jobs(company_id: int) -> None:
-    """Hand the oldest queued jobs to workers while the company has free slots."""
+def startable_job_ids(company_id: int) -> list[int]:
+    """The company's oldest queued jobs, as many as it has free slots."""
     free = settings.BATCH_MAX_CONCURRENT_JOBS - processing_count(company_id)
     if free <= 0:
-        return
+        return []
     queued = BatchJob.objects.filter(
         company_id=company_id, mode=JobMode.ASYNC, status=JobStatus.QUEUED
     ).order_by("created_at", "pk")
-    for job_pk in queued.values_list("pk", flat=True)[:free]:
+    return list(queued.values_list("pk", flat=True)[:free])
+
+
+def start_queued_jobs(company_id: int) -> None:
+    """Hand the oldest queued jobs to workers while the company has free slots."""
+    for job_pk in startable_job_ids(company_id):
         enqueue(job_pk)
 
 
-def sweep() -> dict[str, int]:
-    """Resume jobs whose worker died and start queued jobs that have a free slot. Enqueuing
-    twice is harmless: claim() lets only one worker through."""
-    stale_before = timezone.now() - timedelta(seconds=settings.BATCH_JOB_STALE_SECONDS)
-    stale = list(
-        BatchJob.objects.filter(
-            mode=JobMode.ASYNC, status=JobStatus.PROCESSING, heartbeat_at__lt=stale_before
-        ).values_list("pk", flat=True)
-    )
-    for job_pk in stale:
-        enqueue(job_pk)
+def due_job_ids() -> list[int]:
+    """What a sweep hands to workers: processing jobs whose worker died (their liveness lock
+    is free), then queued jobs that have a free slot in their company."""
     companies = set(
         BatchJob.objects.filter(mode=JobMode.ASYNC, status=JobStatus.QUEUED).values_list(
             "company_id", flat=True
         )
     )
-    for company_id in companies:
-        start_queued_jobs(company_id)
-    return {"resumed": len(stale), "companies": len(companies)}
+    startable = [job_pk for company_id in companies for job_pk in startable_job_ids(company_id)]
+    return orphaned_job_ids() + startable
+
+
+def sweep() -> dict[str, int]:
+    """Enqueue every due job."""
+    due = due_job_ids()
+    for job_pk in due:
+        enqueue(job_pk)
+    return {"enqueued": len(due)}

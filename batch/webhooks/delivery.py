@@ -24,13 +24,13 @@ and reject timestamps more than a few minutes old, so a captured request cannot 
 
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import logging
 import socket
+import ssl
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from http.client import HTTPException
@@ -52,6 +52,7 @@ MAX_RETRY_DELAY_SECONDS = 1800
 # and still count as due; earlier, it is a stale duplicate and is dropped.
 EARLY_TOLERANCE = timedelta(seconds=2)
 USER_AGENT = "BigLedger-Webhooks/1"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def max_attempts() -> int:
@@ -114,15 +115,51 @@ def signature(*, secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is not a delivery: following it would turn the POST into a GET, and could
-    lead anywhere."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+class RefusedURL(Exception):
+    """A URL this server will not call; the message says why."""
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+@dataclass(frozen=True)
+class Destination:
+    """Where a delivery goes: the URL's parts, and its host's addresses resolved once — the
+    addresses that were checked are the ones connected to."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    addresses: tuple[tuple[int, tuple], ...]  # (socket family, socket address)
+
+    def connection(self, timeout: float) -> http.client.HTTPConnection:
+        if self.scheme == "https":
+            return PinnedHTTPSConnection(self, timeout, ssl.create_default_context())
+        return PinnedHTTPConnection(self, timeout)
+
+
+def resolve(url: str, *, public_only: bool) -> Destination:
+    """Resolve `url`'s host once. With `public_only`, refuse a host with any loopback,
+    private, link-local or reserved address (server-side request forgery)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in DEFAULT_PORTS:
+        raise RefusedURL("Only http and https URLs are called.")
+    host = parts.hostname
+    if not host:
+        raise RefusedURL("The URL has no host.")
+    try:
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except ValueError as error:  # a port out of range
+        raise RefusedURL(f"The URL is invalid: {error}.") from error
+    except (OSError, UnicodeError) as error:
+        raise RefusedURL(f"The host {host} cannot be resolved.") from error
+    addresses = tuple(dict.fromkeys((family, address) for family, _, _, _, address in found))
+    if public_only:
+        for _, address in addresses:
+            ip = ipaddress.ip_address(address[0].split("%")[0])
+            if not ip.is_global or ip.is_multicast:
+                raise RefusedURL(f"The host {host} resolves to a non-public address ({ip}).")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Destination(parts.scheme, host, port, path, addresses)
 
 
 def private_address_problem(url: str) -> str | None:
@@ -131,47 +168,90 @@ def private_address_problem(url: str) -> str | None:
     BATCH_WEBHOOK_ALLOW_PRIVATE_URLS lifts that for development and tests."""
     if settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS:
         return None
-    host = urllib.parse.urlsplit(url).hostname
-    if not host:
-        return "The URL has no host."
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except (OSError, UnicodeError):
-        return f"The host {host} cannot be resolved."
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
-            return f"The host {host} resolves to a non-public address ({ip})."
+        resolve(url, public_only=True)
+    except RefusedURL as refused:
+        return str(refused)
     return None
 
 
+def _open_socket(destination: Destination, timeout: float) -> socket.socket:
+    """A TCP connection to the first of the destination's addresses that answers. Never
+    resolves the name again: a second answer could point somewhere the check never saw."""
+    error: OSError | None = None
+    for family, address in destination.addresses:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as refused:
+            sock.close()
+            error = refused
+    raise error or OSError(f"The host {destination.host} has no address.")
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to the checked addresses; the request's Host header still names the host."""
+
+    def __init__(self, destination: Destination, timeout: float):
+        super().__init__(destination.host, destination.port, timeout=timeout)
+        self.destination = destination
+
+    def connect(self) -> None:
+        self.sock = _open_socket(self.destination, self.timeout)
+
+
+class PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to the checked addresses, with the host's name in TLS (SNI) and the
+    certificate verified for that name."""
+
+    def __init__(self, destination: Destination, timeout: float, tls: ssl.SSLContext):
+        super().__init__(destination.host, destination.port, timeout=timeout, context=tls)
+        self.destination = destination
+        self.tls = tls
+
+    def connect(self) -> None:
+        sock = _open_socket(self.destination, self.timeout)
+        try:
+            self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+        except BaseException:
+            sock.close()
+            raise
+
+
 def post(delivery: WebhookDelivery) -> Attempt:
-    if problem := private_address_problem(delivery.endpoint.url):
-        return Attempt(None, problem)  # checked again here: DNS may have changed
+    """POST the delivery once. http.client follows no redirect: a redirect is not a delivery
+    (following it would turn the POST into a GET, and could lead anywhere)."""
+    public_only = not settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS
+    try:  # checked at every attempt: DNS may have changed since registration
+        destination = resolve(delivery.endpoint.url, public_only=public_only)
+    except RefusedURL as refused:
+        return Attempt(None, str(refused))
     body = delivery.payload.encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(
-        delivery.endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "BigLedger-Event": delivery.event,
-            "BigLedger-Delivery": delivery.public_id,
-            "BigLedger-Timestamp": str(timestamp),
-            "BigLedger-Signature": signature(
-                secret=delivery.endpoint.secret, timestamp=timestamp, body=body
-            ),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "Connection": "close",
+        "BigLedger-Event": delivery.event,
+        "BigLedger-Delivery": delivery.public_id,
+        "BigLedger-Timestamp": str(timestamp),
+        "BigLedger-Signature": signature(
+            secret=delivery.endpoint.secret, timestamp=timestamp, body=body
+        ),
+    }
+    connection = destination.connection(TIMEOUT_SECONDS)
     try:
-        with _opener.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return Attempt(response.status, "")
-    except urllib.error.HTTPError as error:
-        return Attempt(error.code, f"HTTP {error.code} {error.reason}"[:500])
-    except (OSError, HTTPException, ValueError) as error:  # URLError, timeouts, bad URLs
+        connection.request("POST", destination.path, body=body, headers=headers)
+        response = connection.getresponse()
+    except (OSError, HTTPException, ValueError) as error:  # refused, timeouts, TLS, bad URLs
         return Attempt(None, f"{type(error).__name__}: {error}"[:500])
+    finally:
+        connection.close()
+    if 200 <= response.status < 300:
+        return Attempt(response.status, "")
+    return Attempt(response.status, f"HTTP {response.status} {response.reason}"[:500])
 
 
 def _record(delivery: WebhookDelivery, attempt: Attempt, *, give_up: bool = False) -> None:

@@ -7,6 +7,7 @@ import json
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.dispatch import receiver
@@ -26,9 +27,6 @@ from batch.signals import job_finished
 from batch.webhooks.delivery import enqueue_delivery
 
 logger = logging.getLogger(__name__)
-
-# A pending delivery this far past due lost its message (broker down at enqueue time).
-OVERDUE_AFTER = timedelta(minutes=5)
 
 EVENT_BY_STATUS = {
     JobStatus.COMPLETED: WebhookEvent.JOB_COMPLETED,
@@ -96,10 +94,13 @@ def _new_delivery(*, endpoint, event, job, data, now) -> WebhookDelivery:
 
 
 def resend_overdue_deliveries() -> int:
-    """Enqueue pending deliveries long past due, whose message was lost. A duplicate of a
-    message still on its way is harmless: deliver() drops what is not due."""
+    """Enqueue pending deliveries more than BATCH_WEBHOOK_OVERDUE_SECONDS past due: their
+    message was lost (the broker was down, or the process died between committing the job's
+    final status and enqueuing). A duplicate of a message still on its way is harmless:
+    deliver() locks the delivery and drops what is no longer due."""
+    overdue_before = timezone.now() - timedelta(seconds=settings.BATCH_WEBHOOK_OVERDUE_SECONDS)
     overdue = WebhookDelivery.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lt=timezone.now() - OVERDUE_AFTER
+        status=DeliveryStatus.PENDING, next_attempt_at__lt=overdue_before
     ).values_list("pk", flat=True)[:1000]
     pks = list(overdue)
     for pk in pks:

@@ -1,7 +1,8 @@
-"""Jobs survive killed workers, never apply a chunk twice, and respect the per-company
-limit on jobs processing at once."""
+"""Jobs survive killed workers, never apply a chunk twice, resume within seconds without
+beat, and respect the per-company limit on jobs processing at once."""
 
 import threading
+import time
 
 import pytest
 from django.conf import settings
@@ -14,8 +15,16 @@ from batch.models import BatchJob, JobStatus
 from ledger import selectors
 from ledger.handlers.parties import CustomerHandler
 from ledger.models import JournalEntry
-from tests.helpers import api_client_for, create, finished, job_status, make_company, submit
-from tests.workers import Worker, stop_shared_worker, wait_for
+from tests.helpers import (
+    api_client_for,
+    create,
+    finished,
+    job_status,
+    make_company,
+    numbered_customer,
+    submit,
+)
+from tests.workers import Worker, flush_broker, stop_shared_worker, wait_for
 
 
 def journal_entries(count: int) -> list[dict]:
@@ -70,6 +79,74 @@ def test_a_sigkilled_worker_loses_nothing_and_posts_every_entry_exactly_once(
     debit, credit = selectors.journal_totals(company=company)
     assert debit == credit == 10 * total
     assert BatchJob.objects.get(public_id=job_id).attempts == 2
+
+
+def has_run_a_job(worker: Worker) -> bool:
+    return "Task batch.run_job[" in worker.log_path.read_text(errors="replace")
+
+
+def claim_and_die(job_pk: int) -> None:
+    """What a worker that claimed the job and was killed leaves behind: the job processing,
+    its liveness lock freed with the dead worker's connection."""
+
+    def claim():
+        try:
+            assert jobs.claim(job_pk) is not None
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=claim)
+    thread.start()
+    thread.join(timeout=30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_resumes_within_five_seconds_of_its_worker_being_killed_without_beat(
+    api, company, _workers
+):
+    stop_shared_worker(_workers)
+    total = 6000
+    workers = [Worker(f"resume-{n}", concurrency=1, beat=False).start() for n in (1, 2)]
+    try:
+        job_id = submit(api, "journal-entries", journal_entries(total))["jobId"]
+        wait_for(lambda: job_status(api, job_id)["progress"]["processedRecords"] >= 500)
+        [processor] = [worker for worker in workers if has_run_a_job(worker)]
+        processor.kill()
+        killed_at = time.monotonic()
+        wait_for(lambda: BatchJob.objects.get(public_id=job_id).attempts == 2, timeout=30)
+        resumed_after = time.monotonic() - killed_at
+        done = finished(api, job_id, timeout=120)
+    finally:
+        for worker in workers:
+            worker.kill()
+
+    assert resumed_after < 5
+    assert done["status"] == "completed"
+    assert done["progress"]["successfulRecords"] == total
+    entries = JournalEntry.objects.for_company(company)
+    assert entries.values("reference").distinct().count() == entries.count() == total
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_started_after_the_last_one_died_picks_up_its_jobs_without_beat(api, _workers):
+    stop_shared_worker(_workers)
+    orphaned = submit(api, "customers", [numbered_customer(1)])["jobId"]
+    queued = submit(api, "customers", [numbered_customer(2)])["jobId"]
+    claim_and_die(BatchJob.objects.get(public_id=orphaned).pk)
+    flush_broker()  # their messages went down with the workers
+    assert [job_status(api, job_id)["status"] for job_id in (orphaned, queued)] == [
+        "processing",
+        "queued",
+    ]
+
+    worker = Worker("late", beat=False).start()
+    try:
+        done = [finished(api, job_id, timeout=20) for job_id in (orphaned, queued)]
+    finally:
+        worker.stop()
+
+    assert [job["status"] for job in done] == ["completed", "completed"]
+    assert [job["progress"]["successfulRecords"] for job in done] == [1, 1]
 
 
 @pytest.mark.django_db(transaction=True)

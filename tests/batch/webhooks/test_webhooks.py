@@ -4,17 +4,14 @@ retried with backoff, and every delivery is logged."""
 import hashlib
 import hmac
 import json
-import threading
+import socket
+import subprocess
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.utils import timezone
 
 from batch.jobs import processing as jobs
-from batch.jobs.submit import ASYNC_JOB_ID
 from batch.models import (
-    BatchJob,
     DeliveryStatus,
     JobMode,
     JobStatus,
@@ -25,54 +22,50 @@ from batch.webhooks import delivery as webhooks
 from batch.webhooks import notify
 from batch.webhooks.notify import notify_job_finished
 from tests.helpers import finished, numbered_customer, submit
+from tests.webhooks import async_job, register
 from tests.workers import Worker, stop_shared_worker, wait_for
 
 
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records each POST and answers 500 to the first
-    `fail_first` of them, 200 after."""
+class FlippingResolver:
+    """socket.getaddrinfo for `host` answering each address of `answers` in turn (the last
+    one from then on) — a DNS rebinding attacker's resolver. Other hosts resolve as usual."""
 
-    def __init__(self, fail_first: int = 0):
-        self.fail_first = fail_first
-        self.requests: list[dict] = []
-        receiver = self
+    def __init__(self, host: str, answers: list[str]):
+        self.host = host
+        self.answers = answers
+        self.asked = 0
+        self.resolve = socket.getaddrinfo
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append({"path": self.path, "headers": self.headers, "body": body})
-                self.send_response(500 if len(receiver.requests) <= receiver.fail_first else 200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def __call__(self, host, port, *args, **kwargs):
+        if host != self.host:
+            return self.resolve(host, port, *args, **kwargs)
+        address = self.answers[min(self.asked, len(self.answers) - 1)]
+        self.asked += 1
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port or 0)))
+        ]
 
 
-@pytest.fixture(autouse=True)
-def _local_receivers_allowed(settings):
-    """The receivers here listen on 127.0.0.1, which production refuses."""
-    settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = True
+HOOKS_HOST = "hooks.example.test"
+PUBLIC_ADDRESS = "93.184.215.14"
 
 
 @pytest.fixture
-def receiver():
-    receivers = []
+def certificate(tmp_path):
+    """A self-signed certificate (and its key) for `name`, made with openssl."""
 
-    def start(fail_first: int = 0) -> Receiver:
-        receivers.append(Receiver(fail_first))
-        return receivers[-1]
+    def make(name: str) -> tuple[str, str]:
+        cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+            + ["-nodes", "-days", "1", "-subj", f"/CN={name}"]
+            + ["-addext", f"subjectAltName=DNS:{name}", "-keyout", key, "-out", cert],
+            check=True,
+            capture_output=True,
+        )
+        return str(cert), str(key)
 
-    yield start
-    for started in receivers:
-        started.close()
+    return make
 
 
 @pytest.fixture(scope="module")
@@ -86,12 +79,6 @@ def webhook_worker(_workers):
     worker.stop()
 
 
-def register(api, url: str, **body) -> dict:
-    response = api.post("/v1/webhooks", {"url": url, **body}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()["data"]
-
-
 def verified(request: dict, secret: str) -> bool:
     """What a receiver does with the BigLedger-Signature header (see batch.webhooks)."""
     parts = dict(
@@ -101,18 +88,6 @@ def verified(request: dict, secret: str) -> bool:
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
     return parts["t"] == request["headers"]["BigLedger-Timestamp"] and hmac.compare_digest(
         expected, parts["v1"]
-    )
-
-
-def async_job(company, status=JobStatus.PROCESSING) -> BatchJob:
-    return BatchJob.objects.create(
-        company=company,
-        public_id=ASYNC_JOB_ID(),
-        entity="customers",
-        mode=JobMode.ASYNC,
-        status=status,
-        total_records=1,
-        started_at=timezone.now(),
     )
 
 
@@ -423,3 +398,67 @@ def test_a_delivery_to_an_address_that_turned_internal_is_not_sent(
     assert attempt.status_code is None
     assert "non-public address" in attempt.error
     assert hook.requests == []
+
+
+def test_a_host_that_rebinds_to_loopback_after_the_check_is_not_reached(
+    api, company, enqueued, receiver, settings, monkeypatch
+):
+    hook = receiver()
+    register(api, f"http://{HOOKS_HOST}:{hook.port}/hooks")
+    (delivery,) = notify_job_finished(job=async_job(company, JobStatus.COMPLETED))
+    settings.BATCH_WEBHOOK_ALLOW_PRIVATE_URLS = False
+    resolver = FlippingResolver(HOOKS_HOST, [PUBLIC_ADDRESS, "127.0.0.1"])
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    monkeypatch.setattr(webhooks, "TIMEOUT_SECONDS", 1)  # the public address may not answer
+
+    attempt = webhooks.post(delivery)
+
+    assert hook.requests == []
+    assert attempt.status_code is None
+    assert resolver.asked == 1  # the name was resolved once, for the check
+
+
+def test_an_https_delivery_names_the_host_in_tls_and_in_the_host_header(
+    api, company, enqueued, receiver, certificate, monkeypatch
+):
+    cert, key = certificate(HOOKS_HOST)
+    hook = receiver(tls=(cert, key))
+    register(api, f"https://{HOOKS_HOST}:{hook.port}/hooks")
+    (delivery,) = notify_job_finished(job=async_job(company, JobStatus.COMPLETED))
+    monkeypatch.setattr(socket, "getaddrinfo", FlippingResolver(HOOKS_HOST, ["127.0.0.1"]))
+    monkeypatch.setenv("SSL_CERT_FILE", cert)  # trust the receiver's certificate
+
+    attempt = webhooks.post(delivery)
+
+    assert (attempt.status_code, attempt.error) == (200, "")
+    assert hook.server_names == [HOOKS_HOST]
+    assert hook.requests[0]["headers"]["Host"] == f"{HOOKS_HOST}:{hook.port}"
+
+
+def test_an_https_receiver_with_a_certificate_for_another_name_gets_nothing(
+    api, company, enqueued, receiver, certificate, monkeypatch
+):
+    cert, key = certificate("elsewhere.example.test")
+    hook = receiver(tls=(cert, key))
+    register(api, f"https://{HOOKS_HOST}:{hook.port}/hooks")
+    (delivery,) = notify_job_finished(job=async_job(company, JobStatus.COMPLETED))
+    monkeypatch.setattr(socket, "getaddrinfo", FlippingResolver(HOOKS_HOST, ["127.0.0.1"]))
+    monkeypatch.setenv("SSL_CERT_FILE", cert)
+
+    attempt = webhooks.post(delivery)
+
+    assert attempt.status_code is None
+    assert "CERTIFICATE_VERIFY_FAILED" in attempt.error
+    assert hook.requests == []
+
+
+def test_a_redirect_is_a_failed_attempt_and_is_not_followed(api, company, enqueued, receiver):
+    hook = receiver(fail_first=1, failure=302)
+    register(api, hook.url)
+    (delivery,) = notify_job_finished(job=async_job(company, JobStatus.COMPLETED))
+
+    attempt = webhooks.post(delivery)
+
+    assert (attempt.status_code, attempt.delivered) == (302, False)
+    assert attempt.error == "HTTP 302 Found"
+    assert [request["path"] for request in hook.requests] == ["/hooks"]
