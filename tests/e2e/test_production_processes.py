@@ -1,0 +1,198 @@
+"""The production process model, booted from the commands docs/operations.md gives: gunicorn,
+a Celery worker and beat, on PostgreSQL and Redis, each a separate process. An async job and
+a CSV import larger than one batch go through HTTP, finish, and everything shuts down on
+TERM."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from ledger.models import Customer
+from tests.helpers import FINISHED_JOB_STATUSES, make_company
+from tests.workers import ARTIFACTS, ROOT, database_url, flush_broker, stop_shared_worker, wait_for
+
+pytestmark = pytest.mark.slow
+
+OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+DOCUMENTED_BIND = "--bind 0.0.0.0:8000"
+
+
+def documented_commands() -> dict[str, str]:
+    """The shell block of docs/operations.md that starts gunicorn: its variable assignments,
+    and its gunicorn, worker and beat lines, without their comments."""
+    blocks = re.findall(r"```sh\n(.*?)```", OPERATIONS_DOC.read_text(), flags=re.DOTALL)
+    [block] = [block for block in blocks if "gunicorn bigledger.wsgi" in block]
+    lines = [re.sub(r"\s+#.*$", "", line).strip() for line in block.splitlines()]
+    commands = {
+        "variables": "; ".join(line for line in lines if re.match(r"^[A-Z_]+=", line)),
+        "web": next(line for line in lines if line.startswith("gunicorn ")),
+        "worker": next(line for line in lines if line.startswith("celery -A bigledger worker")),
+        "beat": next(line for line in lines if line.startswith("celery -A bigledger beat")),
+    }
+    assert DOCUMENTED_BIND in commands["web"], commands["web"]
+    return commands
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Process:
+    """One documented command, run by bash as an operator would, logging to test-artifacts."""
+
+    def __init__(self, name: str, command: str, variables: str, env: dict):
+        self.log_path = ARTIFACTS / f"production-{name}-{os.getpid()}.log"
+        self.process = subprocess.Popen(
+            ["bash", "-c", f"{variables}; exec {command}"],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log_path.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def running(self) -> bool:
+        assert self.process.poll() is None, f"{self.log_path.name} exited:\n{self.log()[-3000:]}"
+        return True
+
+    def stop(self) -> int | None:
+        """TERM, as a service manager stops it; its exit status, or None if it hung."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+class Client:
+    """The API over real HTTP."""
+
+    def __init__(self, base_url: str, api_key: str):
+        self.base_url = base_url
+        self.api_key = api_key
+
+    def request(self, method: str, path: str, body: bytes | None = None, content_type=None):
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        request = urllib.request.Request(
+            self.base_url + path, data=body, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def post_json(self, path: str, body: dict):
+        return self.request("POST", path, json.dumps(body).encode(), "application/json")
+
+    def post_file(self, path: str, name: str, content: bytes):
+        boundary = uuid.uuid4().hex
+        body = (
+            (
+                f"--{boundary}\r\n"
+                f'Content-Disposition: form-data; name="file"; filename="{name}"\r\n'
+                "Content-Type: text/csv\r\n\r\n"
+            ).encode()
+            + content
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        return self.request("POST", path, body, f"multipart/form-data; boundary={boundary}")
+
+    def answers(self) -> bool:
+        try:
+            return self.request("GET", "/v1/batch/jobs")[0] == 200
+        except OSError:  # not listening yet
+            return False
+
+    def finished_job(self, job_id: str) -> dict:
+        def finished():
+            status, answer = self.request("GET", f"/v1/batch/jobs/{job_id}")
+            assert status == 200, answer
+            return answer["data"]["status"] in FINISHED_JOB_STATUSES and answer["data"]
+
+        return wait_for(finished, timeout=30, interval=0.3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_a_worker_and_beat_run_an_async_job_and_a_file_import(_workers, tmp_path):
+    stop_shared_worker(_workers)  # the processes below must be the only consumers
+    flush_broker()
+    credentials = make_company()
+    commands = documented_commands()
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "REDIS_URL": settings.REDIS_URL,
+        "BIGLEDGER_VAR_DIR": str(tmp_path),
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+    web_command = commands["web"].replace(DOCUMENTED_BIND, f"--bind 127.0.0.1:{port}")
+    processes = {
+        "web": Process("web", web_command, commands["variables"], env),
+        "worker": Process("worker", commands["worker"], commands["variables"], env),
+        "beat": Process("beat", commands["beat"], commands["variables"], env),
+    }
+    api = Client(f"http://127.0.0.1:{port}", credentials.api_key)
+    try:
+        wait_for(lambda: processes["web"].running() and api.answers(), timeout=30)
+        wait_for(lambda: processes["worker"].running() and " ready." in processes["worker"].log())
+        wait_for(
+            lambda: processes["beat"].running() and "beat: Starting" in processes["beat"].log()
+        )
+
+        customers = [
+            {"operation": "create", "data": {"name": f"Async {n}", "email": f"a{n}@example.com"}}
+            for n in range(300)
+        ]
+        status, accepted = api.post_json(
+            "/v1/batch/customers", {"operations": customers, "options": {"async": True}}
+        )
+        assert status == 202, accepted
+        rows = "".join(f"File {n},f{n}@example.com\n" for n in range(600))
+        status, imported = api.post_file(
+            "/v1/batch/customers/import-csv", "customers.csv", f"name,email\n{rows}".encode()
+        )
+        assert status == 202, imported  # 600 rows: more than one batch of 500, so a job
+
+        jobs = [api.finished_job(answer["data"]["jobId"]) for answer in (accepted, imported)]
+        status, page = api.request(
+            "GET", f"/v1/batch/jobs/{imported['data']['jobId']}/results?page=2&pageSize=500"
+        )
+    finally:
+        exit_statuses = {name: process.stop() for name, process in processes.items()}
+
+    assert [job["status"] for job in jobs] == ["completed", "completed"]
+    assert [job["progress"]["successfulRecords"] for job in jobs] == [300, 600]
+    assert status == 200, page
+    assert [result["index"] for result in page["data"]["results"]] == list(range(500, 600))
+    assert {result["status"] for result in page["data"]["results"]} == {"created"}
+    assert Customer.objects.filter(company=credentials.company).count() == 900
+    assert exit_statuses == {"web": 0, "worker": 0, "beat": 0}, {
+        name: process.log()[-2000:] for name, process in processes.items()
+    }
