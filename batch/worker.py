@@ -18,14 +18,14 @@ from django.db import connection
 
 from batch.jobs.liveness import is_postgres
 from batch.jobs.submit import enqueue
-from batch.jobs.sweep import due_job_ids
+from batch.jobs.sweep import due_jobs
 from batch.webhooks.notify import resend_overdue_deliveries
 
 logger = logging.getLogger(__name__)
 
 SWEEPER_LOCK = (7_242_002, 0)  # the two keys of the advisory lock: "batch sweeper"
-# A job this sweeper enqueued is enqueued again only if still due this much later: a message
-# waiting behind busy workers needs no copy every tick.
+# A job this sweeper enqueued and nobody has claimed since is enqueued again only this much
+# later: its message is waiting behind busy workers and needs no copy every tick.
 REENQUEUE_AFTER_SECONDS = 30
 RESEND_WEBHOOKS_EVERY_SECONDS = 60
 
@@ -36,7 +36,7 @@ class Sweeper(threading.Thread):
         self.interval = interval
         self.stopping = threading.Event()
         self.leading = False
-        self.enqueued_at: dict[int, float] = {}  # job pk → monotonic time
+        self.enqueued_at: dict[tuple[int, int], float] = {}  # (job pk, claims) → when
         self.webhooks_resent_at: float | None = None
 
     def run(self) -> None:
@@ -69,12 +69,12 @@ class Sweeper(threading.Thread):
     def enqueue_due_jobs(self) -> None:
         now = time.monotonic()
         recent = {
-            pk: at for pk, at in self.enqueued_at.items() if now - at < REENQUEUE_AFTER_SECONDS
+            job: at for job, at in self.enqueued_at.items() if now - at < REENQUEUE_AFTER_SECONDS
         }
-        for job_pk in due_job_ids():
-            if job_pk not in recent:
+        for job_pk, claims in due_jobs().items():
+            if (job_pk, claims) not in recent:
                 enqueue(job_pk)
-                recent[job_pk] = now
+                recent[job_pk, claims] = now
         self.enqueued_at = recent
 
     def resend_overdue_webhooks(self) -> None:

@@ -4,12 +4,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import redis
 from django.conf import settings
 from django.db import connection
+
+from batch.jobs.processing import claim
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -94,6 +97,26 @@ class Worker:
 
 def flush_broker() -> None:
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+def queued_messages() -> int:
+    """Messages waiting in the broker's default queue."""
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL).llen("celery")
+
+
+def claim_and_die(job_pk: int) -> None:
+    """What a worker that claimed the job and was killed leaves behind: the job processing,
+    its liveness lock freed with the dead worker's connection."""
+
+    def claim_on_its_own_connection():
+        try:
+            assert claim(job_pk) is not None
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=claim_on_its_own_connection)
+    thread.start()
+    thread.join(timeout=30)
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.1):

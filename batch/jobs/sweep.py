@@ -32,21 +32,26 @@ def start_queued_jobs(company_id: int) -> None:
         enqueue(job_pk)
 
 
-def due_job_ids() -> list[int]:
-    """What a sweep hands to workers: processing jobs whose worker died (their liveness lock
-    is free), then queued jobs that have a free slot in their company."""
+def due_jobs() -> dict[int, int]:
+    """What a sweep hands to workers, as job pk → its claims so far (a job due again with more
+    claims was taken up in between): processing jobs whose worker died (their liveness lock is
+    free), then queued jobs that have a free slot in their company."""
     companies = set(
         BatchJob.objects.filter(mode=JobMode.ASYNC, status=JobStatus.QUEUED).values_list(
             "company_id", flat=True
         )
     )
     startable = [job_pk for company_id in companies for job_pk in startable_job_ids(company_id)]
-    return orphaned_job_ids() + startable
+    due = orphaned_job_ids() + startable
+    if not due:
+        return {}
+    claims = dict(BatchJob.objects.filter(pk__in=due).values_list("pk", "attempts"))
+    return {job_pk: claims[job_pk] for job_pk in due if job_pk in claims}
 
 
 def sweep() -> dict[str, int]:
     """Enqueue every due job."""
-    due = due_job_ids()
+    due = due_jobs()
     for job_pk in due:
         enqueue(job_pk)
     return {"enqueued": len(due)}

@@ -24,7 +24,7 @@ from tests.helpers import (
     numbered_customer,
     submit,
 )
-from tests.workers import Worker, flush_broker, stop_shared_worker, wait_for
+from tests.workers import Worker, claim_and_die, flush_broker, stop_shared_worker, wait_for
 
 
 def journal_entries(count: int) -> list[dict]:
@@ -83,21 +83,6 @@ def test_a_sigkilled_worker_loses_nothing_and_posts_every_entry_exactly_once(
 
 def has_run_a_job(worker: Worker) -> bool:
     return "Task batch.run_job[" in worker.log_path.read_text(errors="replace")
-
-
-def claim_and_die(job_pk: int) -> None:
-    """What a worker that claimed the job and was killed leaves behind: the job processing,
-    its liveness lock freed with the dead worker's connection."""
-
-    def claim():
-        try:
-            assert jobs.claim(job_pk) is not None
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=claim)
-    thread.start()
-    thread.join(timeout=30)
 
 
 @pytest.mark.django_db(transaction=True)
