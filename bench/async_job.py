@@ -63,11 +63,16 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]:
+def start_server(env: dict) -> tuple[subprocess.Popen, int]:
+    """The web server in its own process: (process, port)."""
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
-    port = int(server.stdout.readline())
+    return server, int(server.stdout.readline())
+
+
+def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]:
+    server, port = start_server(env)
     worker = subprocess.Popen(
         [
             sys.executable,

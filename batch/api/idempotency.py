@@ -22,7 +22,7 @@ from django.core.cache import cache
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework.response import Response
 
-from batch.api.body import check_body_length
+from batch.api.body import request_body
 from batch.api.ratelimit import set_current_headers
 from batch.engine.codes import RequestCode
 from bigledger.errors import Conflict, Mismatch, RequestError
@@ -48,14 +48,15 @@ def clean_key(raw: str) -> str:
 
 def request_fingerprint(request) -> str:
     """A hash of what makes two requests the same: method, path and query, and the body.
-    A multipart body is hashed by its parsed fields and files, so a large upload is read
-    from its temporary file rather than held in memory (and its boundary does not matter)."""
+    The body is hashed chunk by chunk from the file it is read into once (batch.api.body),
+    never held whole; a multipart body by its parsed fields and files, a large upload from
+    its temporary file (and its boundary does not matter)."""
     digest = hashlib.sha256(f"{request.method} {request.get_full_path()}\n".encode())
     if request.content_type.startswith("multipart/"):
         _hash_multipart(digest, request)
     else:
-        check_body_length(request)
-        digest.update(request.body)
+        for chunk in request_body(request).chunks():
+            digest.update(chunk)
     return digest.hexdigest()
 
 

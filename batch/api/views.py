@@ -7,14 +7,20 @@ from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batch.api.body import operation_count, read_json_body
+from batch.api.body import (
+    closes_body,
+    operation_count,
+    read_batch_request,
+    read_json_body,
+    request_body,
+)
 from batch.api.idempotency import idempotent
 from batch.api.metrics import batch_metrics
 from batch.api.openapi import annotations as openapi
 from batch.api.ratelimit import rate_limited, set_current_headers
 from batch.api.responses import batch_response, job_accepted_response, job_status_response
 from batch.engine.codes import RequestCode
-from batch.engine.envelope import BatchOptions, parse_batch_request
+from batch.engine.envelope import BatchOptions
 from batch.models import BatchJob
 from batch.services import jobs
 from batch.services.batches import handler_for, run_sync_batch
@@ -24,11 +30,12 @@ from bigledger.errors import RequestError
 
 class BatchView(APIView):
     @openapi.batch_post_schema
+    @closes_body
     @idempotent
     @rate_limited(operation_count)
     def post(self, request, entity: str):
         handler_for(entity)  # an unknown entity is 404 whatever the body
-        batch_request = parse_batch_request(read_json_body(request))
+        batch_request = read_batch_request(request)  # an async one streams into its job
         company, user = request.auth.company, request.user
         if batch_request.options.run_async:
             job = jobs.submit_batch_job(
@@ -149,16 +156,30 @@ class JobCancelView(CompanyJobMixin, APIView):
         return Response(job_status_response(job))
 
 
+def retry_size(request) -> int:
+    """For @rate_limited: how many records a retry resubmits — the job's records that did not
+    go in (failed, skipped, rolled back), which its counters tally from its stored results.
+    A retry the view will refuse (no such job) counts as none: the view answers it."""
+    try:
+        job = jobs.find_job(
+            company=request.auth.company, job_id=request.resolver_match.kwargs["job_id"]
+        )
+    except RequestError:
+        return 0
+    return job.failed_records + job.skipped_records + job.rolled_back_records
+
+
 class JobRetryView(CompanyJobMixin, APIView):
     """A new async job of the records that did not go in; optional body
     {"corrections": {referenceId: data}, "options": {...}} replaces their data."""
 
     @openapi.job_retry_schema
+    @closes_body
     @idempotent
-    @rate_limited()
+    @rate_limited(retry_size)
     def post(self, request, job_id: str):
         job = self.get_job(request, job_id)
-        body = read_json_body(request) if request.body else {}
+        body = read_json_body(request) if request_body(request).size else {}
         if not isinstance(body, dict) or body.keys() - {"corrections", "options"}:
             raise RequestError(
                 RequestCode.INVALID_REQUEST, "The body takes 'corrections' and 'options' only."

@@ -1,7 +1,8 @@
 """Submitting an async job: the job, its chunks and its total commit together, then a worker
 is handed the job (by task name: the tasks import this package, not the other way round)."""
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 
 from celery import signature
 from django.conf import settings
@@ -39,18 +40,26 @@ def submit_job(
     source: str = "api",
     retry_of: BatchJob | None = None,
 ) -> BatchJob:
-    """Store the job and its chunks; a worker picks it up once this commits."""
+    """Store the job and its chunks; a worker picks it up once this commits. The operations
+    need only be sized and iterable: an API request's are read from its body as they are
+    stored, so a refusal met while reading them (a repeated referenceId) leaves no job."""
     check_async_size(request)
-    operations, size = request.operations, handler.max_records
     return submit_job_from_chunks(
         company=company,
         user=user,
         handler=handler,
-        chunks=(operations[start : start + size] for start in range(0, len(operations), size)),
+        chunks=in_chunks(request.operations, handler.max_records),
         options=request.options,
         source=source,
         retry_of=retry_of,
     )
+
+
+def in_chunks(operations: Iterable[Operation], size: int) -> Iterator[list[Operation]]:
+    """Consecutive lists of `size` operations (the last may be shorter), taken as needed."""
+    remaining = iter(operations)
+    while chunk := list(itertools.islice(remaining, size)):
+        yield chunk
 
 
 CHUNKS_PER_COPY = 20  # chunks held in memory before one COPY stores them

@@ -17,6 +17,7 @@ import simplejson
 from django.db import connection
 
 from batch.api.ratelimit import Rate
+from batch.jobs.processing import process_job
 from batch.models import BatchJob
 from tests.helpers import api_client_for, make_company
 from tests.workers import database_url
@@ -115,6 +116,31 @@ def test_batches_over_100_records_are_limited_at_five(api, company, frozen_clock
     small = post(api, customers(100))  # 100 is not over 100: only the standard limit
     assert small.status_code == 200
     assert headers_of(small)[:2] == (10, 3)
+
+
+def failed_job(api, size: int) -> str:
+    """An async job of `size` customers that all fail (no valid email), processed here."""
+    operations = [
+        {"operation": "create", "data": {"name": f"Customer {n}", "email": "not-an-email"}}
+        for n in range(size)
+    ]
+    response = post(api, operations, validateOnly=False, **{"async": True})
+    assert response.status_code == 202, response.content
+    job_id = response.json()["data"]["jobId"]
+    process_job(BatchJob.objects.get(public_id=job_id).pk)
+    return job_id
+
+
+def test_a_retry_counts_as_the_records_it_resubmits(api, settings, frozen_clock):
+    large, other_large, small = failed_job(api, 150), failed_job(api, 150), failed_job(api, 2)
+    frozen_clock["t"] += 60  # the retries in a window of their own
+    settings.BATCH_LARGE_RATE_LIMIT = "1/min"
+
+    answers = [api.post(f"/v1/batch/jobs/{job}/retry") for job in (large, other_large, small)]
+
+    assert [answer.status_code for answer in answers] == [202, 429, 202]
+    assert answers[1].json()["error"]["details"][0]["policy"] == "large-batch"
+    assert answers[0].json()["data"]["totalRecords"] == 150
 
 
 def test_one_company_never_throttles_another(api, other_api, frozen_clock):
