@@ -4,6 +4,10 @@ that subscribed to it. Each (endpoint, event) is one WebhookDelivery row: the lo
 attempts. A failed attempt (not 2xx, a redirect, a timeout) is retried with exponential
 backoff, up to BATCH_WEBHOOK_MAX_ATTEMPTS attempts.
 
+Each attempt resolves the URL's host once, refuses it if any address is not public, and
+connects to exactly the addresses it checked: a resolver that answers differently the second
+time (DNS rebinding) cannot point the request at this server's own network.
+
 Delivery is at least once: a worker that dies after the POST but before recording it will
 send again, with the same `BigLedger-Delivery` id — receivers should ignore ids they have
 already seen.
@@ -33,7 +37,6 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import timedelta
-from http.client import HTTPException
 
 import celery
 from django.conf import settings
@@ -245,7 +248,7 @@ def post(delivery: WebhookDelivery) -> Attempt:
     try:
         connection.request("POST", destination.path, body=body, headers=headers)
         response = connection.getresponse()
-    except (OSError, HTTPException, ValueError) as error:  # refused, timeouts, TLS, bad URLs
+    except (OSError, http.client.HTTPException, ValueError) as error:  # refused, timeout, TLS
         return Attempt(None, f"{type(error).__name__}: {error}"[:500])
     finally:
         connection.close()
