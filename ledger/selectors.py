@@ -1,7 +1,7 @@
 """Reads that need care: the trial balance and the control-account checks."""
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import MAX_PREC, Context, Decimal, localcontext
 
 from django.db.models import Count, F, Q, Sum, Value
 from django.db.models.functions import Coalesce
@@ -12,6 +12,9 @@ from bigledger.money import ZERO
 from .models import Account, AccountRole, Bill, DocumentStatus, Invoice, JournalLine
 
 MONEY_ZERO = Value(ZERO)
+# PostgreSQL sums numeric columns exactly, to any size; Python's default context would round
+# past 28 digits. Adding and subtracting in this one are exact, however large the totals.
+EXACT = Context(prec=MAX_PREC)
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,15 @@ def trial_balance(*, company: Company) -> TrialBalance:
         .order_by("code")
     )
     rows = []
-    for account in accounts:
-        net = account.sum_debit - account.sum_credit
-        rows.append(TrialBalanceRow(account, debit=max(net, ZERO), credit=max(-net, ZERO)))
-    return TrialBalance(
-        rows=rows,
-        total_debit=sum((row.debit for row in rows), ZERO),
-        total_credit=sum((row.credit for row in rows), ZERO),
-    )
+    with localcontext(EXACT):
+        for account in accounts:
+            net = account.sum_debit - account.sum_credit
+            rows.append(TrialBalanceRow(account, debit=max(net, ZERO), credit=max(-net, ZERO)))
+        return TrialBalance(
+            rows=rows,
+            total_debit=sum((row.debit for row in rows), ZERO),
+            total_credit=sum((row.credit for row in rows), ZERO),
+        )
 
 
 def role_balance(*, company: Company, role: AccountRole) -> Decimal:
@@ -60,7 +64,8 @@ def role_balance(*, company: Company, role: AccountRole) -> Decimal:
             debit=Coalesce(Sum("debit"), MONEY_ZERO), credit=Coalesce(Sum("credit"), MONEY_ZERO)
         )
     )
-    return totals["debit"] - totals["credit"]
+    with localcontext(EXACT):
+        return totals["debit"] - totals["credit"]
 
 
 def _outstanding(model, company: Company) -> Decimal:

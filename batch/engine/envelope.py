@@ -9,7 +9,9 @@ from typing import Any
 
 import simplejson
 
-from batch.engine.codes import RequestCode
+from batch.engine.codes import FieldCode, RequestCode
+from batch.engine.fields import Detail
+from batch.engine.unicode import NOT_UNICODE, displayable, is_encodable
 from bigledger.errors import RequestError
 
 OPTION_DEFAULTS = {
@@ -67,14 +69,16 @@ class BatchOptions:
         )
 
 
-_LINE_POSITION = re.compile(r"[^.\[]+\[(\d+)\]")  # "items[2].quantity" -> 2
+# "items[2].quantity" -> 2; a position of more digits than any list holds is no line's.
+_LINE_POSITION = re.compile(r"[^.\[]+\[([0-9]{1,9})\]")
 
 
 @dataclass
 class Operation:
-    """One requested operation, as sent. From a file, `line_rows` are the spreadsheet rows
-    of a document's lines and `problems` (batch.schema.Detail) what the file itself says is
-    wrong with it (lines that disagree), reported as its VALIDATION_ERROR."""
+    """One requested operation, as sent. `problems` (batch.engine.fields.Detail) are what is
+    wrong with it before its data is parsed, reported as its VALIDATION_ERROR: a referenceId
+    that is not valid Unicode, or, from a file, lines of one document that disagree. From a
+    file, `line_rows` are the spreadsheet rows of a document's lines."""
 
     index: int
     operation: str
@@ -147,17 +151,12 @@ def parse_operations(
                 f"operations[{index}] must be an object.",
                 details=[{"field": f"operations[{index}]", "message": "Must be an object."}],
             )
-        reference_id = raw.get("referenceId")
-        if reference_id is not None and not isinstance(reference_id, str | int):
-            raise RequestError(
-                RequestCode.INVALID_REQUEST, f"operations[{index}].referenceId must be a string."
-            )
-        reference_id = None if reference_id is None else str(reference_id)
+        reference_id = _reference_id(raw.get("referenceId"), index)
         if reference_id is not None:
             if reference_id in seen:
                 raise RequestError(
                     RequestCode.DUPLICATE_REFERENCE_ID,
-                    f"referenceId '{reference_id}' appears more than once.",
+                    f"referenceId '{displayable(reference_id)}' appears more than once.",
                     details=[
                         {
                             "field": f"operations[{index}].referenceId",
@@ -174,6 +173,30 @@ def parse_operations(
                 data=raw.get("data"),
                 row_number=row_numbers[position] if row_numbers else index + 1,
                 original=raw.get("data") if isinstance(raw.get("data"), dict) else {},
+                problems=_reference_id_problems(reference_id),
             )
         )
     return operations
+
+
+def _reference_id(raw: Any, index: int) -> str | None:
+    """The referenceId as text; one that is neither a string nor a number that prints is
+    a malformed envelope."""
+    if raw is None:
+        return None
+    if isinstance(raw, str | int):
+        try:
+            return str(raw)
+        except ValueError:  # an integer of more digits than Python writes out
+            pass
+    raise RequestError(
+        RequestCode.INVALID_REQUEST, f"operations[{index}].referenceId must be a string."
+    )
+
+
+def _reference_id_problems(reference_id: str | None) -> list[Detail]:
+    """A referenceId that cannot be stored or echoed as sent fails its record (the answer
+    echoes it with U+FFFD in place of each lone surrogate)."""
+    if reference_id is None or is_encodable(reference_id):
+        return []
+    return [Detail("referenceId", NOT_UNICODE, FieldCode.INVALID_VALUE)]

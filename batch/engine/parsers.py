@@ -20,6 +20,19 @@ from django.core.validators import validate_email
 
 from batch.engine.codes import FieldCode
 from batch.engine.countries import COUNTRY_CODES
+from batch.engine.unicode import NOT_UNICODE, is_encodable
+
+# The largest single amount a record may carry. Far below what a Decimal(18, 2) column
+# holds, so a document's total, a customer's balance and a report's sums stay representable.
+MAX_AMOUNT = Decimal("999999999999.99")
+# The dates the API takes. Wide for any book, and far enough inside Python's calendar
+# (years 1 to 9999) that a due date or any other date arithmetic can never leave it.
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+LATEST_DATE = datetime.date(2999, 12, 31)
+# A number sent as a JSON string: an optional sign, ASCII digits, and an optional decimal
+# point followed by digits. Thousands separators, decimal commas, exponents and any other
+# digits than 0-9 are refused; locale formats belong to file imports (batch.files.mapping).
+PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
 
 
 class FieldError(Exception):
@@ -72,7 +85,8 @@ class Parser(ABC):
 
 class Text(Parser):
     """A string of at most `max_length` characters (None: no limit), trimmed; numbers are
-    taken as their text. `blank=False` refuses an empty string."""
+    taken as their text. `blank=False` refuses an empty string. Text PostgreSQL cannot
+    store or UTF-8 cannot encode (NUL, a lone surrogate) is INVALID_VALUE."""
 
     kind = Kind.TEXT
 
@@ -81,11 +95,11 @@ class Text(Parser):
         self.blank = blank
 
     def __call__(self, value: Any) -> str:
-        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-            raise FieldError(FieldCode.INVALID_TYPE, "Must be a string.")
-        value = str(value).strip()
+        value = self._text(value).strip()
         if "\x00" in value:  # PostgreSQL cannot store NUL in text
             raise FieldError(FieldCode.INVALID_VALUE, "Must not contain NUL characters.")
+        if not is_encodable(value):
+            raise FieldError(FieldCode.INVALID_VALUE, NOT_UNICODE)
         if not value and not self.blank:
             raise FieldError(FieldCode.REQUIRED, "Must not be blank.")
         if self.max_length is not None and len(value) > self.max_length:
@@ -94,6 +108,18 @@ class Text(Parser):
 
     def describe(self) -> str:
         return f"text, up to {self.max_length} characters" if self.max_length else "text"
+
+    def _text(self, value: Any) -> str:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise FieldError(FieldCode.INVALID_TYPE, "Must be a string.")
+        try:
+            return str(value)
+        except ValueError:  # a JSON integer of more digits than Python writes out
+            if self.max_length is None:
+                raise FieldError(FieldCode.INVALID_VALUE, "Too many digits.") from None
+            raise FieldError(
+                FieldCode.MAX_LENGTH, f"At most {self.max_length} characters."
+            ) from None
 
 
 class Email(Text):
@@ -178,10 +204,12 @@ class Country(Text):
 
 
 class ExactNumber(Parser):
-    """A decimal of at most `places` decimal places that fits a DecimalField(18, places),
-    at least `minimum` (None: any sign) and above zero when `positive`; every problem is
-    answered with `code` and a message that starts with `what`. Strings may carry
-    thousands separators; floats are refused, as they are not exact."""
+    """A decimal of at most `places` decimal places and at most `maximum` in size (None:
+    what a DecimalField(18, places) holds), at least `minimum` (None: any sign) and above
+    zero when `positive`; every problem is answered with `code` and a message that starts
+    with `what`. JSON numbers are taken in any JSON form (1500, 1.5e3); a string must be a
+    plain decimal (PLAIN_DECIMAL), so "1,5" is refused rather than read as 15. Floats are
+    refused, as they are not exact."""
 
     def __init__(
         self,
@@ -191,9 +219,11 @@ class ExactNumber(Parser):
         positive: bool,
         what: str,
         code: FieldCode,
+        maximum: Decimal | None = None,
     ):
         self.places = places
         self.minimum = minimum
+        self.maximum = column_maximum(places) if maximum is None else maximum
         self.positive = positive
         self.what = what
         self.code = code
@@ -208,25 +238,36 @@ class ExactNumber(Parser):
 
     def _exact(self, value: Any) -> Decimal:
         what, places = self.what, self.places
-        if isinstance(value, bool | float):
-            # Floats never reach here from our JSON parser; refuse them from anywhere else.
-            raise FieldError(self.code, f"{what} must be an exact number.")
-        if isinstance(value, str):
-            value = value.strip().replace(",", "")
-            if not value:
-                raise FieldError(self.code, f"{what} must be a number.")
-        try:
-            number = Decimal(value) if not isinstance(value, Decimal) else value
-        except (InvalidOperation, TypeError, ValueError):
-            raise FieldError(self.code, f"{what} must be a number.") from None
+        number = self._decimal(value)
         if not number.is_finite():
             raise FieldError(self.code, f"{what} must be a finite number.")
-        if number and number.adjusted() >= 18 - places:
-            raise FieldError(self.code, f"{what} is too large.")
+        if number.copy_abs() > self.maximum:  # exact: no context to overflow, before quantize()
+            raise FieldError(self.code, f"{what} must be {self._bounds()}.")
         step = Decimal(1).scaleb(-places)
         if number.as_tuple().exponent < -places and number != number.quantize(step):
             raise FieldError(self.code, f"{what} allows at most {places} decimal places.")
         return number.quantize(step)
+
+    def _decimal(self, value: Any) -> Decimal:
+        if isinstance(value, bool | float):
+            # Floats never reach here from our JSON parser; refuse them from anywhere else.
+            raise FieldError(self.code, f"{self.what} must be an exact number.")
+        if isinstance(value, Decimal | int):
+            return Decimal(value)
+        if not isinstance(value, str) or not value.strip():
+            raise FieldError(self.code, f"{self.what} must be a number.")
+        text = value.strip()
+        if not PLAIN_DECIMAL.fullmatch(text):
+            raise FieldError(
+                self.code,
+                f"{self.what} must be a plain decimal number like 1234.56, not '{shown(text)}'.",
+            )
+        return Decimal(text)
+
+    def _bounds(self) -> str:
+        if self.minimum is None and not self.positive:
+            return f"between -{self.maximum} and {self.maximum}"
+        return f"at most {self.maximum}"
 
     def _sign(self) -> str:
         if self.positive:
@@ -234,9 +275,19 @@ class ExactNumber(Parser):
         return "may be negative" if self.minimum is None else f"{self.minimum} or more"
 
 
+def column_maximum(places: int) -> Decimal:
+    """The largest number a DecimalField(18, places) holds: 99999999999999.9999 for 4."""
+    return Decimal(10) ** (18 - places) - Decimal(1).scaleb(-places)
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A value a client sent, as an error message quotes it: cut short when it is long."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
 class Money(ExactNumber):
-    """An amount with at most 2 decimal places, 0 or more unless `minimum` says otherwise
-    (None: any sign); problems are INVALID_AMOUNT."""
+    """An amount with at most 2 decimal places and at most MAX_AMOUNT in size, 0 or more
+    unless `minimum` says otherwise (None: any sign); problems are INVALID_AMOUNT."""
 
     kind = Kind.MONEY
 
@@ -244,7 +295,12 @@ class Money(ExactNumber):
         self, *, minimum: Decimal | None = Decimal(0), positive: bool = False, what="Amount"
     ):
         super().__init__(
-            places=2, minimum=minimum, positive=positive, what=what, code=FieldCode.INVALID_AMOUNT
+            places=2,
+            minimum=minimum,
+            positive=positive,
+            what=what,
+            code=FieldCode.INVALID_AMOUNT,
+            maximum=MAX_AMOUNT,
         )
 
     def describe(self) -> str:
@@ -272,7 +328,8 @@ class Quantity(ExactNumber):
 
 
 class Integer(Parser):
-    """A whole number from `minimum` to `maximum`; "30" and 30.0 are taken, 30.5 is not."""
+    """A whole number from `minimum` to `maximum`; "30" and 30.0 are taken, 30.5 is not, and
+    a string must be a plain decimal (PLAIN_DECIMAL)."""
 
     kind = Kind.INTEGER
 
@@ -282,15 +339,9 @@ class Integer(Parser):
         self.what = what
 
     def __call__(self, value: Any) -> int:
-        whole = f"{self.what} must be a whole number."
-        if isinstance(value, bool):
-            raise FieldError(FieldCode.INVALID_NUMBER, whole)
-        try:
-            number = Decimal(value.strip() if isinstance(value, str) else value)
-        except (InvalidOperation, TypeError, ValueError):
-            raise FieldError(FieldCode.INVALID_NUMBER, whole) from None
+        number = self._decimal(value)
         if not number.is_finite() or number != number.to_integral_value():
-            raise FieldError(FieldCode.INVALID_NUMBER, whole)
+            raise FieldError(FieldCode.INVALID_NUMBER, f"{self.what} must be a whole number.")
         if not self.minimum <= number <= self.maximum:
             raise FieldError(
                 FieldCode.INVALID_NUMBER,
@@ -298,24 +349,55 @@ class Integer(Parser):
             )
         return int(number)
 
+    def _decimal(self, value: Any) -> Decimal:
+        whole = f"{self.what} must be a whole number."
+        if isinstance(value, bool):
+            raise FieldError(FieldCode.INVALID_NUMBER, whole)
+        if isinstance(value, str):
+            text = value.strip()
+            if not PLAIN_DECIMAL.fullmatch(text):
+                message = f"{self.what} must be a whole number, not '{shown(text)}'."
+                raise FieldError(FieldCode.INVALID_NUMBER, message)
+            return Decimal(text)
+        try:
+            return Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise FieldError(FieldCode.INVALID_NUMBER, whole) from None
+
     def describe(self) -> str:
         return f"whole number from {self.minimum} to {self.maximum}"
 
 
 class Date(Parser):
-    """A date as YYYY-MM-DD; a longer ISO timestamp is cut to its date."""
+    """A date as YYYY-MM-DD, from `minimum` to `maximum` (EARLIEST_DATE to LATEST_DATE
+    unless told otherwise); a longer ISO timestamp is cut to its date."""
 
     kind = Kind.DATE
 
+    def __init__(
+        self, *, minimum: datetime.date = EARLIEST_DATE, maximum: datetime.date = LATEST_DATE
+    ):
+        self.minimum = minimum
+        self.maximum = maximum
+
     def __call__(self, value: Any) -> datetime.date:
-        if isinstance(value, datetime.date):
-            return value
-        if not isinstance(value, str):
+        if isinstance(value, str):
+            try:
+                value = datetime.date.fromisoformat(value.strip()[:10])
+            except ValueError:
+                raise FieldError(
+                    FieldCode.INVALID_DATE, "Date must be a valid YYYY-MM-DD."
+                ) from None
+        elif isinstance(value, datetime.datetime):
+            value = value.date()
+        elif not isinstance(value, datetime.date):
             raise FieldError(FieldCode.INVALID_DATE, "Date must be a string YYYY-MM-DD.")
-        try:
-            return datetime.date.fromisoformat(value.strip()[:10])
-        except ValueError:
-            raise FieldError(FieldCode.INVALID_DATE, "Date must be a valid YYYY-MM-DD.") from None
+        if not self.minimum <= value <= self.maximum:
+            raise FieldError(
+                FieldCode.INVALID_DATE,
+                f"Date must be from {self.minimum.isoformat()} to {self.maximum.isoformat()}.",
+            )
+        return value
 
     def describe(self) -> str:
         return "date YYYY-MM-DD"

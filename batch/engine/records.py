@@ -7,6 +7,7 @@ from typing import Any
 from batch.engine.codes import ErrorCode, Status
 from batch.engine.envelope import Operation
 from batch.engine.fields import Detail
+from batch.engine.unicode import displayable
 
 OPERATION_STATUS = {"create": Status.CREATED, "update": Status.UPDATED, "delete": Status.DELETED}
 
@@ -68,7 +69,10 @@ class Record:
 
     @property
     def operation(self) -> str:
-        return self.op.operation
+        """The operation's name; anything sent that is not a string reads as "", which no
+        entity supports, so it fails as an unknown operation instead of being hashed."""
+        operation = self.op.operation
+        return operation if isinstance(operation, str) else ""
 
     @property
     def ok(self) -> bool:
@@ -87,10 +91,13 @@ class Record:
         self.warnings.append(RecordWarning(code, message, field))
 
     def result_json(self) -> dict:
+        """The record's result as the API answers and a job stores it. What it echoes of the
+        request passes through `displayable`, so a refused lone surrogate cannot make the
+        answer or the stored results unreadable."""
         body: dict[str, Any] = {
             "index": self.op.index,
-            "referenceId": self.op.reference_id,
-            "operation": self.op.operation,
+            "referenceId": displayable(self.op.reference_id),
+            "operation": displayable(self.op.operation),
             "success": self.status
             in (Status.CREATED, Status.UPDATED, Status.DELETED, Status.VALIDATED),
             "status": str(self.status),
@@ -103,7 +110,7 @@ class Record:
                 "rowNumber": self.op.row_for(self.error.located_field),
                 "originalData": self.op.original,
             }
-            body["error"] = error
+            body["error"] = displayable(error)
         if self.warnings:
             body["warnings"] = [warning.as_json() for warning in self.warnings]
         return body

@@ -13,9 +13,13 @@ request-level INVALID_MAPPING error naming it — data is never dropped silently
 Cells. Blank cells are left out of the record (so an update changes only what a row fills
 in); values are sent as the strings the cell holds, trimmed, since every parser accepts
 numeric strings; a leading apostrophe that an export added against formula injection
-("'+6012…", "'-5") is removed. Numbers with both "," and "." use the last one as the decimal
-point; a lone comma is a decimal comma in a semicolon-separated file (the European Excel
-convention) and a thousands separator otherwise.
+("'+6012…", "'-5") is removed. Numeric columns are rewritten as the plain decimals the
+parsers take (batch.engine.parsers.PLAIN_DECIMAL): spaces and apostrophes between digits are
+dropped; with both "," and "." the last one is the decimal point; a lone comma is a decimal
+comma in a semicolon-separated file (the European Excel convention) and, elsewhere, a
+thousands separator only where it groups three digits ("1,500"; "1,5" is 1.5); 1E3 and
+1.5e-05, as a spreadsheet writes very large or small numbers, are written out; digits of other
+scripts become 0-9. What still is not a plain decimal is left for the parser to refuse.
 
 Rows. The "operation" column says create, update or delete (blank: create); a delete sends
 only the fields its schema takes (the identifiers), so a full exported row can be marked for
@@ -29,8 +33,10 @@ its lines (`line_rows`), so an error in items[3] can be reported against its own
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from batch.engine.codes import FieldCode
@@ -403,6 +409,8 @@ def _built(document: _Document, list_name: str) -> Built:
 # Cells -------------------------------------------------------------------------------------
 
 _NUMBER_SPACES = re.compile(r"[\s\u00a0\u202f']")
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+")  # "1,234,567"
+_SCIENTIFIC = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]{1,2}")
 
 
 def cell_value(raw: str | None, *, numeric: bool = False, decimal_comma: bool = False):
@@ -421,17 +429,38 @@ def cell_value(raw: str | None, *, numeric: bool = False, decimal_comma: bool = 
 
 
 def number_text(value: str, *, decimal_comma: bool = False) -> str:
-    """ "1.234,56" and "1,234.56" → "1234.56"; "10,5" → "10.5" when commas are decimal.
-    Anything else is left for the field's parser to judge."""
-    value = _NUMBER_SPACES.sub("", value) if not value.isdigit() else value
+    """ "1.234,56" and "1,234.56" → "1234.56"; "10,5" → "10.5"; "1,500" → "1500" unless
+    commas are decimal; "1E3" → "1000". Anything else is left for the field's parser to
+    judge."""
+    if value.isdigit() and value.isascii():
+        return value
+    value = _ascii_digits(_NUMBER_SPACES.sub("", value))
     comma, dot = value.rfind(","), value.rfind(".")
     if comma >= 0 and dot >= 0:
-        if comma > dot:
-            return value.replace(".", "").replace(",", ".")
+        point, separator = (",", ".") if comma > dot else (".", ",")
+        return value.replace(separator, "").replace(point, ".")
+    if comma >= 0:
+        return _commas(value, decimal_comma=decimal_comma)
+    if _SCIENTIFIC.fullmatch(value):
+        return format(Decimal(value), "f")
+    return value
+
+
+def _commas(value: str, *, decimal_comma: bool) -> str:
+    """A number whose only separators are commas: thousands where they group three digits
+    (and commas are not decimal), else one comma is the decimal point."""
+    if _GROUPED.fullmatch(value) and not (decimal_comma and value.count(",") == 1):
         return value.replace(",", "")
-    if comma >= 0 and decimal_comma and value.count(",") == 1:
+    if value.count(",") == 1:
         return value.replace(",", ".")
     return value
+
+
+def _ascii_digits(value: str) -> str:
+    """Digits of any script (Arabic-Indic, full-width …) as 0-9, as Decimal() reads them."""
+    if value.isascii():
+        return value
+    return "".join(str(unicodedata.decimal(char, char)) for char in value)
 
 
 # Operations back to rows -------------------------------------------------------------------

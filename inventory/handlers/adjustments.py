@@ -4,20 +4,21 @@ of the same item and location works, two decreases that together exceed stock fa
 second. write() hands the good records to the stock service, which moves, costs and posts."""
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import DatabaseError
 
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import Detail, Field, Schema
 from batch.engine.handlers import Handler, ReferenceIndex, reference_error
-from batch.engine.parsers import Choice, Date, Quantity, Reference, Text
+from batch.engine.parsers import MAX_AMOUNT, Choice, Date, Quantity, Reference, Text
 from batch.engine.records import Record
 from batch.files.templates import template_list
 from bigledger.money import ZERO, to_money
 
 from ..models import AdjustmentType, Item, ItemType, Location, StockAdjustment, StockLevel
 from ..services import (
+    COST,
     AdjustmentDraft,
     InsufficientStock,
     apply_adjustment,
@@ -287,13 +288,23 @@ def location_problems(location: Location, field: str) -> list[Detail]:
 
 
 def capacity_problem(level: StockLevel, draft: AdjustmentDraft) -> Detail | None:
-    """An increase whose stock or value would not fit the columns that keep them."""
+    """An increase worth more than MAX_AMOUNT, or whose stock, value or average cost would
+    not fit the columns that keep them."""
     if draft.adjustment_type != AdjustmentType.INCREASE:
         return None
-    if level.quantity + draft.quantity >= QUANTITY_LIMIT:
+    quantity = level.quantity + draft.quantity
+    if quantity >= QUANTITY_LIMIT:
         return Detail("quantity", "Stock on hand would be too large.", FieldCode.INVALID_NUMBER)
-    if level.value + to_money(draft.quantity * draft.unit_cost) >= MONEY_LIMIT:
+    worth = draft.quantity * draft.unit_cost  # compared before it is rounded to the cent
+    if worth > MAX_AMOUNT:
+        message = f"quantity × unitCost must be at most {MAX_AMOUNT}."
+        return Detail("unitCost", message, FieldCode.INVALID_AMOUNT)
+    value = level.value + to_money(worth)
+    if value >= MONEY_LIMIT:
         return Detail("unitCost", "The stock's value would be too large.", FieldCode.INVALID_AMOUNT)
+    if (value / quantity).quantize(COST, ROUND_HALF_UP) >= QUANTITY_LIMIT:
+        message = "The stock's average cost would be too large for its quantity."
+        return Detail("unitCost", message, FieldCode.INVALID_AMOUNT)
     return None
 
 

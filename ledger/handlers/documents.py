@@ -14,7 +14,7 @@ from typing import ClassVar
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import Detail, Field, ListOf, Schema
 from batch.engine.handlers import Handler, ReferenceIndex
-from batch.engine.parsers import Date, Money, Quantity, Reference, Text
+from batch.engine.parsers import LATEST_DATE, MAX_AMOUNT, Date, Money, Quantity, Reference, Text
 from batch.engine.records import Record
 from batch.files.templates import template_list
 
@@ -143,10 +143,14 @@ class TradeDocumentHandler(Handler):
         if problems.missing or party is None:
             problems.reported(record)
             return
+        due_date = values.get("dueDate") or self.due_by_terms(document_date, party, problems)
+        if due_date is None:
+            problems.reported(record)
+            return
         draft = TradeDocumentDraft(
             party=party,
             date=document_date,
-            due_date=values.get("dueDate") or due_by_terms(document_date, party),
+            due_date=due_date,
             lines=lines,
             reference=values.get("reference") or "",
             notes=values.get("notes") or "",
@@ -223,7 +227,12 @@ class TradeDocumentHandler(Handler):
         due_date = values.get("dueDate")
         if due_date is None:
             moved = document_date != current.date or party is not current.party
-            due_date = due_by_terms(document_date, party) if moved else current.due_date
+            if moved:
+                due_date = self.due_by_terms(document_date, party, problems)
+            else:
+                due_date = current.due_date
+            if due_date is None:
+                return None, problems
         draft = TradeDocumentDraft(
             party=party,
             date=document_date,
@@ -271,10 +280,32 @@ class TradeDocumentHandler(Handler):
             message = f"{self.party_what} {party.number} is inactive."
             problems.invalid.append(Detail(param, message, FieldCode.INACTIVE))
 
+    def due_by_terms(self, document_date: datetime.date, party, problems: Problems):
+        """The document date plus the party's payment terms; None, with the problem noted,
+        when that is past the latest date the API takes (a legacy document may be dated
+        anywhere Python's calendar reaches)."""
+        terms = datetime.timedelta(days=party.payment_terms)
+        if document_date <= LATEST_DATE - terms:
+            return document_date + terms
+        message = (
+            f"{self.date_param} {document_date} plus {party.payment_terms} days of payment "
+            f"terms is after {LATEST_DATE}, the latest date accepted; send a dueDate."
+        )
+        problems.invalid.append(Detail("dueDate", message, FieldCode.INVALID_DATE))
+        return None
+
     def check_draft(self, draft: TradeDocumentDraft, values: dict, problems: Problems) -> None:
         if draft.due_date < draft.date:
             message = f"dueDate {draft.due_date} is before {self.date_param} {draft.date}."
             problems.invalid.append(Detail("dueDate", message, FieldCode.INVALID_DATE))
+        if values.get("items"):  # new lines: amounts within MAX_AMOUNT (kept ones stay)
+            oversized = amount_problems(draft)
+            if oversized:  # the totals cannot even be computed in cents
+                problems.invalid.extend(oversized)
+                return
+            if draft.total > MAX_AMOUNT:
+                message = f"The {self.what.lower()} total {draft.total} is over {MAX_AMOUNT}."
+                problems.invalid.append(Detail("total", message, FieldCode.INVALID_AMOUNT))
         if draft.total <= 0:
             message = f"The {self.what.lower()} total must be positive; its lines add up to 0."
             problems.invalid.append(Detail("total", message, FieldCode.INVALID_AMOUNT))
@@ -312,8 +343,17 @@ class TradeDocumentHandler(Handler):
         }
 
 
-def due_by_terms(document_date: datetime.date, party) -> datetime.date:
-    return document_date + datetime.timedelta(days=party.payment_terms)
+def amount_problems(draft: TradeDocumentDraft) -> list[Detail]:
+    """Lines whose quantity × unit price is over MAX_AMOUNT, blamed on their unit price."""
+    return [
+        Detail(
+            f"items[{position}].unitPrice",
+            f"quantity × unitPrice must be at most {MAX_AMOUNT}.",
+            FieldCode.INVALID_AMOUNT,
+        )
+        for position, line in enumerate(draft.lines)
+        if line.quantity * line.unit_price > MAX_AMOUNT
+    ]
 
 
 def text_value(values: dict, param: str, current: str) -> str:

@@ -7,6 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from ledger.api.serializers import TrialBalanceSerializer
+from ledger.selectors import TrialBalance
 from tests import builders
 from tests.helpers import json_of, listed_ids
 
@@ -326,3 +328,34 @@ def test_customers_need_a_valid_api_key(db, authorization):
 
     assert response.status_code == 401
     assert json_of(response)["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_the_trial_balance_reads_totals_no_single_amount_column_could_hold(api, company):
+    """Rows written before amounts were bounded (as a migration from another system would
+    write them): each fits its column, their sums do not fit 18 digits."""
+    largest = Decimal("9999999999999999.99")  # what a Decimal(18, 2) column holds
+    builders.journal(company, "6000", "1620", largest)
+    builders.journal(company, "6000", "1620", largest)
+
+    response = api.get("/v1/reports/trial-balance")
+    entries = api.get("/v1/journal-entries")
+
+    assert response.status_code == 200
+    data = json_of(response)["data"]
+    assert data["totalDebit"] == data["totalCredit"] == Decimal("19999999999999999.98")
+    assert b'"totalDebit":19999999999999999.98' in response.content
+    balances = {row["code"]: (row["debit"], row["credit"]) for row in data["accounts"]}
+    assert balances["6000"] == (Decimal("19999999999999999.98"), Decimal("0.00"))
+    assert entries.status_code == 200
+    assert [entry["totalDebit"] for entry in json_of(entries)["data"]] == [largest, largest]
+
+
+def test_read_fields_render_any_total_postgresql_can_sum():
+    report = TrialBalance(
+        rows=[], total_debit=Decimal("1" + "0" * 40 + ".00"), total_credit=Decimal("-5.5")
+    )
+
+    data = TrialBalanceSerializer(report).data
+
+    assert data["totalDebit"] == Decimal("1" + "0" * 40 + ".00")
+    assert str(data["totalCredit"]) == "-5.50"

@@ -2,6 +2,7 @@
 choices are the ones enforced. Each parser's schema is read from its public attributes
 (batch.engine.parsers), never from how it is written inside."""
 
+from decimal import Decimal
 from functools import singledispatch
 from typing import Any
 
@@ -79,7 +80,21 @@ def _number(parser: ExactNumber) -> dict:
         schema["minimum"] = float(parser.minimum)
     if parser.positive:
         schema.update(minimum=0, exclusiveMinimum=True)
+    schema.update(_largest(parser))
+    if parser.minimum is None and not parser.positive:
+        schema["minimum"] = -schema["maximum"]
+        if schema.get("exclusiveMaximum"):
+            schema["exclusiveMinimum"] = True
     return schema
+
+
+def _largest(parser: ExactNumber) -> dict:
+    """The parser's maximum as JSON Schema: itself when a float spells it exactly
+    (999999999999.99), else the next step up, excluded (a quantity is below 1e14)."""
+    if Decimal(repr(float(parser.maximum))) == parser.maximum:
+        return {"maximum": float(parser.maximum)}
+    ceiling = parser.maximum + Decimal(1).scaleb(-parser.places)
+    return {"maximum": float(ceiling), "exclusiveMaximum": True}
 
 
 @parser_schema.register
@@ -89,7 +104,11 @@ def _integer(parser: Integer) -> dict:
 
 @parser_schema.register
 def _date(parser: Date) -> dict:
-    return {"type": "string", "format": "date"}
+    return {
+        "type": "string",
+        "format": "date",
+        "description": f"From {parser.minimum.isoformat()} to {parser.maximum.isoformat()}.",
+    }
 
 
 @parser_schema.register

@@ -2,11 +2,13 @@
 No database."""
 
 import io
+from decimal import Decimal
 
 import pytest
 
 from batch.engine.envelope import parse_operations
 from batch.engine.handlers import get_handler, registered_handlers
+from batch.engine.parsers import Money
 from batch.files.mapping import (
     cell_value,
     number_text,
@@ -133,13 +135,33 @@ def test_the_apostrophe_an_export_adds_is_removed_on_the_way_back():
         ("1,234.56", False, "1234.56"),
         ("1.234,56", False, "1234.56"),
         ("10,5", True, "10.5"),
-        ("1,000", False, "1,000"),  # left to the parser, which reads thousands
+        ("1,000", False, "1000"),  # the parsers take plain decimals only
+        ("1,234,567", False, "1234567"),
+        ("1,5", False, "1.5"),  # a comma that groups no three digits is a decimal comma
+        ("12,34", False, "12.34"),
+        ("1,500", True, "1.500"),
+        ("1.234.567,89", True, "1234567.89"),
         ("1 234,50", True, "1234.50"),
+        ("1'234.50", False, "1234.50"),
+        ("1E3", False, "1000"),
+        ("1.5e-05", False, "0.000015"),  # how a spreadsheet cell's float reads as text
+        ("١٢٣", False, "123"),
         ("42", True, "42"),
+        ("1,2,3", False, "1,2,3"),  # not a number: the parser refuses it, quoting it
     ],
 )
 def test_numbers_in_local_formats(text, decimal_comma, expected):
     assert number_text(text, decimal_comma=decimal_comma) == expected
+
+
+def test_numbers_read_from_a_file_are_plain_decimals_the_parsers_take():
+    data = 'name,creditLimit,paymentTerms\nAcme,"1,250.50",30\nBeta,"2,000",1E1\n'
+
+    ops, _ = operations("customers", data)
+
+    assert [op["data"]["creditLimit"] for op in ops] == ["1250.50", "2000"]
+    assert [op["data"]["paymentTerms"] for op in ops] == ["30", "10"]
+    assert Money()(ops[1]["data"]["creditLimit"]) == Decimal("2000.00")
 
 
 def test_a_semicolon_file_reads_commas_in_numbers_as_decimal_commas():

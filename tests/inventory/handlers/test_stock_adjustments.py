@@ -492,3 +492,40 @@ def test_a_full_batch_costs_the_same_queries_as_one_adjustment(api, company):
     assert one == full
     assert StockAdjustment.objects.filter(company=company).count() == 506
     assert_books_balance(company)
+
+
+# Values too large to keep -----------------------------------------------------------------------
+
+
+def test_an_increase_worth_more_than_the_maximum_amount_is_refused_beside_good_ones(
+    api, company, widget
+):
+    huge = increase(quantity="99999999999999.9999", unit_cost="99999999999999")
+
+    body = post(api, huge, increase())
+
+    error = result_error(body, 0)
+    assert detail_codes(error) == {("unitCost", "INVALID_AMOUNT")}
+    assert "999999999999.99" in error["details"][0]["message"]
+    assert body["results"][1]["status"] == "created"
+    assert on_hand(widget) == Decimal("100.0000")
+    assert_books_balance(company)
+
+
+def test_an_increase_that_would_push_the_average_cost_past_its_column_is_refused(
+    api, company, widget
+):
+    # 0.0001 at 99999999999999.9999 is worth 10000000000.00 once rounded to the cent: an
+    # average cost of 10^14, one more than a Decimal(18, 4) holds.
+    body = post(api, increase(quantity="0.0001", unit_cost="99999999999999.9999"), increase())
+
+    error = result_error(body, 0)
+    assert detail_codes(error) == {("unitCost", "INVALID_AMOUNT")}
+    assert body["results"][1]["status"] == "created"
+    assert on_hand(widget) == Decimal("100.0000")
+
+
+def test_a_date_outside_the_calendar_the_api_takes_is_an_invalid_date(api, widget):
+    error = result_error(post(api, increase(date="0001-01-01")))
+
+    assert detail_codes(error) == {("date", "INVALID_DATE")}
