@@ -5,6 +5,7 @@ as Decimal (never float); NaN and Infinity are refused."""
 
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import simplejson
@@ -108,9 +109,18 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number")
 
 
+def _exact_number(text: str) -> Decimal:
+    """A JSON number with a fraction or exponent, as an exact Decimal. An exponent beyond what
+    Decimal holds (1e99999999999999999999) makes the body malformed, not a server error."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"the number {text[:40]} is out of range") from None
+
+
 def parse_json(body: bytes) -> Any:
     try:
-        return simplejson.loads(body, use_decimal=True, parse_constant=_refuse_constant)
+        return simplejson.loads(body, parse_float=_exact_number, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(
             RequestCode.INVALID_JSON, f"Request body is not valid JSON: {error}"

@@ -11,7 +11,8 @@ from decimal import Decimal
 import pytest
 import simplejson
 
-from batch.engine.codes import FieldCode
+from batch.engine.codes import FieldCode, RequestCode
+from batch.engine.envelope import parse_json
 from batch.engine.fields import Field, ListOf, Nested, Schema
 from batch.engine.parsers import (
     MAX_AMOUNT,
@@ -22,6 +23,7 @@ from batch.engine.parsers import (
     Quantity,
     Text,
 )
+from bigledger.errors import RequestError
 from ledger.models import Customer
 from tests.helpers import create, finished, post_batch, submit
 
@@ -104,6 +106,35 @@ def test_numbers_far_beyond_any_column_are_refused_not_a_crash(value):
     assert refusal(Money(minimum=None), value).code == FieldCode.INVALID_AMOUNT
     assert refusal(Quantity(), value).code == FieldCode.INVALID_NUMBER
     assert refusal(Integer(0, 365), value).code == FieldCode.INVALID_NUMBER
+
+
+@pytest.mark.parametrize("number", ["1e99999999999999999999", "-0.5E-99999999999999999999"])
+def test_a_json_number_no_decimal_can_hold_is_invalid_json_not_a_crash(number):
+    with pytest.raises(RequestError) as refused:
+        parse_json(f'{{"amount": {number}}}'.encode())
+
+    assert refused.value.code == RequestCode.INVALID_JSON
+    assert number[:20] in refused.value.message
+
+
+def test_json_numbers_are_still_read_exactly():
+    assert parse_json(b"[1.10, 1e3, 7, -0.5E-2]") == [
+        Decimal("1.10"),
+        Decimal("1E+3"),
+        7,
+        Decimal("-0.005"),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_retry_whose_corrections_hold_such_a_number_is_invalid_json(api):
+    batch_id = post_batch(api, "customers", [create({"name": ""}, "bad")])["data"]["batchId"]
+    body = '{"corrections": {"bad": {"name": "Acme", "creditLimit": 1e99999999999999999999}}}'
+
+    response = api.post(f"/v1/batch/jobs/{batch_id}/retry", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "INVALID_JSON"
 
 
 def test_a_huge_json_integer_sent_as_text_is_refused_as_too_long():
