@@ -142,6 +142,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["bigledger.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["bigledger.api.renderers.DecimalJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "bigledger.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "bigledger.api.pagination.EnvelopePagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "bigledger.api.errors.envelope_exception_handler",

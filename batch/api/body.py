@@ -34,10 +34,10 @@ from batch.engine.envelope import (
     parse_json,
     parse_operations,
 )
+from bigledger.client_json import MAX_NESTING
 from bigledger.errors import RequestError, TooLarge, UnsupportedFormat
 
 READ_BYTES = 64 * 1024  # read from the client, hashed, and handed to the JSON parser at a time
-MAX_NESTING = 64  # arrays and objects in one another; no batch needs more than a few
 PARSE_BATCH = 1_000  # async operations built and checked at a time
 ENVELOPE_KEYS = ("operations", "options")
 KEPT_NAMES = 32  # unknown keys (and options) kept for the refusal: more only cost memory

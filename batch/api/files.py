@@ -25,6 +25,7 @@ from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions
 from batch.services import imports
 from batch.services.batches import handler_for
+from bigledger.client_json import check_nesting
 from bigledger.errors import RequestError, TooLarge, UnsupportedFormat
 
 FILE_FIELD, MAPPING_FIELD, OPTIONS_FIELD = "file", "mapping", "options"
@@ -152,6 +153,7 @@ def _json_part(form, files, name: str) -> Any:
     if text is None or not text.strip():
         return None
     try:
+        check_nesting(text)
         return json.loads(text)
     except ValueError as error:
         raise RequestError(

@@ -7,6 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from batch.api.openapi import annotations as openapi
 from batch.jobs.status import iso
 from batch.models import WebhookDelivery, WebhookEndpoint, WebhookEvent, all_webhook_events
 from batch.services import webhooks
@@ -73,10 +74,12 @@ class WebhookManagementView(APIView):
 
 
 class WebhookListView(WebhookManagementView):
+    @openapi.webhook_list_schema
     def get(self, request):
         endpoints = webhooks.company_webhooks(company=request.auth.company)
         return Response({"success": True, "data": [endpoint_json(e) for e in endpoints]})
 
+    @openapi.webhook_create_schema
     def post(self, request):
         parsed = WebhookEndpointInput(data=request.data)
         parsed.is_valid(raise_exception=True)
@@ -87,10 +90,12 @@ class WebhookListView(WebhookManagementView):
 
 
 class WebhookDetailView(WebhookManagementView):
+    @openapi.webhook_detail_schema
     def get(self, request, webhook_id: str):
         endpoint = webhooks.find_webhook(company=request.auth.company, endpoint_id=webhook_id)
         return Response({"success": True, "data": endpoint_json(endpoint)})
 
+    @openapi.webhook_delete_schema
     def delete(self, request, webhook_id: str):
         endpoint = webhooks.find_webhook(company=request.auth.company, endpoint_id=webhook_id)
         webhooks.delete_webhook(endpoint=endpoint)
@@ -100,6 +105,7 @@ class WebhookDetailView(WebhookManagementView):
 class WebhookDeliveryListView(WebhookManagementView):
     """The endpoint's deliveries, newest first, paged (?page=, ?pageSize=)."""
 
+    @openapi.webhook_deliveries_schema
     def get(self, request, webhook_id: str):
         endpoint = webhooks.find_webhook(company=request.auth.company, endpoint_id=webhook_id)
         deliveries = webhooks.webhook_deliveries(endpoint=endpoint)

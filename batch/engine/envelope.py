@@ -13,6 +13,7 @@ import simplejson
 from batch.engine.codes import FieldCode, RequestCode
 from batch.engine.fields import Detail
 from batch.engine.unicode import NOT_UNICODE, displayable, is_encodable
+from bigledger.client_json import check_nesting
 from bigledger.errors import RequestError
 
 OPTION_DEFAULTS = {
@@ -119,7 +120,10 @@ def _exact_number(text: str) -> Decimal:
 
 
 def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body; invalid JSON, NaN, Infinity and nesting deeper than
+    bigledger.client_json.MAX_NESTING are INVALID_JSON."""
     try:
+        check_nesting(body)
         return simplejson.loads(body, parse_float=_exact_number, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise RequestError(

@@ -55,6 +55,7 @@ from batch.files.columns import (
 )
 from batch.files.readers import EXTRA_CELLS
 from batch.files.security import FORMULA_TRIGGERS
+from bigledger.client_json import check_nesting
 from bigledger.errors import RequestError
 
 INVALID_MAPPING = "INVALID_MAPPING"
@@ -127,6 +128,7 @@ def parse_mapping(raw: Any) -> dict[str, Any] | None:
         return None
     if isinstance(raw, str | bytes):
         try:
+            check_nesting(raw)
             raw = json.loads(raw)
         except ValueError as error:
             raise mapping_error(f"mapping is not valid JSON: {error}") from None

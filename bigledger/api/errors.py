@@ -3,9 +3,11 @@
 {"success": false, "error": {"code": ..., "message": ..., "details": [...]}}
 
 Services, jobs, files and the engine raise bigledger.errors.RequestError (or a subclass);
-DRF's own exceptions (authentication, parsing, routing) are answered in the same envelope."""
+DRF's own exceptions (authentication, parsing, routing) are answered in the same envelope, and
+so is what Django or the database refuse of a malformed request only once a view uses it."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -61,6 +63,7 @@ def request_error_response(error: RequestError) -> Response:
 
 
 def envelope_exception_handler(exc, context):
+    exc = _malformed_request_error(exc, context.get("request")) or exc
     if isinstance(exc, RequestError):
         return request_error_response(exc)
     if isinstance(exc, Http404):
@@ -76,6 +79,37 @@ def envelope_exception_handler(exc, context):
     else:
         response.data = error_body(code, str(exc.detail))
     return response
+
+
+def _malformed_request_error(exc: Exception, request) -> RequestError | None:
+    """The request's own fault behind an error raised deep in a view: PostgreSQL text cannot
+    hold a NUL character, so the driver refuses a path or query value carrying one wherever a
+    view queries with it; Django cannot read a body whose Content-Length is not a number."""
+    if request is None:
+        return None
+    if isinstance(exc, DataError) and _names_a_nul(request):
+        return RequestError(
+            "INVALID_REQUEST", "The path or query string contains a NUL character (%00)."
+        )
+    if isinstance(exc, ValueError) and not _is_whole_number(request.META.get("CONTENT_LENGTH")):
+        return RequestError(
+            "INVALID_REQUEST",
+            "Content-Length must be a whole number of bytes.",
+            details=[{"field": "Content-Length", "message": "Not a whole number."}],
+        )
+    return None
+
+
+def _names_a_nul(request) -> bool:
+    query = request.query_params.lists()
+    return "\x00" in request.path or any("\x00" in "".join([k, *v]) for k, v in query)
+
+
+def _is_whole_number(header: str | None) -> bool:
+    try:
+        return int(header or 0) >= 0
+    except ValueError:
+        return False
 
 
 def _flatten(detail, field: str = "") -> list[dict]:

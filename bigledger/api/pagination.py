@@ -23,3 +23,26 @@ class EnvelopePagination(PageNumberPagination):
                 },
             }
         )
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        """The envelope above in the OpenAPI schema, around `schema` (the page's rows)."""
+        integer, link = {"type": "integer"}, {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["success", "data", "pagination"],
+            "properties": {
+                "success": {"type": "boolean", "enum": [True]},
+                "data": schema,
+                "pagination": {
+                    "type": "object",
+                    "properties": {
+                        "page": integer,
+                        "pageSize": integer,
+                        "totalRecords": integer,
+                        "totalPages": integer,
+                        "next": link,
+                        "previous": link,
+                    },
+                },
+            },
+        }

@@ -28,6 +28,13 @@ class ExactQueryParamFilter(BaseFilterBackend):
         }
         if not lookups:
             return queryset
+        refused = {
+            param: ["Must not contain a NUL character."]
+            for param in getattr(view, "query_filters", {})
+            if "\x00" in request.query_params.get(param, "")
+        }
+        if refused:  # PostgreSQL text cannot hold one, so no row could match
+            raise exceptions.ValidationError(refused)
         try:
             return queryset.filter(**lookups)
         except (DjangoValidationError, ValueError, TypeError) as exc:

@@ -6,7 +6,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from batch.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from batch.api.idempotency import REPLAYED_HEADER
+from batch.api.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER
 from batch.api.openapi.blocks import OBJECT, object_schema, ref
 from batch.engine.codes import Status
 from batch.models import JobMode, JobStatus
@@ -24,7 +24,7 @@ _LIMIT_HEADERS = [
 _BATCH_POST_HEADERS = [
     OpenApiParameter(
         IDEMPOTENCY_HEADER,
-        str,
+        {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": "^[ -~]+$"},
         OpenApiParameter.HEADER,
         description="Replays the first answer to a retry within 24 h instead of processing "
         "again; the same key with another body is 422, while the first is running 409.",
@@ -159,6 +159,7 @@ def _file_import_schema(what: str) -> Any:
 import_csv_schema = _file_import_schema("CSV file (UTF-8, cp1252; comma, semicolon or tab)")
 import_excel_schema = _file_import_schema("Excel workbook (.xlsx; the Data sheet, or the first)")
 csv_template_schema = extend_schema(
+    operation_id="batch_template_csv_retrieve",
     summary="The CSV template of an entity",
     tags=["batch files"],
     responses={
@@ -181,4 +182,42 @@ excel_template_schema = extend_schema(
         ),
         **_errors(401, 404),
     },
+)
+
+
+# Webhooks ---------------------------------------------------------------------------------------
+
+webhook_list_schema = extend_schema(
+    operation_id="webhooks_list",
+    summary="The company's webhook endpoints",
+    tags=["webhooks"],
+    responses={200: ref("WebhookEndpointList"), **_errors(401, 403)},
+)
+webhook_create_schema = extend_schema(
+    operation_id="webhooks_create",
+    summary="Register a webhook endpoint",
+    description="Job events are POSTed to the URL, signed with the secret shown only in this "
+    "answer.",
+    tags=["webhooks"],
+    request={"application/json": ref("WebhookEndpointInput")},
+    responses={201: ref("WebhookEndpointCreated"), **_errors(400, 401, 403, 415)},
+)
+webhook_detail_schema = extend_schema(
+    operation_id="webhooks_retrieve",
+    summary="A webhook endpoint",
+    tags=["webhooks"],
+    responses={200: ref("WebhookEndpoint"), **_errors(401, 403, 404)},
+)
+webhook_delete_schema = extend_schema(
+    operation_id="webhooks_destroy",
+    summary="Delete a webhook endpoint and its delivery log",
+    tags=["webhooks"],
+    responses={204: OpenApiResponse(description="Deleted."), **_errors(401, 403, 404)},
+)
+webhook_deliveries_schema = extend_schema(
+    operation_id="webhooks_deliveries_list",
+    summary="A webhook endpoint's deliveries, newest first",
+    tags=["webhooks"],
+    parameters=[OpenApiParameter("page", int), OpenApiParameter("pageSize", int)],
+    responses={200: ref("WebhookDeliveryList"), **_errors(401, 403, 404)},
 )

@@ -24,7 +24,7 @@ from batch.engine.codes import ErrorCode, FieldCode, RequestCode, Status
 from batch.engine.countries import COUNTRY_CODES
 from batch.engine.envelope import OPTION_DEFAULTS
 from batch.engine.handlers import Handler
-from batch.models import JobMode, JobStatus
+from batch.models import DeliveryStatus, JobMode, JobStatus, WebhookEvent
 
 # Request-level codes answered outside batch.engine.codes: auth, routing, limits, idempotency.
 OTHER_REQUEST_CODES = [
@@ -286,5 +286,77 @@ def shared_components() -> dict[str, dict]:
                 ),
             },
             required=("success", "error"),
+        ),
+    }
+
+
+# Webhooks --------------------------------------------------------------------------------------
+
+
+def webhook_components() -> dict[str, dict]:
+    events = enum_schema(WebhookEvent.values, "A job event a webhook endpoint can receive.")
+    endpoint = object_schema(
+        {
+            "id": STRING,
+            "url": STRING,
+            "events": {"type": "array", "items": ref("WebhookEvent")},
+            "active": BOOLEAN,
+            "createdAt": DATETIME,
+        }
+    )
+    delivery = object_schema(
+        {
+            "id": STRING,
+            "event": ref("WebhookEvent"),
+            "jobId": {"type": "string", "nullable": True},
+            "status": enum_schema(DeliveryStatus.values, "Where the delivery stands."),
+            "attempts": INTEGER,
+            "lastStatusCode": {"type": "integer", "nullable": True},
+            "lastError": {"type": "string", "nullable": True},
+            "nextAttemptAt": DATETIME,
+            "deliveredAt": DATETIME,
+            "createdAt": DATETIME,
+            "payload": {**OBJECT, "description": "The JSON body sent, and signed, each attempt."},
+        }
+    )
+    return {
+        "WebhookEvent": events,
+        "WebhookEndpointInput": object_schema(
+            {
+                "url": {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "description": "An http or https URL that resolves to a public address.",
+                },
+                "events": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": ref("WebhookEvent"),
+                    "description": "Every event when left out.",
+                },
+            },
+            required=("url",),
+        ),
+        "WebhookEndpointData": endpoint,
+        "WebhookEndpoint": _envelope(ref("WebhookEndpointData")),
+        "WebhookEndpointCreated": _envelope(
+            {
+                "allOf": [
+                    ref("WebhookEndpointData"),
+                    object_schema({"secret": {**STRING, "description": "Shown only here."}}),
+                ]
+            }
+        ),
+        "WebhookEndpointList": _envelope({"type": "array", "items": ref("WebhookEndpointData")}),
+        "WebhookDelivery": delivery,
+        "WebhookDeliveryList": _envelope(
+            {"type": "array", "items": ref("WebhookDelivery")},
+            pagination=object_schema(
+                {
+                    **PAGINATION["properties"],
+                    "next": {"type": "string", "nullable": True},
+                    "previous": {"type": "string", "nullable": True},
+                }
+            ),
         ),
     }
