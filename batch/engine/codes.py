@@ -58,6 +58,8 @@ class FieldCode(StrEnum):
     DUPLICATE = "DUPLICATE"
     NOT_FOUND = "NOT_FOUND"
     INACTIVE = "INACTIVE"
+    CONTROL_ACCOUNT = "CONTROL_ACCOUNT"
+    HEADER_ACCOUNT = "HEADER_ACCOUNT"
 
 
 class Status(StrEnum):

@@ -2,7 +2,8 @@
 reversed by another entry, so there is nothing to update or delete.
 
 Everything that needs no database (dates, one side per line, the balance) is checked in
-clean(); validate() resolves the accounts, all loaded in one query."""
+clean(); validate() resolves the accounts, all loaded in one query that also says which are
+header accounts: a line may post to neither a header nor a control account (postings.py)."""
 
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from bigledger.money import ZERO
 
 from ..models import Account, JournalEntry, JournalSource
 from ..services.journals import JournalDraft, LineDraft, post_journal_entries
+from .postings import manual_posting_problems, with_header_flag
 
 # A total must fit Decimal(18, 2), as every money column does.
 MONEY_LIMIT = Decimal(10) ** 16
@@ -127,7 +129,7 @@ class JournalEntryHandler(Handler):
             for line in record.values["lines"]
             for ref in (line.get("accountId"), line.get("accountCode"))
         }
-        self.accounts = ReferenceIndex(self.scoped(Account), "code", refs)
+        self.accounts = ReferenceIndex(with_header_flag(self.scoped(Account)), "code", refs)
 
     def validate_create(self, record: Record) -> None:
         lines, missing, details = [], [], []
@@ -171,7 +173,7 @@ class JournalEntryHandler(Handler):
             ]
         if not account.active:
             return [Detail(field, f"Account {account.code} is inactive.", FieldCode.INACTIVE)]
-        return []
+        return manual_posting_problems(account, field)
 
     # Write ----------------------------------------------------------------------------------
 

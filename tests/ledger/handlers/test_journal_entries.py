@@ -349,6 +349,71 @@ def test_account_id_and_account_code_must_agree(api):
     assert detail_codes(error) == {("lines[0].accountCode", "INVALID_VALUE")}
 
 
+@pytest.mark.parametrize(
+    "code",
+    ["1100", "2010", "1200", "1400", "2100", "2200", "1300"],
+    ids=["receivables", "payables", "inventory", "input-tax", "output-tax", "deposits", "advances"],
+)
+def test_a_control_account_takes_no_manual_lines(api, company, code):
+    error = result_error(post(api, entry(line("6200", "5.00"), line(code, credit="5.00"))))
+
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines[1].accountId")
+    assert detail_codes(error) == {("lines[1].accountId", "CONTROL_ACCOUNT")}
+    assert not JournalEntry.objects.filter(company=company).exists()
+
+
+def test_a_control_account_named_by_code_is_blamed_on_account_code(api):
+    data = entry(line("1100", "5.00", key="accountCode"), line("4100", credit="5.00"))
+
+    error = result_error(post(api, data))
+
+    assert detail_codes(error) == {("lines[0].accountCode", "CONTROL_ACCOUNT")}
+
+
+def test_bank_and_other_role_accounts_take_manual_lines(api, company):
+    result = only_result(api, entry(line("1010", "7.00"), line("4000", credit="7.00")))
+
+    assert result["status"] == "created"
+    assert_books_balance(company)
+
+
+@pytest.mark.parametrize("code", ["1000", "2000", "1600"])
+def test_a_header_account_takes_no_postings(api, company, code):
+    header = builders.account(company, code)
+
+    error = result_error(
+        post(api, entry(line("6200", "5.00"), line(header.public_id, credit="5.00")))
+    )
+
+    assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "lines[1].accountId")
+    assert detail_codes(error) == {("lines[1].accountId", "HEADER_ACCOUNT")}
+    assert not JournalEntry.objects.filter(company=company).exists()
+
+
+def test_an_account_becomes_a_header_when_it_gains_a_sub_account(api, company):
+    prepaid = builders.account(company, "1500")
+    Account.objects.create(
+        company=company, code="1510", name="Prepaid Rent", type=prepaid.type, parent=prepaid
+    )
+
+    data = entry(line("6100", "5.00"), line("1500", credit="5.00", key="accountCode"))
+    error = result_error(post(api, data))
+
+    assert detail_codes(error) == {("lines[1].accountCode", "HEADER_ACCOUNT")}
+    assert only_result(api, entry(line("6100", "5.00"), line("1510", credit="5.00")))["success"]
+
+
+def test_each_guarded_line_is_reported(api):
+    error = result_error(
+        post(api, entry(line("1000", "5.00"), line("6000", "5.00"), line("2010", credit="10.00")))
+    )
+
+    assert detail_codes(error) == {
+        ("lines[0].accountId", "HEADER_ACCOUNT"),
+        ("lines[2].accountId", "CONTROL_ACCOUNT"),
+    }
+
+
 # Operations -----------------------------------------------------------------------------------
 
 
@@ -431,7 +496,7 @@ def test_the_other_company_is_untouched(api, company, other_company):
 
 # Queries --------------------------------------------------------------------------------------
 
-ACCOUNT_CODES = ["1010", "1100", "1500", "1610", "1620", "6000", "6100", "6200"]
+ACCOUNT_CODES = ["1010", "4100", "1500", "1610", "1620", "6000", "6100", "6200"]
 
 
 def varied_entry(i: int) -> dict:
