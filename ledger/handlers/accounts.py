@@ -3,9 +3,15 @@
 An update names its account by `id` — the public id or the current code — or, when no id is
 sent, by `code`. A parent (`parentId`, public id or code) may be an account created earlier
 in the same batch; it must be of the same type and must not make a cycle. A chart is small,
-so the batch loads the company's whole chart in one query and walks ancestry in memory."""
+so the batch loads the company's whole chart in one query and walks ancestry in memory.
+
+Only an account nothing posts to may become a parent, since a header account takes no
+postings (postings.py): one with journal lines or a posting role is refused as a new parent
+with HEADER_ACCOUNT. The chart's query says which accounts have journal lines."""
 
 from collections import defaultdict
+
+from django.db.models import Exists, OuterRef
 
 from batch.engine.codes import ErrorCode
 from batch.engine.fields import Detail, Field, FieldCode, Schema
@@ -58,8 +64,14 @@ class AccountHandler(MasterDataHandler):
     def load_references(self, records) -> None:
         # The rows updates name stay the same objects, so the tree sees their changes.
         chart = {row.pk: row for row in self.index.by_ref.values()}
-        for row in self.scoped():
+        self.posted: set[int] = set()  # accounts with journal lines: never a new parent
+        self.stored_parents: dict[int, int | None] = {}
+        lines = JournalLine.objects.filter(account=OuterRef("pk"))
+        for row in self.scoped().annotate(posted=Exists(lines)):
             chart.setdefault(row.pk, row)
+            self.stored_parents[row.pk] = row.parent_id
+            if row.posted:
+                self.posted.add(row.pk)
         for row in chart.values():
             if row.parent_id in chart:
                 row.parent = chart[row.parent_id]
@@ -94,7 +106,7 @@ class AccountHandler(MasterDataHandler):
             reference_error(record, "parentId", "Parent account", ref)
             return []
         return (
-            self.check_parent(instance)
+            (self.check_parent(instance) or self.check_new_parent(instance))
             + self.check_type(record, instance, creating=creating)
             + self.check_active(instance)
         )
@@ -110,6 +122,21 @@ class AccountHandler(MasterDataHandler):
         else:
             return []
         return [Detail("parentId", message, FieldCode.INVALID_VALUE)]
+
+    def check_new_parent(self, account: Account) -> list[Detail]:
+        """A parent gains a sub-account and so becomes a header: refused when something
+        posts to it. A parent the account already had stays as it was."""
+        parent = account.parent
+        if parent is None or (account.pk and self.stored_parents.get(account.pk) == parent.pk):
+            return []
+        if parent.role:
+            message = f"Account {parent.code} is the {parent.role} posting account"
+        elif parent.pk in self.posted:
+            message = f"Account {parent.code} has journal lines"
+        else:
+            return []
+        message += "; it cannot have sub-accounts."
+        return [Detail("parentId", message, FieldCode.HEADER_ACCOUNT)]
 
     def check_type(self, record, account: Account, *, creating: bool) -> list[Detail]:
         if creating or "type" not in record.values:

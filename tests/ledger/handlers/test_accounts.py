@@ -234,7 +234,7 @@ def test_a_parent_of_null_makes_an_account_top_level(api, company):
         [update({"code": "1000", "parentId": "1010"})],  # 1010 is under 1000
         [update({"code": "1000", "parentId": "1000"})],
         [
-            create({"code": "1060", "name": "Petty Cash", "type": "asset", "parentId": "1010"}),
+            create({"code": "1060", "name": "Deposits", "type": "asset", "parentId": "1500"}),
             update({"code": "1000", "parentId": "1060"}),
         ],
     ],
@@ -285,6 +285,45 @@ def test_a_posting_account_cannot_be_deactivated(api, company):
     assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "active")
     assert data["results"][1]["status"] == "updated"
     assert (stored(company, "1010").active, stored(company, "1500").active) == (True, False)
+
+
+def test_an_account_with_journal_lines_cannot_gain_sub_accounts(api, company):
+    builders.journal(company, "6100", "1500", "100.00")
+
+    data = accounts(
+        api,
+        create({"code": "6110", "name": "Fire Insurance", "type": "expense", "parentId": "6100"}),
+        update({"code": "6200", "parentId": "6100"}),
+        create({"code": "6210", "name": "Postage", "type": "expense", "parentId": "6200"}),
+    )
+
+    for index in (0, 1):
+        error = result_error(data, index)
+        assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "parentId")
+        assert detail_codes(error) == {("parentId", "HEADER_ACCOUNT")}
+        assert "6100 has journal lines" in error["message"]
+    assert data["results"][2]["status"] == "created"  # 6200 has no lines
+    assert not Account.objects.filter(company=company, parent__code="6100").exists()
+    assert stored(company, "6200").parent is None
+
+
+def test_a_posting_role_account_cannot_gain_sub_accounts(api, company):
+    data = accounts(
+        api, create({"code": "1011", "name": "Petty Cash", "type": "asset", "parentId": "1010"})
+    )
+
+    assert detail_codes(result_error(data)) == {("parentId", "HEADER_ACCOUNT")}
+    assert not Account.objects.filter(company=company, code="1011").exists()
+
+
+def test_an_account_keeps_the_parent_it_has_whatever_posts_to_it(api, company):
+    builders.journal(company, "6100", "1500", "100.00")
+    Account.objects.filter(company=company, code="6200").update(parent=stored(company, "6100"))
+
+    data = accounts(api, update({"code": "6200", "name": "General", "parentId": "6100"}))
+
+    assert data["results"][0]["status"] == "updated"
+    assert stored(company, "6200").name == "General"
 
 
 def test_update_of_an_unknown_account_is_not_found(api, other_company):
