@@ -17,7 +17,7 @@ from batch.engine.records import Record
 from batch.files.templates import template_list
 from bigledger.money import ZERO
 
-from ..models import Bill, Customer, Invoice, Payment, Supplier
+from ..models import Bill, Customer, Invoice, Payment, Status, Supplier
 from ..services.payments import AllocationDraft, PaymentDraft, create_payments
 from .references import Problems, check_date, find_reference, refs_of
 
@@ -126,7 +126,15 @@ class PaymentHandler(Handler):
         if not customer_param and not supplier_param:
             message = "customerId or customerNumber (or supplierId or supplierNumber) is required."
             problems.invalid.append(Detail("customerId", message, FieldCode.REQUIRED))
-        return customer or supplier
+        party, param, what = (
+            (customer, customer_param, "Customer")
+            if customer
+            else (supplier, supplier_param, "Supplier")
+        )
+        if party is not None and party.status != Status.ACTIVE:
+            message = f"{what} {party.number} is inactive."
+            problems.invalid.append(Detail(param, message, FieldCode.INACTIVE))
+        return party
 
     def resolve_allocations(self, party, raw: list[dict], problems: Problems):
         receipt = isinstance(party, Customer)

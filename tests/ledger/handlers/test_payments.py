@@ -10,11 +10,14 @@ from bigledger.models import NumberSequence
 from ledger import selectors
 from ledger.models import (
     AccountRole,
+    Customer,
     DocumentStatus,
     JournalEntry,
     Payment,
     PaymentAllocation,
     PaymentDirection,
+    Status,
+    Supplier,
 )
 from tests import builders
 from tests.books import assert_books_sound, lines_of
@@ -160,6 +163,32 @@ def test_unknown_party_and_document_are_reference_errors(api, company, other_com
     assert detail_codes(document) == {("allocations[0].invoiceId", "NOT_FOUND")}
     assert by_number["code"] == "REFERENCE_ERROR"
     assert Payment.objects.count() == 0
+
+
+def test_an_inactive_party_is_refused(api, company):
+    customer = builders.customer(company)
+    invoice = builders.invoice(company, customer)
+    supplier = builders.supplier(company)
+    Customer.objects.filter(pk=customer.pk).update(status=Status.INACTIVE)
+    Supplier.objects.filter(pk=supplier.pk).update(status=Status.INACTIVE)
+    to_supplier = {"paymentDate": "2024-01-20", "amount": D("10.00")}
+
+    body = post_batch(
+        api,
+        "payments",
+        [
+            create(receipt(customer, "10.00", [(invoice.public_id, "10.00")])),
+            create({**to_supplier, "supplierNumber": supplier.number}),
+        ],
+    )
+
+    receipt_error, payment_error = (r["error"] for r in results_of(body))
+    assert (receipt_error["code"], receipt_error["field"]) == ("VALIDATION_ERROR", "customerId")
+    assert detail_codes(receipt_error) == {("customerId", "INACTIVE")}
+    assert detail_codes(payment_error) == {("supplierNumber", "INACTIVE")}
+    assert Payment.objects.count() == 0
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == 0
 
 
 def test_allocations_must_belong_to_the_party_and_match_its_kind(api, company):
