@@ -116,7 +116,7 @@ class StockAdjustmentHandler(Handler):
         if increase and values.get("unitCost") is None and "unitCost" not in faulty:
             message = "unitCost is required for an increase."
             problems.append(Detail("unitCost", message, FieldCode.REQUIRED))
-        if values["date"] > self.ctx.today:
+        if values["date"] > self.ctx.today and not self.company.allow_future_dates:
             problems.append(
                 Detail("date", "Date must not be in the future.", FieldCode.FUTURE_DATE)
             )

@@ -325,6 +325,17 @@ def test_an_adjustment_may_be_back_dated_but_not_future_dated(api, company, widg
     assert detail_codes(invalid) == {("date", "INVALID_DATE")}
 
 
+def test_a_company_that_allows_future_dates_may_future_date_an_adjustment(api, company, widget):
+    company.allow_future_dates = True
+    company.save(update_fields=["allow_future_dates"])
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+
+    body = post(api, increase(date=tomorrow.isoformat()))
+
+    assert body["results"][0]["status"] == "created"
+    assert StockAdjustment.objects.get(company=company).date == tomorrow
+
+
 # References -----------------------------------------------------------------------------------
 
 
