@@ -1,15 +1,29 @@
-"""Reads that need care: the trial balance and the control-account checks."""
+"""Reads that need care: the trial balance, the aged receivables and payables, and the
+control-account checks."""
 
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import MAX_PREC, Context, Decimal, localcontext
 
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from bigledger.models import Company
 from bigledger.money import ZERO
 
-from .models import Account, AccountRole, Bill, DocumentStatus, Invoice, JournalLine
+from .models import (
+    Account,
+    AccountRole,
+    Bill,
+    Customer,
+    DocumentStatus,
+    Invoice,
+    JournalLine,
+    PaymentAllocation,
+    Supplier,
+)
 
 MONEY_ZERO = Value(ZERO)
 # PostgreSQL sums numeric columns exactly, to any size; Python's default context would round
@@ -29,16 +43,27 @@ class TrialBalance:
     rows: list[TrialBalanceRow]
     total_debit: Decimal
     total_credit: Decimal
+    start: date | None = None
+    end: date | None = None
 
 
-def trial_balance(*, company: Company) -> TrialBalance:
-    """Each account with postings, its net balance on its debit or credit side."""
+def trial_balance(
+    *, company: Company, start: date | None = None, end: date | None = None
+) -> TrialBalance:
+    """Each account with postings dated from `start` to `end` (both inclusive, either open),
+    its net movement on its debit or credit side. With only `end`, that is the balance as of
+    `end`; with neither, everything posted."""
+    dated = Q()
+    if start is not None:
+        dated &= Q(journal_lines__entry__date__gte=start)
+    if end is not None:
+        dated &= Q(journal_lines__entry__date__lte=end)
     accounts = (
         Account.objects.for_company(company)
         .annotate(
-            sum_debit=Coalesce(Sum("journal_lines__debit"), MONEY_ZERO),
-            sum_credit=Coalesce(Sum("journal_lines__credit"), MONEY_ZERO),
-            line_count=Count("journal_lines"),
+            sum_debit=Coalesce(Sum("journal_lines__debit", filter=dated), MONEY_ZERO),
+            sum_credit=Coalesce(Sum("journal_lines__credit", filter=dated), MONEY_ZERO),
+            line_count=Count("journal_lines", filter=dated),
         )
         .filter(line_count__gt=0)
         .order_by("code")
@@ -52,6 +77,8 @@ def trial_balance(*, company: Company) -> TrialBalance:
             rows=rows,
             total_debit=sum((row.debit for row in rows), ZERO),
             total_credit=sum((row.credit for row in rows), ZERO),
+            start=start,
+            end=end,
         )
 
 
@@ -89,3 +116,103 @@ def journal_totals(*, company: Company) -> tuple[Decimal, Decimal]:
         debit=Coalesce(Sum("debit"), MONEY_ZERO), credit=Coalesce(Sum("credit"), MONEY_ZERO)
     )
     return totals["debit"], totals["credit"]
+
+
+# Aged receivables and payables ------------------------------------------------------------
+
+# Days past due that close each bucket but the last: current (not yet due), 1–30, 31–60,
+# 61–90, over 90.
+AGING_LIMITS = (0, 30, 60, 90)
+
+
+@dataclass
+class AgedParty:
+    """What one customer owes (or one supplier is owed), by how long past due."""
+
+    party: Customer | Supplier
+    buckets: list[Decimal] = field(default_factory=lambda: [ZERO] * (len(AGING_LIMITS) + 1))
+    # Paid by payments dated on or before the report's date toward documents dated after it.
+    paid_ahead: Decimal = ZERO
+
+    @property
+    def total(self) -> Decimal:
+        with localcontext(EXACT):
+            return sum(self.buckets, ZERO) - self.paid_ahead
+
+
+@dataclass(frozen=True)
+class AgedBalances:
+    as_of: date
+    parties: list[AgedParty]
+
+    @property
+    def buckets(self) -> list[Decimal]:
+        """Each bucket's total over the parties."""
+        totals = [ZERO] * (len(AGING_LIMITS) + 1)
+        with localcontext(EXACT):
+            for party in self.parties:
+                totals = [
+                    total + amount for total, amount in zip(totals, party.buckets, strict=True)
+                ]
+        return totals
+
+    @property
+    def paid_ahead(self) -> Decimal:
+        with localcontext(EXACT):
+            return sum((party.paid_ahead for party in self.parties), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        with localcontext(EXACT):
+            return sum((party.total for party in self.parties), ZERO)
+
+
+def aged_receivables(*, company: Company, as_of: date) -> AgedBalances:
+    """What each customer owed on `as_of`: invoices dated on or before it, less what payments
+    dated on or before it paid. An allocation counts from its payment's date, as its posting
+    does, so the total equals the receivables account's balance as of that date."""
+    return _aged(company=company, model=Invoice, party_field="customer", as_of=as_of)
+
+
+def aged_payables(*, company: Company, as_of: date) -> AgedBalances:
+    """What was owed to each supplier on `as_of`, like aged_receivables for bills."""
+    return _aged(company=company, model=Bill, party_field="supplier", as_of=as_of)
+
+
+def _aged(*, company: Company, model, party_field: str, as_of: date) -> AgedBalances:
+    document_field = model._meta.model_name
+    paid = (
+        PaymentAllocation.objects.filter(
+            **{document_field: OuterRef("pk")}, payment__date__lte=as_of
+        )
+        .values(document_field)
+        .annotate(amount=Sum("amount"))
+        .values("amount")
+    )
+    open_documents = (
+        model.objects.for_company(company)
+        .filter(date__lte=as_of)
+        .annotate(paid=Coalesce(Subquery(paid), MONEY_ZERO))
+        .filter(total__gt=F("paid"))
+        .values_list(f"{party_field}_id", "due_date", "total", "paid")
+    )
+    paid_ahead = (
+        PaymentAllocation.objects.for_company(company)
+        .filter(payment__date__lte=as_of, **{f"{document_field}__date__gt": as_of})
+        .values_list(f"{document_field}__{party_field}_id")
+        .annotate(amount=Sum("amount"))
+    )
+    by_party: dict[int, AgedParty] = defaultdict(lambda: AgedParty(party=None))
+    with localcontext(EXACT):
+        for party_id, due_date, total, paid_amount in open_documents.iterator():
+            bucket = bisect_left(AGING_LIMITS, (as_of - due_date).days)
+            by_party[party_id].buckets[bucket] += total - paid_amount
+        for party_id, amount in paid_ahead:
+            by_party[party_id].paid_ahead += amount
+    party_model = model._meta.get_field(party_field).related_model
+    parties = party_model.objects.in_bulk(list(by_party))
+    for party_id, aged in by_party.items():
+        aged.party = parties[party_id]
+    return AgedBalances(
+        as_of=as_of, parties=sorted(by_party.values(), key=lambda aged: aged.party.number)
+    )

@@ -17,4 +17,10 @@ router.register("payments", views.PaymentViewSet, basename="payment")
 urlpatterns = [
     *router.urls,
     re_path(r"^reports/trial-balance/?$", views.TrialBalanceView.as_view(), name="trial-balance"),
+    re_path(
+        r"^reports/aged-receivables/?$",
+        views.AgedReceivablesView.as_view(),
+        name="aged-receivables",
+    ),
+    re_path(r"^reports/aged-payables/?$", views.AgedPayablesView.as_view(), name="aged-payables"),
 ]

@@ -1,5 +1,8 @@
-"""Read-only ledger API: list and retrieve, scoped to the caller's company, plus the trial
-balance. Each viewset declares what it joins so a page is a constant number of queries."""
+"""Read-only ledger API: list and retrieve, scoped to the caller's company, plus the reports
+(trial balance, aged receivables and payables). Each viewset declares what it joins so a page
+is a constant number of queries."""
+
+from collections.abc import Callable
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -24,7 +27,14 @@ from ..models import (
     Supplier,
     TaxCode,
 )
-from ..selectors import trial_balance
+from ..selectors import AgedBalances, aged_payables, aged_receivables, trial_balance
+from .reports import (
+    AS_OF_PARAMETERS,
+    TRIAL_BALANCE_PARAMETERS,
+    AgedBalancesSerializer,
+    report_date,
+    report_period,
+)
 from .serializers import (
     AccountSerializer,
     BillSerializer,
@@ -127,17 +137,89 @@ class PaymentViewSet(TenantScopedReadOnlyViewSet):
 
 class TrialBalanceView(APIView):
     """GET /v1/reports/trial-balance: every account with postings and the two totals, for a
-    user who may view both the accounts and the journal entries the balances sum."""
+    user who may view both the accounts and the journal entries the balances sum; as of a
+    date (`asOf`), or the movements of a period (`from`, `to`)."""
 
     permission_classes = REQUIRES_PERMISSIONS
     required_permissions = [view_permission(Account), view_permission(JournalEntry)]
 
     @extend_schema(
+        parameters=TRIAL_BALANCE_PARAMETERS,
         responses=inline_serializer(
             "TrialBalanceResponse",
-            {"success": serializers.BooleanField(), "data": TrialBalanceSerializer()},
-        )
+            {
+                "success": serializers.BooleanField(),
+                "data": inline_serializer(
+                    "TrialBalanceReport",
+                    {
+                        "from": serializers.DateField(allow_null=True),
+                        "to": serializers.DateField(allow_null=True),
+                        "accounts": TrialBalanceSerializer().fields["accounts"],
+                        "totalDebit": TrialBalanceSerializer().fields["totalDebit"],
+                        "totalCredit": TrialBalanceSerializer().fields["totalCredit"],
+                    },
+                ),
+            },
+        ),
     )
     def get(self, request) -> Response:
-        report = trial_balance(company=request.auth.company)
-        return Response({"success": True, "data": TrialBalanceSerializer(report).data})
+        start, end = report_period(request.query_params)
+        report = trial_balance(company=request.auth.company, start=start, end=end)
+        data = {
+            "from": start and start.isoformat(),
+            "to": end and end.isoformat(),
+            **TrialBalanceSerializer(report).data,
+        }
+        return Response({"success": True, "data": data})
+
+
+class AgedBalancesView(APIView):
+    """What each party owed as of a date (`asOf`, default today), by days past due."""
+
+    permission_classes = REQUIRES_PERMISSIONS
+    selector: Callable[..., AgedBalances]  # the subclass's, as a staticmethod
+
+    def get(self, request) -> Response:
+        report = self.selector(
+            company=request.auth.company, as_of=report_date(request.query_params)
+        )
+        return Response({"success": True, "data": AgedBalancesSerializer(report).data})
+
+
+def _aged_schema(name: str):
+    return extend_schema(
+        parameters=AS_OF_PARAMETERS,
+        responses=inline_serializer(
+            name, {"success": serializers.BooleanField(), "data": AgedBalancesSerializer()}
+        ),
+    )
+
+
+class AgedReceivablesView(AgedBalancesView):
+    """GET /v1/reports/aged-receivables: open invoices per customer."""
+
+    required_permissions = [
+        view_permission(Customer),
+        view_permission(Invoice),
+        view_permission(Payment),
+    ]
+    selector = staticmethod(aged_receivables)
+
+    @_aged_schema("AgedReceivablesResponse")
+    def get(self, request) -> Response:
+        return super().get(request)
+
+
+class AgedPayablesView(AgedBalancesView):
+    """GET /v1/reports/aged-payables: open bills per supplier."""
+
+    required_permissions = [
+        view_permission(Supplier),
+        view_permission(Bill),
+        view_permission(Payment),
+    ]
+    selector = staticmethod(aged_payables)
+
+    @_aged_schema("AgedPayablesResponse")
+    def get(self, request) -> Response:
+        return super().get(request)
