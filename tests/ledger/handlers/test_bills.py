@@ -293,3 +293,87 @@ def test_query_count_does_not_grow_with_the_batch(api, company):
     assert changes[0] == changes[1]
     assert Bill.objects.for_company(company).filter(total=D("45.36")).count() == 101
     assert_books_sound(company)
+
+
+# Duplicate supplier references: a warning, the bill still goes in -----------------------------
+
+
+def reference_warnings(result: dict) -> list[dict]:
+    return [w for w in result.get("warnings", []) if w["code"] == "DUPLICATE_SUPPLIER_REFERENCE"]
+
+
+def test_a_supplier_reference_used_on_a_stored_bill_is_a_warning(api, company):
+    supplier, other = builders.supplier(company), builders.supplier(company, name="Other")
+    stored = builders.bill(company, supplier)  # reference SO-1
+
+    body = post_batch(
+        api,
+        "bills",
+        [
+            create(bill_data(supplier, reference=" so-1 ")),
+            create(bill_data(other, reference="SO-1")),  # another supplier's reference
+        ],
+    )["data"]
+
+    first, second = body["results"]
+    assert first["status"] == "created"
+    [warning] = reference_warnings(first)
+    assert warning["field"] == "reference"
+    assert stored.number in warning["message"]
+    assert second["status"] == "created"
+    assert "warnings" not in second
+    assert body["summary"]["warnings"] == 1
+    assert Bill.objects.for_company(company).count() == 3
+
+
+def test_a_supplier_reference_used_earlier_in_the_batch_names_that_bill(api, company):
+    supplier = builders.supplier(company)
+
+    body = post_batch(
+        api,
+        "bills",
+        [
+            create(bill_data(supplier, reference="INV-77")),
+            create(bill_data(supplier, reference="INV-78")),
+            create(bill_data(supplier, reference="inv-77")),
+        ],
+    )["data"]
+
+    first, second, third = body["results"]
+    assert not reference_warnings(first) and not reference_warnings(second)
+    [warning] = reference_warnings(third)
+    assert f"bill {first['data']['number']}" in warning["message"]
+    assert third["status"] == "created"
+    assert body["summary"] == body["summary"] | {"created": 3, "warnings": 1}
+
+
+def test_validate_only_warns_naming_the_earlier_operation(api, company):
+    supplier = builders.supplier(company)
+    same = bill_data(supplier, reference="INV-9")
+
+    body = post_batch(api, "bills", [create(same), create(same)], validateOnly=True)["data"]
+
+    [warning] = reference_warnings(body["results"][1])
+    assert "operation 0" in warning["message"]
+    assert Bill.objects.for_company(company).count() == 0
+
+
+def test_an_update_warns_only_when_it_takes_a_used_reference(api, company):
+    supplier = builders.supplier(company)
+    first, second = builders.bill(company, supplier), builders.bill(company, supplier)
+    Bill.objects.filter(pk=second.pk).update(reference="SO-2")
+
+    body = post_batch(
+        api,
+        "bills",
+        [
+            update({"id": first.number, "notes": "checked"}),
+            update({"id": second.number, "reference": "so-1"}),
+        ],
+    )["data"]
+
+    kept, taken = body["results"]
+    assert (kept["status"], taken["status"]) == ("updated", "updated")
+    assert not reference_warnings(kept)
+    [warning] = reference_warnings(taken)
+    assert first.number in warning["message"]
