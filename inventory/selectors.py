@@ -1,8 +1,12 @@
-from decimal import Decimal
+"""Reads that need care: stock valuation and the stock-levels check."""
 
-from django.db.models import Sum
+from dataclasses import dataclass
+from decimal import MAX_PREC, Context, Decimal, localcontext
+
+from django.db.models import Q, Sum
 
 from bigledger.models import Company
+from bigledger.money import ZERO
 
 from .models import StockLevel, StockMovement
 
@@ -25,3 +29,24 @@ def stock_levels_disagreeing_with_movements(*, company: Company) -> list[tuple]:
         for item_id, location_id in [key]
         if levels.get(key, Decimal(0)) != moved.get(key, Decimal(0))
     ]
+
+
+@dataclass(frozen=True)
+class StockValuation:
+    levels: list[StockLevel]  # with item and location joined
+    total: Decimal
+
+
+def stock_valuation(*, company: Company) -> StockValuation:
+    """Each item's stock per location as of now (quantity, moving average cost, value) and the
+    total value, which the inventory account's balance equals. Pairs with neither stock nor
+    value left are not listed."""
+    levels = list(
+        StockLevel.objects.for_company(company)
+        .filter(~Q(quantity=0) | ~Q(value=0))
+        .select_related("item", "location")
+        .order_by("item__item_code", "location__code")
+    )
+    with localcontext(Context(prec=MAX_PREC)):  # exact, however large the sum
+        total = sum((level.value for level in levels), ZERO)
+    return StockValuation(levels=levels, total=total)

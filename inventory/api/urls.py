@@ -1,3 +1,5 @@
+from django.urls import re_path
+
 from bigledger.api.viewsets import OptionalSlashRouter
 
 from . import views
@@ -7,4 +9,11 @@ router.register("items", views.ItemViewSet, basename="item")
 router.register("locations", views.LocationViewSet, basename="location")
 router.register("stock-adjustments", views.StockAdjustmentViewSet, basename="stock-adjustment")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    re_path(
+        r"^reports/stock-valuation/?$",
+        views.StockValuationView.as_view(),
+        name="stock-valuation",
+    ),
+]
