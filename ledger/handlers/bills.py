@@ -39,8 +39,8 @@ class BillHandler(TradeDocumentHandler):
     def __init__(self, ctx):
         super().__init__(ctx)
         # (supplier pk, reference key) -> the bills holding it, earliest first: a stored
-        # bill's pk -> its number, or id(record) -> the record of a bill created in the batch.
-        self.supplier_references: dict[tuple[int, str], dict[int, str | Record]] = {}
+        # bill's ("bill", pk) -> its number, or ("record", id) -> a bill the batch creates.
+        self.supplier_references: dict[tuple[int, str], dict[tuple, str | Record]] = {}
         # Warnings naming a bill of the batch, to be given its number once it is written.
         self.unnumbered: list[tuple[RecordWarning, Record]] = []
 
@@ -62,18 +62,18 @@ class BillHandler(TradeDocumentHandler):
         )
         for supplier_id, reference, pk, number in stored:
             key = (supplier_id, reference_key(reference))
-            self.supplier_references.setdefault(key, {})[pk] = number
+            self.supplier_references.setdefault(key, {})[("bill", pk)] = number
 
     def on_staged(self, record: Record, draft, *, replaced) -> None:
         super().on_staged(record, draft, replaced=replaced)
         key = (draft.party.pk, reference_key(draft.reference))
         if replaced is None:
-            own, holder = id(record), record
-        else:  # an update: the stored bill holds its reference under its pk
+            own, holder = ("record", id(record)), record
+        else:  # an update: the stored bill holds its reference
             document = self.documents.get(
                 record.values.get("id") or record.values.get("billNumber")
             )
-            own, holder = document.pk, document.number
+            own, holder = ("bill", document.pk), document.number
             old_key = (replaced.party.pk, reference_key(replaced.reference))
             if old_key == key:
                 return  # nothing new: it was warned about when it took this reference
