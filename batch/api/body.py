@@ -7,40 +7,28 @@ DATA_UPLOAD_MAX_MEMORY_SIZE (64 MiB here) — and everything after reads that fi
 idempotency fingerprint hashes it chunk by chunk, the rate limiter and the views read the
 batch from it.
 
-A JSON batch is first skimmed in one streaming pass (ijson over yajl, which builds nothing):
-the envelope's keys, its options, how many operations it carries, and how deeply it nests.
-That answers the rate limiter and decides the path. A sync batch (at most an entity's
+A JSON batch is first skimmed in one streaming pass (batch.api.json_stream, which builds
+nothing): the envelope's keys, its options, how many operations it carries, and how deeply it
+nests. That answers the rate limiter and decides the path. A sync batch (at most an entity's
 maximum) is then parsed whole, as it always was. An async one keeps its operations in the
 file: the job reads them chunk by chunk as it stores them, so the web process never holds
 more than a few chunks of a 100,000-operation request. Both paths read numbers as Decimal and
 refuse NaN and Infinity, and both refuse what parse_batch_request refuses, in its order."""
 
 import functools
-import itertools
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
-import ijson
 from django.conf import settings
 
+from batch.api import json_stream
+from batch.api.json_stream import Envelope, NotJson, StreamedOperations, SurrogateScan
 from batch.engine.codes import RequestCode
-from batch.engine.envelope import (
-    BatchOptions,
-    BatchRequest,
-    Operation,
-    parse_batch_request,
-    parse_json,
-    parse_operations,
-)
-from bigledger.client_json import MAX_NESTING
+from batch.engine.envelope import BatchRequest, parse_batch_request, parse_json
 from bigledger.errors import RequestError, TooLarge, UnsupportedFormat
 
-READ_BYTES = 64 * 1024  # read from the client, hashed, and handed to the JSON parser at a time
-PARSE_BATCH = 1_000  # async operations built and checked at a time
-ENVELOPE_KEYS = ("operations", "options")
-KEPT_NAMES = 32  # unknown keys (and options) kept for the refusal: more only cost memory
+READ_BYTES = 64 * 1024  # read from the client, and hashed, at a time
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -98,9 +86,10 @@ class RequestBody:
     """A request's body as the client sent it, kept in a temporary file (anonymous: it goes
     when closed). One reader at a time: each starts from the beginning."""
 
-    def __init__(self, file, size: int):
+    def __init__(self, file, size: int, *, spells_lone_surrogate: bool = False):
         self._file = file
         self.size = size
+        self.spells_lone_surrogate = spells_lone_surrogate
 
     @property
     def is_small(self) -> bool:
@@ -116,13 +105,18 @@ class RequestBody:
         self._file.seek(0)
         return self._file.read()
 
-    def json_stream(self) -> BinaryIO:
+    def json_text(self) -> BinaryIO:
         """The file from its JSON text on: past a UTF-8 byte-order mark, which the whole-body
         parser accepts and yajl does not."""
         self._file.seek(0)
         if self._file.read(len(_UTF8_BOM)) != _UTF8_BOM:
             self._file.seek(0)
         return self._file
+
+    @property
+    def json_parser(self):
+        """The ijson backend that reads this body exactly (batch.api.json_stream)."""
+        return json_stream.backend(spells_lone_surrogate=self.spells_lone_surrogate)
 
     def close(self) -> None:
         self._file.close()
@@ -140,14 +134,15 @@ def _spool(request) -> RequestBody:
     file = tempfile.SpooledTemporaryFile(  # noqa: SIM115  (kept open for the request; closes_body)
         max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=settings.FILE_UPLOAD_TEMP_DIR
     )
-    size, stream = 0, request.stream  # None when the body is empty
+    size, stream, surrogates = 0, request.stream, SurrogateScan()  # stream: None when empty
     while stream is not None and (chunk := stream.read(READ_BYTES)):
         size += len(chunk)
         if size > limit:
             file.close()
             raise _too_large(size, limit)
         file.write(chunk)
-    return RequestBody(file, size)
+        surrogates.feed(chunk)
+    return RequestBody(file, size, spells_lone_surrogate=surrogates.found)
 
 
 def closes_body(post):
@@ -187,14 +182,6 @@ def read_json_body(request) -> object:
     return _once(request, "_batch_json", parse)
 
 
-@dataclass(frozen=True)
-class Envelope:
-    """What the skim of a JSON batch found: its options, and how many operations it has."""
-
-    options: BatchOptions
-    operation_count: int
-
-
 def read_envelope(request) -> Envelope:
     """The batch envelope skimmed from the body, once per request: the same refusals as
     parse_batch_request (not JSON, not an object, an unknown or repeated key, bad options,
@@ -202,7 +189,13 @@ def read_envelope(request) -> Envelope:
 
     def skim():
         _check_json_content_type(request)
-        return _skim(request_body(request))
+        body = request_body(request)
+        try:
+            return json_stream.skim(body.json_text(), parser=body.json_parser)
+        except NotJson as error:
+            if body.is_small:  # the whole-body parser's words, which say where (as always)
+                parse_json(body.read())
+            raise json_stream.invalid_json(str(error)) from None
 
     return _once(request, "_batch_envelope", skim)
 
@@ -224,151 +217,8 @@ def read_batch_request(request) -> BatchRequest:
     envelope = read_envelope(request)
     if not envelope.options.run_async:
         return parse_batch_request(read_json_body(request))
-    operations = StreamedOperations(request_body(request), envelope.operation_count)
+    body = request_body(request)
+    operations = StreamedOperations(
+        body.json_text, envelope.operation_count, parser=body.json_parser
+    )
     return BatchRequest(operations=operations, options=envelope.options)
-
-
-class StreamedOperations:
-    """An async batch's operations, read from the body's file each time they are iterated.
-    Sized (from the skim) and iterable, which is all storing a job asks of its operations."""
-
-    def __init__(self, body: RequestBody, count: int):
-        self._body = body
-        self._count = count
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[Operation]:
-        raw = ijson.items(self._body.json_stream(), "operations.item", use_float=False)
-        seen: dict[str, int] = {}
-        try:
-            for start in itertools.count(0, PARSE_BATCH):
-                batch = list(itertools.islice(raw, PARSE_BATCH))
-                if not batch:
-                    return
-                yield from parse_operations(batch, start=start, seen=seen)
-        except ijson.JSONError as error:  # the skim read the same bytes: not expected
-            raise _invalid_json(error) from None
-
-
-def _invalid_json(error: Exception) -> RequestError:
-    reason = (str(error).strip().splitlines() or ["cannot be read"])[0]
-    return RequestError(RequestCode.INVALID_JSON, f"Request body is not valid JSON: {reason}")
-
-
-# The skim -------------------------------------------------------------------------------------
-
-
-class _Skim:
-    """The envelope's top level as yajl's events pass: its keys, its options (built one
-    level deep: a nested value stands in as an empty one, which BatchOptions refuses as
-    it would the value) and its operations, counted."""
-
-    def __init__(self):
-        self.top: str | None = None  # "object", or what the body is instead
-        self.seen = dict.fromkeys(ENVELOPE_KEYS, 0)
-        self.unknown: set[str] = set()
-        self.key: str | None = None
-        self.options: Any = None
-        self.option: str | None = None
-        self.operations: str | None = None  # "list", or what it is instead
-        self.count = 0
-
-    def feed(self, events) -> None:
-        # Millions of events pass here, nearly all keys and strings deep inside operations:
-        # they are let go first and with the fewest comparisons.
-        depth = 0
-        for event, value in events:
-            if event == "map_key" or event == "string":
-                if depth > 2:
-                    continue
-            elif event == "start_map" or event == "start_array":
-                depth += 1
-                if depth > MAX_NESTING:
-                    raise RequestError(
-                        RequestCode.INVALID_JSON,
-                        "Request body is not valid JSON: arrays and objects nest deeper "
-                        f"than {MAX_NESTING} levels",
-                    )
-                if depth <= 3:
-                    self._container(depth, event)
-                continue
-            elif event == "end_map" or event == "end_array":
-                depth -= 1
-                continue
-            elif depth > 2:
-                continue
-            self._scalar_or_key(depth, event, value)
-
-    def _container(self, depth: int, event: str) -> None:
-        empty = {} if event == "start_map" else []
-        if depth == 1:
-            self.top = "object" if event == "start_map" else "array"
-        elif depth == 2:
-            self._value(empty, "list" if event == "start_array" else "object")
-        elif self.key == "operations" and self.operations == "list":
-            self.count += 1  # an operation (an object, if it is right)
-        elif self.key == "options":
-            self._option(empty)
-
-    def _scalar_or_key(self, depth: int, event: str, value) -> None:
-        if depth == 0:
-            self.top = "scalar"
-        elif event == "map_key":
-            if depth == 1:
-                self.key = value
-                if value in self.seen:
-                    self.seen[value] += 1
-                elif len(self.unknown) < KEPT_NAMES:
-                    self.unknown.add(value)
-            elif self.key == "options":
-                self.option = value
-        elif depth == 1:
-            self._value(value, "scalar")
-        elif self.key == "operations" and self.operations == "list":
-            self.count += 1  # an operation that is not an object: parse_operations refuses it
-        elif self.key == "options":
-            self._option(value)
-
-    def _option(self, value) -> None:
-        # Past KEPT_NAMES names some are unknown, which refuses the options whatever the rest.
-        if isinstance(self.options, dict) and len(self.options) < KEPT_NAMES:
-            self.options[self.option] = value
-
-    def _value(self, value, kind: str) -> None:
-        if self.key == "options":
-            self.options = value
-        elif self.key == "operations":
-            self.operations = kind
-
-    def envelope(self) -> Envelope:
-        """The skim's findings, refused as parse_batch_request would refuse the body."""
-        if self.top != "object":
-            raise RequestError(RequestCode.INVALID_REQUEST, "The body must be a JSON object.")
-        if self.unknown:
-            unknown = ", ".join(sorted(self.unknown))
-            raise RequestError(RequestCode.INVALID_REQUEST, f"Unknown key: {unknown}.")
-        repeated = [key for key, times in self.seen.items() if times > 1]
-        if repeated:
-            raise RequestError(
-                RequestCode.INVALID_REQUEST,
-                f"The body gives {' and '.join(repeated)} more than once.",
-            )
-        options = BatchOptions.from_json(self.options)
-        if self.operations != "list" or not self.count:
-            raise RequestError(
-                RequestCode.INVALID_REQUEST, "operations must be a non-empty list of operations."
-            )
-        return Envelope(options=options, operation_count=self.count)
-
-
-def _skim(body: RequestBody) -> Envelope:
-    skim = _Skim()
-    try:
-        skim.feed(ijson.basic_parse(body.json_stream(), buf_size=READ_BYTES, use_float=False))
-    except ijson.JSONError as error:
-        if body.is_small:  # the whole-body parser's words, which say where (as they always did)
-            parse_json(body.read())
-        raise _invalid_json(error) from None
-    return skim.envelope()

@@ -142,6 +142,22 @@ def test_nesting_deeper_than_the_limit_is_refused_without_building_it(api, compa
     assert "nest deeper than" in error["message"]
 
 
+def test_lone_surrogates_reach_the_job_as_sent_and_pairs_as_their_character(api, company):
+    body = (
+        '{"operations": ['
+        '{"operation": "create", "data": {"name": "High \\ud800"}},'
+        '{"operation": "create", "data": {"name": "Low \\udc00"}},'
+        '{"operation": "create", "data": {"name": "Pair \\ud83d\\ude00"}}'
+        '], "options": {"async": true}}'
+    )
+
+    response = post(api, body)
+
+    assert response.status_code == 202, response.content
+    names = [op["data"]["name"] for op in stored_operations(response.json()["data"]["jobId"])]
+    assert names == ["High \ud800", "Low \udc00", "Pair \U0001f600"]
+
+
 def test_a_body_with_a_byte_order_mark_reads_as_without(api, company):
     body = "\ufeff" + async_body([numbered_customer(n) for n in range(3)])
 
