@@ -274,12 +274,6 @@ def test_a_lone_surrogate_fails_its_record_and_the_batch_and_its_results_stay_re
     assert_failed_rows_download(api, batch_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batch/api/body.py streams an async body through ijson's yajl2_c backend, which "
-    "turns each lone surrogate into '?' before the engine sees it, so 'Bad\\ud800' is "
-    "written as 'Bad?' (ijson's python backend keeps it)",
-)
 @pytest.mark.django_db(transaction=True)
 def test_a_lone_surrogate_in_an_async_job_fails_its_record_and_the_job_completes(
     api, company, celery_worker
