@@ -180,6 +180,27 @@ def aged_payables(*, company: Company, as_of: date) -> AgedBalances:
 
 
 def _aged(*, company: Company, model, party_field: str, as_of: date) -> AgedBalances:
+    buckets: dict[int, list[Decimal]] = defaultdict(lambda: [ZERO] * (len(AGING_LIMITS) + 1))
+    paid_ahead: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    with localcontext(EXACT):
+        for party_id, due_date, owed in _open_documents(company, model, party_field, as_of):
+            buckets[party_id][bisect_left(AGING_LIMITS, (as_of - due_date).days)] += owed
+        for party_id, amount in _paid_ahead(company, model, party_field, as_of):
+            paid_ahead[party_id] += amount
+    party_model = model._meta.get_field(party_field).related_model
+    parties = party_model.objects.in_bulk(set(buckets) | set(paid_ahead))
+    return AgedBalances(
+        as_of=as_of,
+        parties=[
+            AgedParty(party=party, buckets=buckets[pk], paid_ahead=paid_ahead[pk])
+            for pk, party in sorted(parties.items(), key=lambda item: item[1].number)
+        ],
+    )
+
+
+def _open_documents(company: Company, model, party_field: str, as_of: date):
+    """(party id, due date, still owed) of each document dated on or before `as_of` that
+    payments dated on or before it had not fully paid."""
     document_field = model._meta.model_name
     paid = (
         PaymentAllocation.objects.filter(
@@ -189,30 +210,23 @@ def _aged(*, company: Company, model, party_field: str, as_of: date) -> AgedBala
         .annotate(amount=Sum("amount"))
         .values("amount")
     )
-    open_documents = (
+    return (
         model.objects.for_company(company)
         .filter(date__lte=as_of)
-        .annotate(paid=Coalesce(Subquery(paid), MONEY_ZERO))
-        .filter(total__gt=F("paid"))
-        .values_list(f"{party_field}_id", "due_date", "total", "paid")
+        .annotate(owed=F("total") - Coalesce(Subquery(paid), MONEY_ZERO))
+        .filter(owed__gt=0)
+        .values_list(f"{party_field}_id", "due_date", "owed")
+        .iterator()
     )
-    paid_ahead = (
+
+
+def _paid_ahead(company: Company, model, party_field: str, as_of: date):
+    """(party id, amount) allocated by payments dated on or before `as_of` to documents
+    dated after it."""
+    document_field = model._meta.model_name
+    return (
         PaymentAllocation.objects.for_company(company)
         .filter(payment__date__lte=as_of, **{f"{document_field}__date__gt": as_of})
         .values_list(f"{document_field}__{party_field}_id")
         .annotate(amount=Sum("amount"))
-    )
-    by_party: dict[int, AgedParty] = defaultdict(lambda: AgedParty(party=None))
-    with localcontext(EXACT):
-        for party_id, due_date, total, paid_amount in open_documents.iterator():
-            bucket = bisect_left(AGING_LIMITS, (as_of - due_date).days)
-            by_party[party_id].buckets[bucket] += total - paid_amount
-        for party_id, amount in paid_ahead:
-            by_party[party_id].paid_ahead += amount
-    party_model = model._meta.get_field(party_field).related_model
-    parties = party_model.objects.in_bulk(list(by_party))
-    for party_id, aged in by_party.items():
-        aged.party = parties[party_id]
-    return AgedBalances(
-        as_of=as_of, parties=sorted(by_party.values(), key=lambda aged: aged.party.number)
     )
