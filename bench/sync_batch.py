@@ -1,6 +1,8 @@
 """Sync batch throughput over real HTTP on PostgreSQL, against a naive baseline.
 
-For each scenario (500 customers, 1000 items, 100 invoices, 100 journal entries) it posts
+For each scenario (500 customers, 1000 items, 100 invoices, 100 invoices of 2 stock lines —
+each taking stock out at the moving average and posting cost of goods sold — 100 journal
+entries) it posts
 fresh batches to a WSGI server on 127.0.0.1 in this process, and prints the p50 over the
 runs, records/s, the SQL queries one batch makes, and the ratio against a naive baseline run
 in this same process: one ORM save() per record with per-record uniqueness and reference
@@ -94,7 +96,7 @@ def customers_payload(size: int) -> list[dict]:
     ]
 
 
-def items_payload(size: int) -> list[dict]:
+def items_payload(size: int, item_type: str = "inventory") -> list[dict]:
     run = next(_unique)
     return [
         {
@@ -103,7 +105,7 @@ def items_payload(size: int) -> list[dict]:
             "data": {
                 "itemCode": f"W{run}-{i}",
                 "name": f"Widget {run}-{i}",
-                "type": "inventory",
+                "type": item_type,
                 "unitOfMeasure": "pieces",
                 "costPrice": Decimal("25.00"),
                 "sellingPrice": Decimal("50.00"),
@@ -144,6 +146,51 @@ def invoices_payload(size: int, customers: list[str], items: list[str]) -> list[
             },
         }
         for i in range(size)
+    ]
+
+
+def stock_invoices_payload(size: int, customers: list[str], items: list[str]) -> list[dict]:
+    """Invoices of two stock lines each: every line takes a unit out of the warehouse."""
+    run = next(_unique)
+    return [
+        {
+            "operation": "create",
+            "referenceId": f"sinv{run}-{i}",
+            "data": {
+                "customerNumber": customers[i % len(customers)],
+                "invoiceDate": "2024-01-15",
+                "dueDate": "2024-02-14",
+                "reference": f"SO-{run}-{i}",
+                "items": [
+                    {
+                        "itemCode": code,
+                        "description": "Widget",
+                        "quantity": 1,
+                        "unitPrice": Decimal("50.00"),
+                        "taxCode": "SST",
+                    }
+                    for code in items
+                ],
+            },
+        }
+        for i in range(size)
+    ]
+
+
+def opening_stock_payload(items: list[str]) -> list[dict]:
+    return [
+        {
+            "operation": "create",
+            "data": {
+                "itemCode": code,
+                "locationCode": "WH",
+                "adjustmentType": "increase",
+                "quantity": 100000,
+                "unitCost": Decimal("25.00"),
+                "reason": "Opening stock",
+            },
+        }
+        for code in items
     ]
 
 
@@ -369,7 +416,7 @@ def main() -> None:
     port = serve()
 
     post(port, key, "customers", customers_payload(20))  # customers and items to refer to
-    post(port, key, "items", items_payload(20))
+    post(port, key, "items", items_payload(20, "service"))
     from inventory.models import Item
     from ledger.models import Customer
 
@@ -377,6 +424,11 @@ def main() -> None:
         Customer.objects.filter(company=company).values_list("number", flat=True)
     )
     item_codes = list(Item.objects.filter(company=company).values_list("item_code", flat=True))
+    post(port, key, "items", items_payload(2))  # two stock items, with stock to sell
+    stock_codes = list(
+        Item.objects.filter(company=company, type="inventory").values_list("item_code", flat=True)
+    )
+    post(port, key, "stock-adjustments", opening_stock_payload(stock_codes))
 
     scenarios = [
         ("customers", 500, lambda: customers_payload(500), naive_customers),
@@ -387,13 +439,20 @@ def main() -> None:
             lambda: invoices_payload(100, customer_numbers, item_codes),
             naive_invoices,
         ),
+        (
+            "invoices+stock",
+            100,
+            lambda: stock_invoices_payload(100, customer_numbers, stock_codes),
+            naive_invoices,
+        ),
         ("journal-entries", 100, lambda: journals_payload(100), naive_journals),
     ]
     print(
         f"{'entity':<16}{'records':>8}{'p50 ms':>10}{'rec/s':>10}{'queries':>9}"
         f"{'naive ms':>10}{'naive q':>9}{'speed-up':>10}"
     )
-    for entity, size, payload, naive in scenarios:
+    for label, size, payload, naive in scenarios:
+        entity = label.split("+")[0]  # "invoices+stock" posts invoices
         post(port, key, entity, payload())  # warm-up
         times = [post(port, key, entity, payload())[0] for _ in range(RUNS)]
         queries = count_queries(key, entity, payload())
@@ -404,7 +463,7 @@ def main() -> None:
         naive_queries = count_naive_queries(naive, company, payload())
         p50, naive_p50 = statistics.median(times), statistics.median(naive_times)
         print(
-            f"{entity:<16}{size:>8}{p50 * 1000:>10.1f}{size / p50:>10.0f}{queries:>9}"
+            f"{label:<16}{size:>8}{p50 * 1000:>10.1f}{size / p50:>10.0f}{queries:>9}"
             f"{naive_p50 * 1000:>10.1f}{naive_queries:>9}{naive_p50 / p50:>9.1f}x"
         )
 

@@ -56,6 +56,9 @@ class Company(models.Model):
     allow_future_dates = models.BooleanField(
         default=False, help_text="Accept documents dated after today."
     )
+    allow_negative_stock = models.BooleanField(
+        default=False, help_text="Let invoices sell more than is on hand."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

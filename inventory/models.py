@@ -54,6 +54,12 @@ class Item(TenantModel):
     )
     reorder_level = models.DecimalField(default=0, **QUANTITY)
     reorder_quantity = models.DecimalField(default=0, **QUANTITY)
+    sales_account = models.ForeignKey(
+        "ledger.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    purchase_account = models.ForeignKey(
+        "ledger.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     track_serial = models.BooleanField(default=False)
     track_batch = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
@@ -141,8 +147,8 @@ class StockLevel(TenantModel):
 
     class Meta:
         constraints = [
+            # Below zero only where the company allows negative stock (checked on the way in).
             models.UniqueConstraint(fields=["item", "location"], name="stocklevel_unique"),
-            models.CheckConstraint(condition=Q(quantity__gte=0), name="stocklevel_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -154,6 +160,25 @@ class StockMovement(TenantModel):
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="movements")
     adjustment = models.ForeignKey(
         StockAdjustment, null=True, blank=True, on_delete=models.PROTECT, related_name="movements"
+    )
+    # The line that moved it, until the document's lines are replaced: the stock book
+    # unlinks them first (one UPDATE), so lines are deleted without Django's collector.
+    invoice_line = models.ForeignKey(
+        "ledger.InvoiceLine",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="stock_movements",
+    )
+    bill_line = models.ForeignKey(
+        "ledger.BillLine",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="stock_movements",
+    )
+    reference = models.CharField(
+        max_length=100, blank=True, default="", help_text="The document that moved it."
     )
     quantity = models.DecimalField(help_text="Signed: in is positive, out negative.", **QUANTITY)
     unit_cost = models.DecimalField(max_digits=18, decimal_places=4)

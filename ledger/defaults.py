@@ -37,6 +37,7 @@ DEFAULT_CHART = [
     ("4000", "Sales", INC, AccountRole.SALES, None),
     ("4100", "Other Income", INC, None, None),
     ("5000", "Purchases", X, AccountRole.PURCHASES, None),
+    ("5050", "Cost of Goods Sold", X, AccountRole.COST_OF_SALES, None),
     ("5100", "Stock Adjustments", X, AccountRole.STOCK_ADJUSTMENT, None),
     ("6000", "Depreciation Expense", X, None, None),
     ("6100", "Insurance Expense", X, None, None),

@@ -94,6 +94,7 @@ class AccountRole(models.TextChoices):
     TAX_INPUT = "tax_input", "Input tax"
     INVENTORY = "inventory", "Inventory"
     STOCK_ADJUSTMENT = "stock_adjustment", "Stock adjustment"
+    COST_OF_SALES = "cost_of_sales", "Cost of goods sold"
     CUSTOMER_ADVANCES = "customer_advances", "Customer deposits"
     SUPPLIER_ADVANCES = "supplier_advances", "Supplier advances"
 
@@ -279,6 +280,22 @@ class TradeLine(TenantModel):
     tax_rate = models.DecimalField(max_digits=7, decimal_places=4)
     amount = MoneyField(help_text="quantity × unit price, before tax")
     tax_amount = MoneyField()
+    account = models.ForeignKey(
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Where the line's amount posts; empty: the item's account or the role's.",
+    )
+    location = models.ForeignKey(
+        "inventory.Location",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Where a stock item's units leave or arrive.",
+    )
 
     class Meta:
         abstract = True

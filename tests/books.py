@@ -1,5 +1,9 @@
 """What every posting must leave true of a company's books."""
 
+from django.db.models import Sum
+
+from bigledger.money import ZERO
+from inventory.models import StockLevel
 from inventory.selectors import stock_levels_disagreeing_with_movements
 from ledger import selectors
 from ledger.models import AccountRole, JournalEntry
@@ -23,8 +27,9 @@ def assert_books_balance(company) -> None:
 
 
 def assert_books_sound(company) -> None:
-    """The books balance, and receivables and payables equal what open invoices and bills
-    owe — true while no manual journal entry posts to those control accounts."""
+    """The books balance, receivables and payables equal what open invoices and bills owe,
+    and inventory equals what the stock on hand is worth — true while no manual journal entry
+    posts to those control accounts."""
     assert_books_balance(company)
     assert selectors.role_balance(
         company=company, role=AccountRole.RECEIVABLES
@@ -32,3 +37,12 @@ def assert_books_sound(company) -> None:
     assert -selectors.role_balance(
         company=company, role=AccountRole.PAYABLES
     ) == selectors.open_bills_outstanding(company=company)
+    assert selectors.role_balance(company=company, role=AccountRole.INVENTORY) == stock_value(
+        company
+    )
+
+
+def stock_value(company):
+    """What the stock on hand is worth: the sum of its levels' values."""
+    levels = StockLevel.objects.for_company(company)
+    return levels.aggregate(total=Sum("value"))["total"] or ZERO

@@ -38,6 +38,13 @@ def item(company, code="WIDGET-001", **fields) -> Item:
     return Item.objects.create(company=company, item_code=code, **fields)
 
 
+def stocked_item(company, code="STOCK-001", quantity="60", unit_cost="10.00", **fields) -> Item:
+    """An inventory item with `quantity` on hand in the warehouse at `unit_cost`."""
+    stock_item = item(company, code, **fields)
+    adjust_stock(company, stock_item, "increase", quantity, unit_cost)
+    return stock_item
+
+
 def account(company, code) -> Account:
     return Account.objects.get(company=company, code=code)
 

@@ -9,11 +9,14 @@ from batch.engine.handlers import ReferenceIndex, reference_error
 from batch.engine.master import MasterDataHandler
 from batch.engine.parsers import Boolean, Choice, Money, Quantity, Reference, Text
 from batch.files.templates import template_list
-from ledger.models import BillLine, InvoiceLine, TaxCode
+from ledger.models import Account, BillLine, InvoiceLine, TaxCode
 
 from ..models import Item, ItemType, StockAdjustment, StockLevel, StockMovement, UnitOfMeasure
 
 PRICE_FIELDS = {"costPrice", "sellingPrice", "type"}
+
+# Where invoice and bill lines of the item post when they name no account (code or id).
+ACCOUNT_FIELDS = {"salesAccountCode": "sales_account", "purchaseAccountCode": "purchase_account"}
 
 
 def item_fields() -> dict:
@@ -27,6 +30,8 @@ def item_fields() -> dict:
         "costPrice": Field(Money(what="Cost price")),
         "sellingPrice": Field(Money(what="Selling price")),
         "taxCode": Field(Reference()),
+        "salesAccountCode": Field(Reference()),
+        "purchaseAccountCode": Field(Reference()),
         "reorderLevel": Field(Quantity(what="Reorder level")),
         "reorderQuantity": Field(Quantity(what="Reorder quantity")),
         "trackSerial": Field(Boolean()),
@@ -76,22 +81,35 @@ class ItemHandler(MasterDataHandler):
     def load_references(self, records) -> None:
         refs = [record.values.get("taxCode") for record in records]
         self.tax_codes = ReferenceIndex(self.scoped(TaxCode), "code", refs)
+        accounts = [record.values.get(param) for record in records for param in ACCOUNT_FIELDS]
+        self.accounts = ReferenceIndex(self.scoped(Account), "code", accounts)
 
     def assignable_attrs(self) -> list[str]:
         # The id, not the object: reading `tax_code` of a stored item would query it.
-        return [*super().assignable_attrs(), "tax_code_id"]
+        accounts = [f"{attr}_id" for attr in ACCOUNT_FIELDS.values()]
+        return [*super().assignable_attrs(), "tax_code_id", *accounts]
 
     def assign_references(self, instance, values) -> set[str]:
-        if "taxCode" not in values:
-            return set()
-        instance.tax_code = self.tax_codes.get(values["taxCode"])
-        return {"tax_code"}
+        assigned = set()
+        if "taxCode" in values:
+            instance.tax_code = self.tax_codes.get(values["taxCode"])
+            assigned.add("tax_code")
+        for param, attr in ACCOUNT_FIELDS.items():
+            if param in values:
+                setattr(instance, attr, self.accounts.get(values[param]))
+                assigned.add(attr)
+        return assigned
 
     def check(self, record, instance, *, creating: bool) -> list[Detail]:
         ref = record.values.get("taxCode")
         if ref and self.tax_codes.get(ref) is None:
             reference_error(record, "taxCode", "Tax code", ref)
             return []
+        for param in ACCOUNT_FIELDS:
+            ref = record.values.get(param)
+            if ref and self.accounts.get(ref) is None:
+                reference_error(record, param, "Account", ref)
+                return []
         if (
             PRICE_FIELDS & record.values.keys()
             and instance.type == ItemType.INVENTORY

@@ -2,14 +2,17 @@
 
 One class serves invoices and bills (declared in invoices.py and bills.py); they differ only
 in the party (customer or supplier), the JSON names (invoiceDate / billDate …) and the
-services that write them. A batch loads its parties,
-items, tax codes and the documents it updates with one query each, validates in memory in
-request order, and writes with one create call and one update call."""
+services that write them. A batch loads its parties, items, locations, accounts, tax codes,
+the documents it updates, their stock movements and the stock levels it moves with one query
+each, validates in memory in request order — stock too, so two invoices of one batch see
+each other's units go — and writes with one create call and one update call."""
 
 import datetime
 from collections.abc import Callable
 from decimal import Decimal
 from typing import ClassVar
+
+from django.db import DatabaseError
 
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import Detail, Field, ListOf, Schema
@@ -18,13 +21,17 @@ from batch.engine.parsers import LATEST_DATE, MAX_AMOUNT, Date, Money, Quantity,
 from batch.engine.records import Record
 from batch.files.templates import template_list
 
-from ..catalog import item_model
-from ..models import Status, TaxCode
+from ..catalog import StockShortage, item_model, stock_book
+from ..models import Account, AccountRole, Status, TaxCode
 from ..services.documents import (
     DocumentKind,
+    LineShortage,
+    NoLocation,
     TradeDocumentChange,
     TradeDocumentDraft,
     TradeLineDraft,
+    move_stock,
+    undo_stock,
 )
 from .references import Problems, check_date, find_reference, refs_of
 
@@ -34,6 +41,10 @@ LINE = Schema(
     {
         "itemId": Field(Reference()),
         "itemCode": Field(Reference()),
+        "locationId": Field(Reference()),
+        "locationCode": Field(Reference()),
+        "accountId": Field(Reference()),
+        "accountCode": Field(Reference()),
         "description": Field(Text(500)),
         "quantity": Field(Quantity(positive=True), required=True),
         "unitPrice": Field(Money(what="Unit price"), required=True),
@@ -60,6 +71,9 @@ class TradeDocumentHandler(Handler):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.parties = self.items = self.tax_codes = self.documents = None
+        self.locations = self.accounts = self.levels = self.default_location = None
+        self.old_moves: dict[int, list] = {}  # document pk -> what its lines moved
+        self.numbers_taken: set[str] = set()  # numbers creates keep, in the database or batch
         self.kept_lines: dict[int, list[TradeLineDraft]] = {}
         self.changes: dict[int, TradeDocumentChange] = {}  # document pk -> staged update
         self.exposure: dict[int, Decimal] = {}  # customer pk -> what they would owe
@@ -84,11 +98,54 @@ class TradeDocumentHandler(Handler):
             self.scoped(self.party_model), "number", refs_of(values, self.party_params)
         )
         self.items = ReferenceIndex(
-            self.scoped(item_model()), "item_code", refs_of(lines, ("itemId", "itemCode"))
+            self.scoped(item_model()),
+            "item_code",
+            refs_of(lines, ("itemId", "itemCode")),
+            select_related=("sales_account", "purchase_account"),
+        )
+        self.locations = ReferenceIndex(
+            self.scoped(stock_book().location_model()),
+            "code",
+            refs_of(lines, ("locationId", "locationCode")),
+        )
+        self.accounts = ReferenceIndex(
+            self.scoped(Account), "code", refs_of(lines, ("accountId", "accountCode"))
         )
         self.tax_codes = ReferenceIndex(self.scoped(TaxCode), "code", refs_of(lines, ("taxCode",)))
+        self.load_numbers([r.values for r in records if r.operation == "create"])
         self.load_documents([r.values for r in records if r.operation == "update"])
         self.load_exposure()
+        self.load_stock()
+
+    def load_numbers(self, values: list[dict]) -> None:
+        """Which of the numbers creates keep from another system are already taken."""
+        kept = refs_of(values, (self.number_param,))
+        if kept:
+            taken = self.scoped().filter(number__in=kept).values_list("number", flat=True)
+            self.numbers_taken = set(taken)
+
+    def load_stock(self) -> None:
+        """The stock levels the batch may move — read, and locked unless validateOnly — with
+        the default location and what the updated documents' lines moved."""
+        book = stock_book()
+        self.old_moves = book.moves_of(
+            company=self.company,
+            line_field=self.kind.line_field,
+            document_field=self.kind.document_field,
+            document_ids={document.pk for document in self.documents.by_ref.values()},
+        )
+        kept = [line for lines in self.kept_lines.values() for line in lines]
+        items = {item for item in self.items.by_ref.values() if book.holds_stock(item)}
+        items |= {line.item for line in kept if line.item and book.holds_stock(line.item)}
+        if items:
+            self.default_location = book.default_location(company=self.company)
+        locations = set(self.locations.by_ref.values()) | {self.default_location}
+        pairs = {(item.pk, loc.pk) for item in items for loc in locations if loc is not None}
+        pairs |= {(line.item.pk, line.location.pk) for line in kept if line.location}
+        pairs |= {(m.item.pk, m.location.pk) for ms in self.old_moves.values() for m in ms}
+        self.levels = book.levels(
+            company=self.company, pairs=pairs, lock=not self.ctx.options.validate_only
+        )
 
     def load_documents(self, values: list[dict]) -> None:
         documents = self.scoped()
@@ -108,7 +165,13 @@ class TradeDocumentHandler(Handler):
         for line in (
             self.scoped(self.kind.line_model)
             .filter(**{f"{document_id}__in": pks})
-            .select_related("tax_code", "item")
+            .select_related(
+                "tax_code",
+                "item__sales_account",
+                "item__purchase_account",
+                "account",
+                "location",
+            )
             .order_by("line_number")
         ):
             self.kept_lines.setdefault(getattr(line, document_id), []).append(
@@ -119,6 +182,8 @@ class TradeDocumentHandler(Handler):
                     description=line.description,
                     item=line.item,
                     tax_rate=line.tax_rate,
+                    account=line.account,
+                    location=line.location,
                 )
             )
 
@@ -129,6 +194,10 @@ class TradeDocumentHandler(Handler):
 
     def validate_create(self, record: Record) -> None:
         values, problems = record.values, Problems()
+        number = values.get(self.number_param)
+        if number and number in self.numbers_taken:
+            self.duplicate_number(record, number)
+            return
         party, party_param = find_reference(
             self.parties, values, self.party_params, self.party_what, problems
         )
@@ -154,10 +223,13 @@ class TradeDocumentHandler(Handler):
             lines=lines,
             reference=values.get("reference") or "",
             notes=values.get("notes") or "",
+            number=number or None,
         )
         self.check_draft(draft, values, problems)
-        if problems.reported(record):
+        if problems.reported(record) or not self.stock_moves(record, draft):
             return
+        if number:
+            self.numbers_taken.add(number)
         self.on_staged(record, draft, replaced=None)
         record.target = draft
 
@@ -177,13 +249,62 @@ class TradeDocumentHandler(Handler):
         draft, problems = self.updated_draft(record.values, current)
         if draft is not None:
             self.check_draft(draft, record.values, problems)
-        if problems.reported(record):
+        if problems.reported(record) or not self.stock_moves(record, draft, document):
             return
         self.on_staged(record, draft, replaced=current)
         if change is None:
             change = self.changes[document.pk] = TradeDocumentChange(document, draft)
         change.draft = draft
         record.target = change
+
+    def stock_moves(self, record: Record, draft: TradeDocumentDraft, document=None) -> bool:
+        """Move the draft's stock on the batch's levels (an update first undoes what the
+        document moved so far); False, with the record failed and the levels as they were,
+        when the stock is not there."""
+        checkpoint = self.levels.checkpoint()
+        allow_negative = self.company.allow_negative_stock
+        try:
+            if document is not None:
+                moves = self.old_moves.get(document.pk, ())
+                undo_stock(self.levels, moves, allow_negative=allow_negative)
+            move_stock(
+                self.kind,
+                self.levels,
+                draft,
+                default_location=self.default_location,
+                allow_negative=allow_negative,
+            )
+        except LineShortage as shortage:
+            self.levels.restore(checkpoint)
+            line = draft.lines[shortage.position]
+            self.reject(
+                record,
+                f"items[{shortage.position}].quantity",
+                f"Only {shortage.on_hand.normalize():f} of {line.item.item_code} on hand at "
+                f"{line.location.code}; cannot take out {line.quantity.normalize():f}.",
+                FieldCode.INSUFFICIENT_STOCK,
+            )
+            return False
+        except StockShortage as shortage:
+            self.levels.restore(checkpoint)
+            self.reject(
+                record,
+                "items",
+                f"Units this {self.what.lower()} brought in have gone out since (only "
+                f"{shortage.on_hand.normalize():f} on hand); its lines cannot change.",
+                FieldCode.INSUFFICIENT_STOCK,
+            )
+            return False
+        except NoLocation as missing:
+            self.levels.restore(checkpoint)
+            message = "No location to move stock at: name one, or add a location."
+            self.reject(
+                record, f"items[{missing.position}].locationCode", message, FieldCode.REQUIRED
+            )
+            return False
+        if document is not None:
+            self.old_moves[document.pk] = [line.move for line in draft.lines if line.move]
+        return True
 
     def find(self, record: Record):
         ref = record.values.get("id") or record.values.get(self.number_param)
@@ -253,6 +374,17 @@ class TradeDocumentHandler(Handler):
             tax_code, _ = find_reference(
                 self.tax_codes, values, ("taxCode",), "Tax code", problems, path
             )
+            location, location_param = find_reference(
+                self.locations, values, ("locationId", "locationCode"), "Location", problems, path
+            )
+            account, account_param = find_reference(
+                self.accounts, values, ("accountId", "accountCode"), "Account", problems, path
+            )
+            if location is not None and not location.active:
+                message = f"Location {location.code} is inactive."
+                problems.invalid.append(Detail(path + location_param, message, FieldCode.INACTIVE))
+            if account is not None:
+                problems.invalid.extend(self.account_problems(account, item, path + account_param))
             description = values.get("description") or (item.name if item else "")
             if item_param is None and not description:
                 message = "A line without an item needs a description."
@@ -271,9 +403,24 @@ class TradeDocumentHandler(Handler):
                         tax_code=tax_code,
                         description=description,
                         item=item,
+                        account=account,
+                        location=location,
                     )
                 )
         return lines
+
+    def account_problems(self, account: Account, item, field: str) -> list[Detail]:
+        """A line's own account must be active; a bill's stock line posts to inventory."""
+        if not account.active:
+            return [Detail(field, f"Account {account.code} is inactive.", FieldCode.INACTIVE)]
+        stocked = item is not None and stock_book().holds_stock(item)
+        if stocked and not self.kind.outgoing and account.role != AccountRole.INVENTORY:
+            message = (
+                f"A bill line for stock item {item.item_code} posts to the inventory account; "
+                f"it cannot post to {account.code}."
+            )
+            return [Detail(field, message, FieldCode.INVALID_VALUE)]
+        return []
 
     def check_party(self, party, param: str, problems: Problems) -> None:
         if party.status != Status.ACTIVE:
@@ -321,6 +468,14 @@ class TradeDocumentHandler(Handler):
     # Write ---------------------------------------------------------------------------------
 
     def write(self, records: list[Record]) -> None:
+        try:
+            self.write_documents(records)
+        except (LineShortage, StockShortage, NoLocation) as error:
+            # Cannot happen: load() locked these levels. Should it, fail the write like any
+            # database error, so the executor undoes it and reports it.
+            raise DatabaseError(f"stock moved under a lock: {error}") from error
+
+    def write_documents(self, records: list[Record]) -> None:
         creates = [record for record in records if record.operation == "create"]
         documents = type(self).create_documents(
             company=self.company, drafts=[record.target for record in creates]
@@ -332,6 +487,26 @@ class TradeDocumentHandler(Handler):
         type(self).update_documents(company=self.company, changes=changes)
         for record in updates:
             record.data = self.result_data(record.target.document)
+
+    def find_conflicts(self, records: list[Record]) -> bool:
+        """A kept number another batch stored since load() read them: the unique constraint
+        refused it; that record is a DUPLICATE_ERROR and the others are written again."""
+        kept = {r.target.number: r for r in records if r.operation == "create" and r.target.number}
+        if not kept:
+            return False
+        taken = self.scoped().filter(number__in=kept).values_list("number", flat=True)
+        for number in taken:
+            self.duplicate_number(kept[number], number)
+        return bool(taken)
+
+    def duplicate_number(self, record: Record, number: str) -> None:
+        message = f"{self.what} number '{number}' already exists."
+        record.fail(
+            ErrorCode.DUPLICATE_ERROR,
+            message,
+            field=self.number_param,
+            details=[Detail(self.number_param, message, FieldCode.DUPLICATE)],
+        )
 
     def result_data(self, document) -> dict:
         return {
@@ -363,6 +538,8 @@ def text_value(values: dict, param: str, current: str) -> str:
 
 
 def document_schema(party_params, date_param: str, number_param: str, *, update: bool):
+    """A create may keep the number a document had in another system; an update finds the
+    document by its id or number."""
     fields = {
         **{param: Field(Reference()) for param in party_params},
         date_param: Field(Date(), required=True),
@@ -376,4 +553,6 @@ def document_schema(party_params, date_param: str, number_param: str, *, update:
     }
     if update:
         fields.update({"id": Field(Reference()), number_param: Field(Reference())})
+    else:
+        fields[number_param] = Field(Text(20, blank=False))
     return Schema(fields)

@@ -1,10 +1,15 @@
-"""Invoices and bills: totals computed from lines, numbered, posted — in bulk.
+"""Invoices and bills: totals computed from lines, numbered, posted, stock moved — in bulk.
 
-An invoice posts Dr receivables (total) / Cr sales (subtotal) / Cr output tax; a bill posts
-Dr purchases (subtotal) / Dr input tax / Cr payables (total). Posted entries are never
-edited: updating a document posts a reversal of its entry and a new one."""
+An invoice posts Dr receivables (total) / Cr each line's income account (its amount) / Cr
+output tax, and for lines of stock items Dr cost of goods sold / Cr inventory at the moving
+average cost of the stock it takes out. A bill posts Dr each line's expense account, or
+inventory for stock items (whose units come in at the line's net unit cost) / Dr input tax /
+Cr payables (total). Posted entries are never edited: updating a document undoes its stock
+movements, and, where its posting changes, posts a reversal of its entry and a new one."""
 
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -14,7 +19,9 @@ from bigledger.models import Company
 from bigledger.money import ZERO, to_money
 from bigledger.numbers import allocate_numbers
 
+from ..catalog import StockLevels, StockMove, StockShortage, stock_book
 from ..models import (
+    Account,
     AccountRole,
     Bill,
     BillLine,
@@ -37,6 +44,9 @@ class TradeLineDraft:
     description: str = ""
     item: object | None = None
     tax_rate: Decimal | None = None  # the rate a kept line was taxed at; None: the code's
+    account: Account | None = None  # None: the item's account, else the role's
+    location: object | None = None  # a stock line's; None: the company's default location
+    move: StockMove | None = field(default=None, compare=False)  # set when stock moves
 
     @property
     def rate(self) -> Decimal:
@@ -50,6 +60,10 @@ class TradeLineDraft:
     def tax_amount(self) -> Decimal:
         return to_money(self.amount * self.rate / 100)
 
+    @property
+    def moves_stock(self) -> bool:
+        return self.item is not None and stock_book().holds_stock(self.item)
+
 
 @dataclass
 class TradeDocumentDraft:
@@ -59,6 +73,7 @@ class TradeDocumentDraft:
     lines: list[TradeLineDraft]
     reference: str = ""
     notes: str = ""
+    number: str | None = None  # create only: a number kept from another system
 
     @property
     def subtotal(self) -> Decimal:
@@ -72,6 +87,10 @@ class TradeDocumentDraft:
     def total(self) -> Decimal:
         return self.subtotal + self.tax_total
 
+    @property
+    def stock_lines(self) -> list[TradeLineDraft]:
+        return [line for line in self.lines if line.moves_stock]
+
 
 @dataclass(frozen=True)
 class DocumentKind:
@@ -80,6 +99,8 @@ class DocumentKind:
     party_field: str
     number_prefix: str
     source: str
+    line_field: str  # the stock movement's link to a line
+    outgoing: bool  # stock leaves (invoices) or arrives (bills)
 
     @property
     def document_field(self) -> str:
@@ -95,21 +116,113 @@ class DocumentKind:
         )
 
     def journal_lines(self, accounts, draft: TradeDocumentDraft) -> list[LineDraft]:
+        by_account = self.line_amounts(accounts, draft)
         if self.model is Invoice:
+            cost = -sum((line.move.value for line in draft.lines if line.move), ZERO)
             return [
                 LineDraft(require_role(accounts, AccountRole.RECEIVABLES), debit=draft.total),
-                LineDraft(require_role(accounts, AccountRole.SALES), credit=draft.subtotal),
+                *(LineDraft(account, credit=amount) for account, amount in by_account),
                 LineDraft(require_role(accounts, AccountRole.TAX_OUTPUT), credit=draft.tax_total),
+                *self.cost_of_sales(accounts, cost),
             ]
         return [
-            LineDraft(require_role(accounts, AccountRole.PURCHASES), debit=draft.subtotal),
+            *(LineDraft(account, debit=amount) for account, amount in by_account),
             LineDraft(require_role(accounts, AccountRole.TAX_INPUT), debit=draft.tax_total),
             LineDraft(require_role(accounts, AccountRole.PAYABLES), credit=draft.total),
         ]
 
+    @staticmethod
+    def cost_of_sales(accounts, cost: Decimal) -> list[LineDraft]:
+        if not cost:
+            return []
+        return [
+            LineDraft(require_role(accounts, AccountRole.COST_OF_SALES), debit=cost),
+            LineDraft(require_role(accounts, AccountRole.INVENTORY), credit=cost),
+        ]
 
-INVOICE = DocumentKind(Invoice, InvoiceLine, "customer", "INV", JournalSource.INVOICE)
-BILL = DocumentKind(Bill, BillLine, "supplier", "BILL", JournalSource.BILL)
+    def line_amounts(self, accounts, draft: TradeDocumentDraft) -> list[tuple[Account, Decimal]]:
+        """Line amounts summed per account, in the order the accounts first appear."""
+        totals: dict[int, list] = {}
+        for line in draft.lines:
+            account = self.line_account(accounts, line)
+            totals.setdefault(account.pk, [account, ZERO])[1] += line.amount
+        return [(account, amount) for account, amount in totals.values()]
+
+    def line_account(self, accounts, line: TradeLineDraft) -> Account:
+        """A bill's stock line posts to inventory (what its units are worth); any other line
+        to the account it names, else its item's, else the role's."""
+        if not self.outgoing and line.move is not None:
+            return require_role(accounts, AccountRole.INVENTORY)
+        if line.account is not None:
+            return line.account
+        role = AccountRole.SALES if self.outgoing else AccountRole.PURCHASES
+        item_account = f"{'sales' if self.outgoing else 'purchase'}_account"
+        return getattr(line.item, item_account, None) or require_role(accounts, role)
+
+
+INVOICE = DocumentKind(
+    Invoice, InvoiceLine, "customer", "INV", JournalSource.INVOICE, "invoice_line", True
+)
+BILL = DocumentKind(Bill, BillLine, "supplier", "BILL", JournalSource.BILL, "bill_line", False)
+
+
+def stock_pairs(draft: TradeDocumentDraft, default_location) -> set[tuple[int, int]]:
+    """The (item id, location id) pairs the draft's stock lines move."""
+    return {
+        (line.item.pk, (line.location or default_location).pk)
+        for line in draft.stock_lines
+        if line.location or default_location
+    }
+
+
+def move_stock(
+    kind: DocumentKind,
+    levels: StockLevels,
+    draft: TradeDocumentDraft,
+    *,
+    default_location,
+    allow_negative: bool,
+) -> None:
+    """Move the draft's stock lines on `levels`, in line order, setting each line's location
+    and move: an invoice issues at the moving average, a bill receives its net amount.
+    Raises LineShortage naming the first line short of stock."""
+    for position, line in enumerate(draft.lines):
+        if not line.moves_stock:
+            line.move = None
+            continue
+        line.location = line.location or default_location
+        if line.location is None:
+            raise NoLocation(position)
+        try:
+            if kind.outgoing:
+                line.move = levels.issue(
+                    line.item, line.location, line.quantity, allow_negative=allow_negative
+                )
+            else:
+                line.move = levels.receive(line.item, line.location, line.quantity, line.amount)
+        except StockShortage as shortage:
+            raise LineShortage(position, shortage.on_hand) from shortage
+
+
+def undo_stock(levels: StockLevels, moves: Iterable[StockMove], *, allow_negative: bool):
+    """Undo a document's moves; returns the undoing moves. Raises StockShortage when units a
+    bill brought in have gone since."""
+    return [levels.undo(move, allow_negative=allow_negative) for move in moves]
+
+
+class NoLocation(LookupError):
+    """A stock line names no location and the company has none."""
+
+    def __init__(self, position: int):
+        super().__init__(f"line {position + 1} has no location to move stock at")
+        self.position = position
+
+
+class LineShortage(ValueError):
+    def __init__(self, position: int, on_hand: Decimal):
+        super().__init__(f"line {position + 1}: only {on_hand.normalize():f} on hand")
+        self.position = position
+        self.on_hand = on_hand
 
 
 def create_invoices(*, company: Company, drafts: list[TradeDocumentDraft]) -> list[Invoice]:
@@ -121,16 +234,23 @@ def create_bills(*, company: Company, drafts: list[TradeDocumentDraft]) -> list[
 
 
 def _create_documents(*, company: Company, kind: DocumentKind, drafts: list[TradeDocumentDraft]):
-    """Number, total, post and write the documents; call inside a transaction."""
+    """Number, total, move stock, post and write the documents; call inside a transaction."""
     if not drafts:
         return []
+    levels, default_location = _open_stock(company=company, drafts=drafts, old_moves={})
+    for draft in drafts:
+        move_stock(
+            kind,
+            levels,
+            draft,
+            default_location=default_location,
+            allow_negative=company.allow_negative_stock,
+        )
     accounts = posting_accounts(company=company)
     journals = post_journal_entries(
         company=company, drafts=[kind.posting(accounts, draft) for draft in drafts]
     )
-    numbers = allocate_numbers(
-        company=company, prefix=kind.number_prefix, width=6, count=len(drafts)
-    )
+    numbers = document_numbers(company=company, kind=kind, drafts=drafts)
     documents = [
         kind.model(
             company=company,
@@ -148,12 +268,62 @@ def _create_documents(*, company: Company, kind: DocumentKind, drafts: list[Trad
         for number, draft, journal in zip(numbers, drafts, journals, strict=True)
     ]
     kind.model.objects.bulk_create(documents)
-    _insert_lines(company=company, kind=kind, documents=documents, drafts=drafts)
+    lines = _insert_lines(company=company, kind=kind, documents=documents, drafts=drafts)
+    _record_stock(company=company, kind=kind, levels=levels, moves=_line_moves(lines, drafts))
     return documents
 
 
-def _insert_lines(*, company, kind: DocumentKind, documents, drafts) -> None:
-    kind.line_model.objects.bulk_create(
+def document_numbers(*, company: Company, kind: DocumentKind, drafts) -> list[str]:
+    """Each draft's number: the one it keeps from another system, else the next of the
+    sequence — skipping numbers documents already keep."""
+    kept = {draft.number for draft in drafts if draft.number}
+    needed = sum(1 for draft in drafts if not draft.number)
+    issued: list[str] = []
+    while len(issued) < needed:
+        candidates = allocate_numbers(
+            company=company, prefix=kind.number_prefix, width=6, count=needed - len(issued)
+        )
+        taken = kept | set(
+            kind.model.objects.for_company(company)
+            .filter(number__in=candidates)
+            .values_list("number", flat=True)
+        )
+        issued += [number for number in candidates if number not in taken]
+    fresh = iter(issued)
+    return [draft.number or next(fresh) for draft in drafts]
+
+
+def _open_stock(*, company: Company, drafts, old_moves: dict[int, list[StockMove]]):
+    """The locked stock levels the drafts (and the moves they undo) touch, and the default
+    location; (levels, None) when no line moves stock."""
+    book = stock_book()
+    stocked = any(draft.stock_lines for draft in drafts)
+    default_location = book.default_location(company=company) if stocked else None
+    pairs = {pair for draft in drafts for pair in stock_pairs(draft, default_location)}
+    pairs |= {(m.item.pk, m.location.pk) for moves in old_moves.values() for m in moves}
+    return book.levels(company=company, pairs=pairs, lock=True), default_location
+
+
+def _line_moves(lines: list, drafts) -> list[tuple]:
+    """(written line, its move, document number) for every line that moved stock."""
+    drafted = [line for draft in drafts for line in draft.lines]
+    return [
+        (line, draft_line.move, "")
+        for line, draft_line in zip(lines, drafted, strict=True)
+        if draft_line.move is not None
+    ]
+
+
+def _record_stock(*, company: Company, kind: DocumentKind, levels, moves: list[tuple]) -> None:
+    moves = [
+        (line, move, reference or getattr(line, kind.document_field).number)
+        for line, move, reference in moves
+    ]
+    stock_book().record(company=company, levels=levels, line_field=kind.line_field, moves=moves)
+
+
+def _insert_lines(*, company, kind: DocumentKind, documents, drafts) -> list:
+    return kind.line_model.objects.bulk_create(
         kind.line_model(
             company=company,
             line_number=position,
@@ -165,6 +335,8 @@ def _insert_lines(*, company, kind: DocumentKind, documents, drafts) -> None:
             tax_rate=line.rate,
             amount=line.amount,
             tax_amount=line.tax_amount,
+            account=line.account,
+            location=line.location if line.move else None,
             **{kind.document_field: document},
         )
         for document, draft in zip(documents, drafts, strict=True)
@@ -194,8 +366,9 @@ def update_bills(*, company: Company, changes: list[TradeDocumentChange]) -> lis
 
 
 def _update_documents(*, company: Company, kind: DocumentKind, changes):
-    """Replace the documents' lines and header, recompute totals and, where the posting
-    changes (date or amounts), post a reversal of the old entry and a new entry.
+    """Replace the documents' lines and header, recompute totals, undo the old lines' stock
+    movements and move stock for the new ones, and, where the posting changes, post a
+    reversal of the old entry and a new entry.
 
     Pass documents read under a row lock in this transaction; a paid one is refused."""
     if not changes:
@@ -203,15 +376,35 @@ def _update_documents(*, company: Company, kind: DocumentKind, changes):
     for change in changes:
         if change.document.amount_paid:
             raise DocumentPaid(f"{change.document.number} has payments and cannot be changed")
-    reposted = [change for change in changes if _posting_changes(change)]
-    _repost(company=company, kind=kind, changes=reposted)
     documents = [change.document for change in changes]
-    kind.line_model.objects.filter(**{f"{kind.document_field}__in": documents}).delete()
-    _insert_lines(
+    drafts = [change.draft for change in changes]
+    old_moves = stock_book().moves_of(
         company=company,
-        kind=kind,
-        documents=documents,
-        drafts=[change.draft for change in changes],
+        line_field=kind.line_field,
+        document_field=kind.document_field,
+        document_ids=[document.pk for document in documents],
+    )
+    levels, default_location = _open_stock(company=company, drafts=drafts, old_moves=old_moves)
+    allow_negative = company.allow_negative_stock
+    undone = []
+    for document, draft in zip(documents, drafts, strict=True):
+        moves = old_moves.get(document.pk, ())
+        for move in undo_stock(levels, moves, allow_negative=allow_negative):
+            undone.append((None, move, document.number))
+        move_stock(
+            kind, levels, draft, default_location=default_location, allow_negative=allow_negative
+        )
+    _repost(company=company, kind=kind, changes=changes)
+    stock_book().release(
+        company=company,
+        line_field=kind.line_field,
+        document_field=kind.document_field,
+        document_ids=[document.pk for document in documents],
+    )
+    kind.line_model.objects.filter(**{f"{kind.document_field}__in": documents}).delete()
+    lines = _insert_lines(company=company, kind=kind, documents=documents, drafts=drafts)
+    _record_stock(
+        company=company, kind=kind, levels=levels, moves=undone + _line_moves(lines, drafts)
     )
     now = timezone.now()
     for change in changes:
@@ -233,22 +426,10 @@ UPDATED_FIELDS = [
 ]
 
 
-def _posting_changes(change: TradeDocumentChange) -> bool:
-    document, draft = change.document, change.draft
-    return document.journal_entry_id is None or (
-        document.date,
-        document.subtotal,
-        document.tax_total,
-        document.total,
-    ) != (draft.date, draft.subtotal, draft.tax_total, draft.total)
-
-
 def _repost(*, company: Company, kind: DocumentKind, changes: list[TradeDocumentChange]):
-    """Post, per document, the reversal of its current entry then its new entry; the new
-    entry becomes the document's. The reversal is dated as the entry it reverses, so every
-    period reads as if the document had always said what it says now."""
-    if not changes:
-        return
+    """Post, per document whose posting changes, the reversal of its current entry then its
+    new entry; the new entry becomes the document's. The reversal is dated as the entry it
+    reverses, so every period reads as if the document had always said what it says now."""
     old_lines: dict[int, list[JournalLine]] = {}
     entry_ids = [c.document.journal_entry_id for c in changes if c.document.journal_entry_id]
     for line in (
@@ -260,16 +441,32 @@ def _repost(*, company: Company, kind: DocumentKind, changes: list[TradeDocument
         old_lines.setdefault(line.entry_id, []).append(line)
     accounts = posting_accounts(company=company)
     drafts: list[JournalDraft] = []
-    postings: list[JournalDraft] = []
+    reposted: list[tuple[TradeDocumentChange, JournalDraft]] = []
     for change in changes:
+        posting = kind.posting(accounts, change.draft)
         lines = old_lines.get(change.document.journal_entry_id)
+        if lines and not _posting_differs(posting, lines):
+            continue
         if lines:
             drafts.append(_reversal(kind, change.document, lines))
-        postings.append(kind.posting(accounts, change.draft))
-        drafts.append(postings[-1])
-    post_journal_entries(company=company, drafts=drafts)
-    for change, posting in zip(changes, postings, strict=True):
+        drafts.append(posting)
+        reposted.append((change, posting))
+    if drafts:
+        post_journal_entries(company=company, drafts=drafts)
+    for change, posting in reposted:
         change.document.journal_entry = posting.entry
+
+
+def _posting_differs(posting: JournalDraft, lines: list[JournalLine]) -> bool:
+    """Whether the new posting says something the current entry does not (date, accounts or
+    amounts); a changed reference or note alone is not worth a reversal."""
+    new = Counter(
+        (line.account.pk, line.debit, line.credit)
+        for line in posting.lines
+        if line.debit or line.credit
+    )
+    old = Counter((line.account_id, line.debit, line.credit) for line in lines)
+    return posting.date != lines[0].entry.date or new != old
 
 
 def _apply_header(kind: DocumentKind, document, draft: TradeDocumentDraft, now) -> None:

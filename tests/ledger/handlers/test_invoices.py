@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from bigledger.models import NumberSequence
+from inventory.models import ItemType
 from ledger import selectors
 from ledger.models import AccountRole, Customer, Invoice, InvoiceLine, JournalEntry, Status
 from tests import builders
@@ -50,7 +51,9 @@ def only_result(body) -> dict:
 
 def test_the_api_example_creates_two_numbered_posted_invoices(api, company):
     first, second = builders.customer(company), builders.customer(company, name="Tech Solutions")
-    service = builders.item(company, "SERVICE-001", name="Professional Services")
+    service = builders.item(
+        company, "SERVICE-001", name="Professional Services", type=ItemType.SERVICE
+    )
     body = post_batch(
         api,
         "invoices",
@@ -132,7 +135,7 @@ def test_the_api_example_creates_two_numbered_posted_invoices(api, company):
 
 def test_customer_and_item_are_found_by_number_and_code(api, company):
     customer = builders.customer(company)
-    builders.item(company, "WIDGET-001", name="Premium Widget")
+    builders.item(company, "WIDGET-001", name="Premium Widget", type=ItemType.NON_INVENTORY)
     body = post_batch(
         api,
         "invoices",
@@ -648,7 +651,7 @@ def test_create_query_count_does_not_grow_with_the_batch(api, company):
         builders.customer(company, credit_limit=D("100000.00")),
         builders.customer(company, name="Second"),
     ]
-    item = builders.item(company)
+    item = builders.item(company, type=ItemType.SERVICE)  # stock lines: test_stock_documents
     batch = [create(two_line_invoice(customers[i % 2], item, i)) for i in range(100)]
     post_batch(api, "invoices", batch[:1])  # the number sequences exist from here on
 
@@ -665,7 +668,7 @@ def test_update_query_count_does_not_grow_with_the_batch(api, company):
         builders.customer(company, credit_limit=D("100000.00")),
         builders.customer(company, name="Second"),
     ]
-    item = builders.item(company)
+    item = builders.item(company, type=ItemType.SERVICE)
     invoices = [create(two_line_invoice(customers[i % 2], item, i)) for i in range(101)]
     post_batch(api, "invoices", invoices[:1])
     post_batch(api, "invoices", invoices[1:])
