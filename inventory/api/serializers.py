@@ -33,6 +33,12 @@ class ItemSerializer(serializers.ModelSerializer):
     costPrice = Money(source="cost_price")
     sellingPrice = Money(source="selling_price")
     taxCode = serializers.SlugRelatedField(source="tax_code", slug_field="code", read_only=True)
+    salesAccountCode = serializers.SlugRelatedField(
+        source="sales_account", slug_field="code", read_only=True
+    )
+    purchaseAccountCode = serializers.SlugRelatedField(
+        source="purchase_account", slug_field="code", read_only=True
+    )
     reorderLevel = Quantity(source="reorder_level")
     reorderQuantity = Quantity(source="reorder_quantity")
     trackSerial = serializers.BooleanField(source="track_serial", read_only=True)
@@ -55,6 +61,8 @@ class ItemSerializer(serializers.ModelSerializer):
             "costPrice",
             "sellingPrice",
             "taxCode",
+            "salesAccountCode",
+            "purchaseAccountCode",
             "reorderLevel",
             "reorderQuantity",
             "trackSerial",

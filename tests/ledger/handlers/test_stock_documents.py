@@ -274,6 +274,8 @@ def test_lines_default_to_their_items_accounts(api, company):
 
     assert result_error(created["data"], 1)["code"] == "REFERENCE_ERROR"
     assert (consulting.sales_account.code, consulting.purchase_account.code) == ("4100", "6100")
+    shown = api.get(f"/v1/items/{consulting.public_id}").json()["data"]
+    assert (shown["salesAccountCode"], shown["purchaseAccountCode"]) == ("4100", "6100")
     assert ("4100", D("0"), D("10.00")) in lines_of(
         Invoice.objects.get(company=company).journal_entry
     )
