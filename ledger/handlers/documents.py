@@ -184,6 +184,7 @@ class TradeDocumentHandler(Handler):
                     tax_rate=line.tax_rate,
                     account=line.account,
                     location=line.location,
+                    before_stock=line.location_id is None,
                 )
             )
 

@@ -47,6 +47,9 @@ class TradeLineDraft:
     account: Account | None = None  # None: the item's account, else the role's
     location: object | None = None  # a stock line's; None: the company's default location
     move: StockMove | None = field(default=None, compare=False)  # set when stock moves
+    # A kept line stored before documents moved stock (a stock item, no location): it stays
+    # as it was posted, moving none, so updating an old document's header changes no stock.
+    before_stock: bool = False
 
     @property
     def rate(self) -> Decimal:
@@ -62,7 +65,9 @@ class TradeLineDraft:
 
     @property
     def moves_stock(self) -> bool:
-        return self.item is not None and stock_book().holds_stock(self.item)
+        if self.item is None or self.before_stock:
+            return False
+        return stock_book().holds_stock(self.item)
 
 
 @dataclass

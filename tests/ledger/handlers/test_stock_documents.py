@@ -482,3 +482,19 @@ def test_a_kept_number_already_used_is_a_duplicate_error(api, company):
     assert results(bills) == ["created", "failed"]
     assert result_error(bills["data"], 1)["code"] == "DUPLICATE_ERROR"
     assert Bill.objects.get(company=company).number == "B-1"
+
+
+def test_an_invoice_from_before_documents_moved_stock_keeps_its_lines_as_posted(api, company):
+    customer = builders.customer(company)
+    widget = builders.item(company, "WIDGET", type=ItemType.SERVICE)
+    post_batch(api, "invoices", [create(invoice_data(customer, line(widget, 5)))])
+    Item.objects.filter(pk=widget.pk).update(type=ItemType.INVENTORY)  # as lines stored before
+    invoice = Invoice.objects.get(company=company)
+    entry = invoice.journal_entry
+
+    body = post_batch(api, "invoices", [update({"id": invoice.public_id, "notes": "Migrated"})])
+
+    assert results(body) == ["updated"]
+    invoice.refresh_from_db()
+    assert (invoice.notes, invoice.journal_entry) == ("Migrated", entry)
+    assert not StockMovement.objects.for_company(company).exists()
