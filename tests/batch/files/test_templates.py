@@ -305,7 +305,7 @@ def test_a_customers_csv_creates_records_and_reports_errors_by_spreadsheet_row(c
 def test_a_filled_invoice_template_creates_invoices_with_their_lines(credentials):
     company = credentials.company
     customer = builders.customer(company)
-    builders.item(company, code="WIDGET-001")
+    builders.stocked_item(company, code="WIDGET-001")  # invoices take stock out
     template = excel_template(
         get_handler("invoices"), {"customerNumber": [customer.number], "taxCode": ["SST"]}
     )
