@@ -111,9 +111,9 @@ class ReconcilingBooks(RuleBasedStateMachine):
         self.known["supplier"] += [s["supplierNumber"] for s in created]
         created = self.post("items", [create({"itemCode": "STOCK-1", "name": "Bolt"})], {})
         self.known["item"] += [i["itemCode"] for i in created]
-        self.post_opening_document("invoice", "customer")
+        self.post("stock-adjustments", [create(OPENING_STOCK)], {})  # before it is sold
         self.post_opening_document("bill", "supplier")
-        self.post("stock-adjustments", [create(OPENING_STOCK)], {})
+        self.post_opening_document("invoice", "customer")
 
     def post_opening_document(self, kind: str, party: str) -> None:
         number = self.known[party][0]
