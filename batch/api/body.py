@@ -23,7 +23,13 @@ from typing import BinaryIO
 from django.conf import settings
 
 from batch.api import json_stream
-from batch.api.json_stream import Envelope, NotJson, StreamedOperations, SurrogateScan
+from batch.api.json_stream import (
+    DigitRunScan,
+    Envelope,
+    NotJson,
+    StreamedOperations,
+    SurrogateScan,
+)
 from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchRequest, parse_batch_request, parse_json
 from bigledger.errors import RequestError, TooLarge, UnsupportedFormat
@@ -86,10 +92,18 @@ class RequestBody:
     """A request's body as the client sent it, kept in a temporary file (anonymous: it goes
     when closed). One reader at a time: each starts from the beginning."""
 
-    def __init__(self, file, size: int, *, spells_lone_surrogate: bool = False):
+    def __init__(
+        self,
+        file,
+        size: int,
+        *,
+        spells_lone_surrogate: bool = False,
+        has_long_digit_run: bool = False,
+    ):
         self._file = file
         self.size = size
         self.spells_lone_surrogate = spells_lone_surrogate
+        self.has_long_digit_run = has_long_digit_run
 
     @property
     def is_small(self) -> bool:
@@ -116,7 +130,10 @@ class RequestBody:
     @property
     def json_parser(self):
         """The ijson backend that reads this body exactly (batch.api.json_stream)."""
-        return json_stream.backend(spells_lone_surrogate=self.spells_lone_surrogate)
+        return json_stream.backend(
+            spells_lone_surrogate=self.spells_lone_surrogate,
+            has_long_digit_run=self.has_long_digit_run,
+        )
 
     def close(self) -> None:
         self._file.close()
@@ -134,7 +151,8 @@ def _spool(request) -> RequestBody:
     file = tempfile.SpooledTemporaryFile(  # noqa: SIM115  (kept open for the request; closes_body)
         max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, dir=settings.FILE_UPLOAD_TEMP_DIR
     )
-    size, stream, surrogates = 0, request.stream, SurrogateScan()  # stream: None when empty
+    size, stream = 0, request.stream  # stream: None when empty
+    surrogates, digit_runs = SurrogateScan(), DigitRunScan()
     while stream is not None and (chunk := stream.read(READ_BYTES)):
         size += len(chunk)
         if size > limit:
@@ -142,7 +160,13 @@ def _spool(request) -> RequestBody:
             raise _too_large(size, limit)
         file.write(chunk)
         surrogates.feed(chunk)
-    return RequestBody(file, size, spells_lone_surrogate=surrogates.found)
+        digit_runs.feed(chunk)
+    return RequestBody(
+        file,
+        size,
+        spells_lone_surrogate=surrogates.found,
+        has_long_digit_run=digit_runs.found,
+    )
 
 
 def closes_body(post):

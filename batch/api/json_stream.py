@@ -12,6 +12,7 @@ import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import InvalidOperation
 from typing import Any, BinaryIO
 
 import ijson
@@ -29,9 +30,10 @@ KEPT_NAMES = 32  # unknown keys (and options) kept for the refusal: more only co
 _EXACT_BACKEND = ijson.get_backend("python")
 
 
-def backend(*, spells_lone_surrogate: bool):
-    """The ijson backend for a body: yajl's, unless the body spells a lone surrogate."""
-    return _EXACT_BACKEND if spells_lone_surrogate else ijson
+def backend(*, spells_lone_surrogate: bool, has_long_digit_run: bool = False):
+    """The ijson backend for a body: yajl's, unless the body spells a lone surrogate or
+    holds a run of digits too long for yajl's C backend to turn into a number safely."""
+    return _EXACT_BACKEND if spells_lone_surrogate or has_long_digit_run else ijson
 
 
 class NotJson(ValueError):
@@ -88,6 +90,37 @@ class SurrogateScan:
         return escapes != 2 * pairs
 
 
+# Long numbers ----------------------------------------------------------------------------------
+
+# Python makes no int of more digits (sys.get_int_max_str_digits() is 4,300), and yajl's C
+# backend, asked to, fails without cleaning up after itself — later the process can crash.
+LONG_DIGIT_RUN = 4_000
+_DIGITS = b"0123456789"
+_LONG_RUN = re.compile(rb"[0-9]{%d,}" % (LONG_DIGIT_RUN + 1))
+
+
+class DigitRunScan:
+    """Whether text, fed chunk by chunk, holds a run of more than LONG_DIGIT_RUN digits (in a
+    number or a string alike: such a body is then parsed by ijson's pure-Python backend, which
+    refuses a number that long as not JSON and reads a string as it is)."""
+
+    def __init__(self):
+        self._run = 0  # digits ending the text fed so far
+        self.found = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.found or not chunk:
+            return
+        head = len(chunk) - len(chunk.lstrip(_DIGITS))
+        if head == len(chunk):
+            self._run += head
+        else:
+            if self._run + head > LONG_DIGIT_RUN or _LONG_RUN.search(chunk):
+                self.found = True
+            self._run = len(chunk) - len(chunk.rstrip(_DIGITS))
+        self.found = self.found or self._run > LONG_DIGIT_RUN
+
+
 # The skim --------------------------------------------------------------------------------------
 
 
@@ -107,7 +140,8 @@ def skim(stream: BinaryIO, *, parser=ijson) -> Envelope:
     found = _Skim()
     try:
         found.feed(parser.basic_parse(stream, buf_size=READ_BYTES, use_float=False))
-    except (ijson.JSONError, UnicodeDecodeError) as error:
+    except (ijson.JSONError, UnicodeDecodeError, InvalidOperation) as error:
+        # InvalidOperation: a number whose exponent no Decimal holds (1e99999999999999999999)
         raise NotJson(_reason(error)) from None
     return found.envelope()
 
@@ -237,5 +271,5 @@ class StreamedOperations:
                 if not batch:
                     return
                 yield from parse_operations(batch, start=start, seen=seen)
-        except (ijson.JSONError, UnicodeDecodeError) as error:  # the skim read the same text
+        except (ijson.JSONError, UnicodeDecodeError, InvalidOperation) as error:  # as the skim
             raise invalid_json(_reason(error)) from None
