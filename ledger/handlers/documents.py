@@ -33,6 +33,7 @@ from ..services.documents import (
     move_stock,
     undo_stock,
 )
+from .postings import header_problems, manual_posting_problems, with_header_flag
 from .references import Problems, check_date, find_reference, refs_of
 
 MAX_LINES = 500
@@ -109,7 +110,9 @@ class TradeDocumentHandler(Handler):
             refs_of(lines, ("locationId", "locationCode")),
         )
         self.accounts = ReferenceIndex(
-            self.scoped(Account), "code", refs_of(lines, ("accountId", "accountCode"))
+            with_header_flag(self.scoped(Account)),
+            "code",
+            refs_of(lines, ("accountId", "accountCode")),
         )
         self.tax_codes = ReferenceIndex(self.scoped(TaxCode), "code", refs_of(lines, ("taxCode",)))
         self.load_numbers([r.values for r in records if r.operation == "create"])
@@ -411,17 +414,21 @@ class TradeDocumentHandler(Handler):
         return lines
 
     def account_problems(self, account: Account, item, field: str) -> list[Detail]:
-        """A line's own account must be active; a bill's stock line posts to inventory."""
+        """A line's own account must be active and take postings (no header); a bill's
+        stock line posts to inventory, and no other line may name a control account, whose
+        balance must stay what its documents say."""
         if not account.active:
             return [Detail(field, f"Account {account.code} is inactive.", FieldCode.INACTIVE)]
         stocked = item is not None and stock_book().holds_stock(item)
-        if stocked and not self.kind.outgoing and account.role != AccountRole.INVENTORY:
+        if stocked and not self.kind.outgoing:
+            if account.role == AccountRole.INVENTORY:
+                return header_problems(account, field)
             message = (
                 f"A bill line for stock item {item.item_code} posts to the inventory account; "
                 f"it cannot post to {account.code}."
             )
             return [Detail(field, message, FieldCode.INVALID_VALUE)]
-        return []
+        return manual_posting_problems(account, field)
 
     def check_party(self, party, param: str, problems: Problems) -> None:
         if party.status != Status.ACTIVE:

@@ -319,6 +319,39 @@ def test_a_bills_stock_line_posts_to_inventory_only(api, company):
     assert detail_codes(result_error(body["data"])) == {("items[0].accountCode", "INVALID_VALUE")}
 
 
+def test_lines_may_name_neither_a_header_nor_a_control_account(api, company):
+    customer, supplier = builders.customer(company), builders.supplier(company)
+    widget = builders.item(company, "WIDGET")
+
+    invoices = post_batch(
+        api,
+        "invoices",
+        [
+            create(invoice_data(customer, line(accountCode="1000"))),  # Current Assets: a header
+            create(invoice_data(customer, line(accountCode="1100"))),  # Accounts Receivable
+            create(invoice_data(customer, line(accountCode="2100"))),  # SST Output Tax
+        ],
+    )
+    bills = post_batch(
+        api,
+        "bills",
+        [
+            create(bill_data(supplier, line(accountCode="2010"))),  # Accounts Payable
+            create(bill_data(supplier, line(widget, 2, accountCode="1200"))),  # stock: inventory
+        ],
+    )
+
+    data = invoices["data"]
+    assert detail_codes(result_error(data, 0)) == {("items[0].accountCode", "HEADER_ACCOUNT")}
+    assert detail_codes(result_error(data, 1)) == {("items[0].accountCode", "CONTROL_ACCOUNT")}
+    assert detail_codes(result_error(data, 2)) == {("items[0].accountCode", "CONTROL_ACCOUNT")}
+    assert detail_codes(result_error(bills["data"], 0)) == {
+        ("items[0].accountCode", "CONTROL_ACCOUNT")
+    }
+    assert bills["data"]["results"][1]["status"] == "created"
+    assert_books_sound(company)
+
+
 def test_a_line_may_name_its_location(api, company):
     customer, supplier = builders.customer(company), builders.supplier(company)
     Location.objects.create(company=company, code="STORE", name="Shop floor")
