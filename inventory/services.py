@@ -47,6 +47,18 @@ class AdjustmentDraft:
         return -self.quantity
 
 
+def empty_stock_level(*, company: Company, item, location) -> StockLevel:
+    """A level at zero for a pair with no row yet (or one only read, under validateOnly)."""
+    return StockLevel(
+        company=company,
+        item=item,
+        location=location,
+        quantity=Decimal(0),
+        average_cost=Decimal(0),
+        value=ZERO,
+    )
+
+
 def lock_stock_levels(*, company: Company, pairs) -> dict[tuple[int, int], StockLevel]:
     """The StockLevel rows for (item id, location id) pairs, created at zero where missing,
     locked until the transaction ends."""

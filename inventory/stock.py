@@ -13,7 +13,7 @@ from ledger.catalog import StockMove, StockShortage
 
 from .defaults import DEFAULT_LOCATIONS
 from .models import ItemType, Location, StockLevel, StockMovement
-from .services import COST, lock_stock_levels
+from .services import COST, empty_stock_level, lock_stock_levels
 
 
 class LevelBook:
@@ -26,14 +26,7 @@ class LevelBook:
     def level(self, item, location) -> StockLevel:
         key = (item.pk, location.pk)
         if key not in self.levels:  # only read (validateOnly), or a pair nobody stocked yet
-            self.levels[key] = StockLevel(
-                company=self.company,
-                item=item,
-                location=location,
-                quantity=Decimal(0),
-                average_cost=Decimal(0),
-                value=ZERO,
-            )
+            self.levels[key] = empty_stock_level(company=self.company, item=item, location=location)
         return self.levels[key]
 
     def issue(self, item, location, quantity: Decimal, *, allow_negative: bool) -> StockMove:

@@ -72,7 +72,7 @@ def _too_large(length: int, limit: int) -> TooLarge:
     )
 
 
-def _once(request, attribute: str, make: Callable):
+def once_per_request(request, attribute: str, make: Callable):
     """`make()` once per request; a refusal is raised again each time it is asked for."""
     if not hasattr(request, attribute):
         try:
@@ -142,7 +142,7 @@ class RequestBody:
 def request_body(request) -> RequestBody:
     """The request's body, read from the client once (413 when over BATCH_MAX_BODY_BYTES,
     declared or sent)."""
-    return _once(request, "_batch_body", lambda: _spool(request))
+    return once_per_request(request, "_batch_body", lambda: _spool(request))
 
 
 def _spool(request) -> RequestBody:
@@ -203,7 +203,7 @@ def read_json_body(request) -> object:
         _check_json_content_type(request)
         return parse_json(request_body(request).read())
 
-    return _once(request, "_batch_json", parse)
+    return once_per_request(request, "_batch_json", parse)
 
 
 def read_envelope(request) -> Envelope:
@@ -221,7 +221,7 @@ def read_envelope(request) -> Envelope:
                 parse_json(body.read())
             raise json_stream.invalid_json(str(error)) from None
 
-    return _once(request, "_batch_envelope", skim)
+    return once_per_request(request, "_batch_envelope", skim)
 
 
 def operation_count(request) -> int:

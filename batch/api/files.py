@@ -16,7 +16,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batch.api.body import declared_length
+from batch.api.body import declared_length, once_per_request
 from batch.api.idempotency import idempotent
 from batch.api.openapi import annotations as openapi
 from batch.api.ratelimit import rate_limited, set_current_headers
@@ -102,19 +102,7 @@ class Upload:
 def read_upload(request) -> Upload:
     """The form's file, mapping and options, read once per request (the rate limiter counts
     the file's rows before the view runs); a refused form raises the same error each time."""
-    return _once(request, "_batch_upload", lambda: _read_upload(request))
-
-
-def _once(request, attribute: str, make: Callable):
-    if not hasattr(request, attribute):
-        try:
-            setattr(request, attribute, (make(), None))
-        except RequestError as error:
-            setattr(request, attribute, (None, error))
-    value, error = getattr(request, attribute)
-    if error is not None:
-        raise error
-    return value
+    return once_per_request(request, "_batch_upload", lambda: _read_upload(request))
 
 
 def _read_upload(request) -> Upload:
@@ -165,7 +153,9 @@ def _json_part(form, files, name: str) -> Any:
 
 def opened_file(request, kind: str):
     """The upload opened by batch.imports.open_rows, once per request."""
-    return _once(request, "_batch_rows", lambda: imports.open_rows(read_upload(request).file, kind))
+    return once_per_request(
+        request, "_batch_rows", lambda: imports.open_rows(read_upload(request).file, kind)
+    )
 
 
 def row_count(kind: str) -> Callable:

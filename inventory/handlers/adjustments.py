@@ -14,7 +14,7 @@ from batch.engine.handlers import Handler, ReferenceIndex, reference_error
 from batch.engine.parsers import MAX_AMOUNT, Choice, Date, Quantity, Reference, Text
 from batch.engine.records import Record
 from batch.files.templates import template_list
-from bigledger.money import ZERO, to_money
+from bigledger.money import to_money
 
 from ..models import AdjustmentType, Item, ItemType, Location, StockAdjustment, StockLevel
 from ..services import (
@@ -23,6 +23,7 @@ from ..services import (
     InsufficientStock,
     apply_adjustment,
     create_stock_adjustments,
+    empty_stock_level,
     lock_stock_levels,
 )
 
@@ -223,14 +224,7 @@ class StockAdjustmentHandler(Handler):
     def level_for(self, item: Item, location: Location) -> StockLevel:
         key = (item.pk, location.pk)
         if key not in self.levels:  # validateOnly, nothing held here yet
-            self.levels[key] = StockLevel(
-                company=self.company,
-                item=item,
-                location=location,
-                quantity=Decimal(0),
-                average_cost=Decimal(0),
-                value=ZERO,
-            )
+            self.levels[key] = empty_stock_level(company=self.company, item=item, location=location)
         return self.levels[key]
 
     # Write ----------------------------------------------------------------------------------
