@@ -39,6 +39,7 @@ class BatchJob(TenantModel):
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     deleted_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
     warning_count = models.PositiveIntegerField(default=0)
     rolled_back_records = models.PositiveIntegerField(default=0)
     execution_time = models.FloatField(null=True, blank=True, help_text="Seconds.")

@@ -7,6 +7,8 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.db.models.signals import post_delete
+from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 
@@ -35,6 +37,18 @@ class PublicIdField(models.CharField):
         kwargs.setdefault("max_length", 40)
         kwargs.setdefault("unique", True)
         kwargs.setdefault("editable", False)
+        super().__init__(**kwargs)
+
+
+class ExternalIdField(models.CharField):
+    """The record's id in the system it came from: optional (NULL when absent), up to 255
+    characters, unique per company and entity, case-sensitive (`SyncedModel.sync_constraints`).
+    Batches create, update, upsert, delete and refer to records by it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 255)
+        kwargs.setdefault("null", True)
+        kwargs.setdefault("blank", True)
         super().__init__(**kwargs)
 
 
@@ -83,6 +97,80 @@ class TenantModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class SyncedModel(TenantModel):
+    """A record other systems keep in step with: it carries their id (`external_id`), its
+    last change (`updated_at`, the change feed's order with the id) and leaves a Tombstone
+    when deleted, so a sync learns of deletions too."""
+
+    external_id = ExternalIdField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Per model, not for every sender: a model with delete receivers loses Django's
+        # fast delete, and document lines are deleted by the thousand.
+        post_delete.connect(_bury_deleted, sender=cls, dispatch_uid=f"tombstone:{cls.__qualname__}")
+
+    @classmethod
+    def sync_constraints(cls, label: str) -> list:
+        """The external id is unique per company (NULLs never clash)."""
+        return [
+            models.UniqueConstraint(
+                fields=["company", "external_id"], name=f"{label}_unique_external_id"
+            )
+        ]
+
+    @classmethod
+    def sync_indexes(cls, label: str) -> list:
+        """The change feed reads (updated_at, id) in order, per company."""
+        return [models.Index(fields=["company", "updated_at", "id"], name=f"{label}_changes")]
+
+
+class Tombstone(models.Model):
+    """A deleted record's ids, kept so the change feed can say it is gone
+    (GET /v1/{entity}/deleted). `model` is the deleted row's model label ("ledger.customer")."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+")
+    model = models.CharField(max_length=60)
+    public_id = models.CharField(max_length=40)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    deleted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["company", "model", "deleted_at", "id"], name="tombstone_feed"),
+            models.Index(fields=["company", "model", "external_id"], name="tombstone_external"),
+            models.Index(fields=["company", "model", "public_id"], name="tombstone_public"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.public_id} deleted {self.deleted_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def bury(cls, rows) -> None:
+        """Record the deletion of `rows` (SyncedModel instances of one company), in one
+        INSERT. Batches delete with one raw DELETE and call this; any other delete goes
+        through Django and the post_delete receiver below."""
+        now = timezone.now()
+        cls.objects.bulk_create(
+            cls(
+                company_id=row.company_id,
+                model=row._meta.label_lower,
+                public_id=row.public_id,
+                external_id=row.external_id,
+                deleted_at=now,
+            )
+            for row in rows
+        )
+
+
+def _bury_deleted(sender, instance, **kwargs) -> None:
+    Tombstone.bury([instance])
 
 
 class Membership(models.Model):

@@ -7,7 +7,7 @@ transaction as the movement."""
 from django.db import models
 from django.db.models import Q
 
-from bigledger.models import MoneyField, PublicIdField, TenantModel
+from bigledger.models import MoneyField, PublicIdField, SyncedModel, TenantModel
 
 QUANTITY = {"max_digits": 18, "decimal_places": 4}
 
@@ -37,7 +37,7 @@ class UnitOfMeasure(models.TextChoices):
     DAYS = "days", "Days"
 
 
-class Item(TenantModel):
+class Item(SyncedModel):
     public_id = PublicIdField("item")
     item_code = models.CharField(max_length=50)
     name = models.CharField(max_length=200)
@@ -64,7 +64,6 @@ class Item(TenantModel):
     track_batch = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["item_code"]
@@ -78,7 +77,9 @@ class Item(TenantModel):
                 condition=Q(reorder_level__gte=0) & Q(reorder_quantity__gte=0),
                 name="item_reorder_non_negative",
             ),
+            *SyncedModel.sync_constraints("item"),
         ]
+        indexes = SyncedModel.sync_indexes("item")
 
     def __str__(self) -> str:
         return f"{self.item_code} {self.name}"
@@ -105,7 +106,7 @@ class AdjustmentType(models.TextChoices):
     DECREASE = "decrease", "Decrease"
 
 
-class StockAdjustment(TenantModel):
+class StockAdjustment(SyncedModel):
     public_id = PublicIdField("adj")
     number = models.CharField(max_length=20)
     date = models.DateField()
@@ -132,7 +133,9 @@ class StockAdjustment(TenantModel):
             models.CheckConstraint(
                 condition=Q(unit_cost__gte=0), name="adjustment_unit_cost_non_negative"
             ),
+            *SyncedModel.sync_constraints("adjustment"),
         ]
+        indexes = SyncedModel.sync_indexes("adjustment")
 
     def __str__(self) -> str:
         return self.number

@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
-from bigledger.models import MoneyField, PublicIdField, TenantModel
+from bigledger.models import MoneyField, PublicIdField, SyncedModel, TenantModel
 
 
 class Status(models.TextChoices):
@@ -14,7 +14,7 @@ class Status(models.TextChoices):
     INACTIVE = "inactive", "Inactive"
 
 
-class Party(TenantModel):
+class Party(SyncedModel):
     """What customers and suppliers share."""
 
     number = models.CharField(max_length=20)
@@ -31,7 +31,6 @@ class Party(TenantModel):
     tax_number = models.CharField(max_length=30, blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         abstract = True
@@ -57,6 +56,7 @@ class Party(TenantModel):
             models.CheckConstraint(
                 condition=Q(payment_terms__lte=365), name=f"{label}_payment_terms_range"
             ),
+            *cls.sync_constraints(label),
         ]
 
 
@@ -65,6 +65,7 @@ class Customer(Party):
 
     class Meta(Party.Meta):
         constraints = Party.party_constraints("customer")
+        indexes = Party.sync_indexes("customer")
 
 
 class Supplier(Party):
@@ -72,6 +73,7 @@ class Supplier(Party):
 
     class Meta(Party.Meta):
         constraints = Party.party_constraints("supplier")
+        indexes = Party.sync_indexes("supplier")
 
 
 class AccountType(models.TextChoices):
@@ -99,7 +101,7 @@ class AccountRole(models.TextChoices):
     SUPPLIER_ADVANCES = "supplier_advances", "Supplier advances"
 
 
-class Account(TenantModel):
+class Account(SyncedModel):
     public_id = PublicIdField("acc")
     code = models.CharField(max_length=20)
     name = models.CharField(max_length=200)
@@ -110,7 +112,6 @@ class Account(TenantModel):
     role = models.CharField(max_length=20, choices=AccountRole.choices, null=True, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["code"]
@@ -121,7 +122,9 @@ class Account(TenantModel):
                 condition=Q(role__isnull=False),
                 name="account_unique_role",
             ),
+            *SyncedModel.sync_constraints("account"),
         ]
+        indexes = SyncedModel.sync_indexes("account")
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
@@ -159,7 +162,7 @@ class JournalSource(models.TextChoices):
     STOCK_ADJUSTMENT = "stock_adjustment", "Stock adjustment"
 
 
-class JournalEntry(TenantModel):
+class JournalEntry(SyncedModel):
     """A posted journal entry; it is never edited, only reversed by another entry."""
 
     public_id = PublicIdField("je")
@@ -184,7 +187,9 @@ class JournalEntry(TenantModel):
             models.CheckConstraint(
                 condition=Q(total_debit=F("total_credit")), name="journalentry_balanced"
             ),
+            *SyncedModel.sync_constraints("journalentry"),
         ]
+        indexes = SyncedModel.sync_indexes("journalentry")
 
     def __str__(self) -> str:
         return self.number
@@ -218,7 +223,7 @@ class DocumentStatus(models.TextChoices):
     PAID = "paid", "Paid"
 
 
-class TradeDocument(TenantModel):
+class TradeDocument(SyncedModel):
     """What invoices and bills share: dated, numbered, lines with tax, posted when created."""
 
     number = models.CharField(max_length=20)
@@ -237,7 +242,6 @@ class TradeDocument(TenantModel):
         JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         abstract = True
@@ -265,6 +269,7 @@ class TradeDocument(TenantModel):
             models.CheckConstraint(
                 condition=Q(due_date__gte=F("date")), name=f"{label}_due_after_date"
             ),
+            *cls.sync_constraints(label),
         ]
 
 
@@ -317,6 +322,7 @@ class Invoice(TradeDocument):
 
     class Meta(TradeDocument.Meta):
         constraints = TradeDocument.document_constraints("invoice")
+        indexes = TradeDocument.sync_indexes("invoice")
 
 
 class InvoiceLine(TradeLine):
@@ -332,6 +338,7 @@ class Bill(TradeDocument):
 
     class Meta(TradeDocument.Meta):
         constraints = TradeDocument.document_constraints("bill")
+        indexes = TradeDocument.sync_indexes("bill")
 
 
 class BillLine(TradeLine):
@@ -346,7 +353,7 @@ class PaymentDirection(models.TextChoices):
     DISBURSEMENT = "disbursement", "Supplier payment"
 
 
-class Payment(TenantModel):
+class Payment(SyncedModel):
     public_id = PublicIdField("pay")
     number = models.CharField(max_length=20)
     direction = models.CharField(max_length=12, choices=PaymentDirection.choices)
@@ -378,7 +385,9 @@ class Payment(TenantModel):
                 ),
                 name="payment_party_matches_direction",
             ),
+            *SyncedModel.sync_constraints("payment"),
         ]
+        indexes = SyncedModel.sync_indexes("payment")
 
     def __str__(self) -> str:
         return self.number

@@ -291,7 +291,9 @@ class BatchImportAdminMixin(ApiExportMixin):
     def _report_import(self, request, file_name: str, job: BatchJob, counts: dict) -> None:
         failed = counts["failedRecords"] + counts["skippedRecords"] + counts["rolledBackRecords"]
         done = ", ".join(
-            f"{counts[key]} {key}" for key in ("created", "updated", "deleted") if counts[key]
+            f"{counts[key]} {key}"
+            for key in ("created", "updated", "deleted", "unchanged")
+            if counts[key]
         )
         not_imported = f" {failed} row(s) were not imported." if failed else ""
         message = format_html(

@@ -57,7 +57,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
         "options",
         ("total_records", "processed_records", "skipped_records"),
         ("successful_records", "failed_records", "rolled_back_records"),
-        ("created_count", "updated_count", "deleted_count", "warning_count"),
+        ("created_count", "updated_count", "deleted_count", "unchanged_count", "warning_count"),
         ("created_by", "created_at"),
         ("started_at", "completed_at", "execution_time"),
         ("attempts", "cancel_requested"),

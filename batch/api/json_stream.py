@@ -167,7 +167,7 @@ class _Skim:
         depth = 0
         for event, value in events:
             if event == "map_key" or event == "string":
-                if depth > 2:
+                if depth > 2 and (depth > 3 or self.key != "options"):
                     continue
             elif event == "start_map" or event == "start_array":
                 depth += 1
@@ -179,7 +179,7 @@ class _Skim:
             elif event == "end_map" or event == "end_array":
                 depth -= 1
                 continue
-            elif depth > 2:
+            elif depth > 2 and (depth > 3 or self.key != "options"):
                 continue
             self._scalar_or_key(depth, event, value)
 
@@ -195,6 +195,10 @@ class _Skim:
             self._option(empty)
 
     def _scalar_or_key(self, depth: int, event: str, value) -> None:
+        if depth == 3:  # inside an option's list or object (only "options" gets here)
+            if event != "map_key":
+                self._option_item(value)
+            return
         if depth == 0:
             self.top = "scalar"
         elif event == "map_key":
@@ -217,6 +221,11 @@ class _Skim:
         # Past KEPT_NAMES names some are unknown, which refuses the options whatever the rest.
         if isinstance(self.options, dict) and len(self.options) < KEPT_NAMES:
             self.options[self.option] = value
+
+    def _option_item(self, value) -> None:
+        # An element of an option's list (options.matchOn); anything deeper stays empty.
+        if isinstance(self.options, dict) and isinstance(self.options.get(self.option), list):
+            self.options[self.option].append(value)
 
     def _value(self, value, kind: str) -> None:
         if self.key == "options":

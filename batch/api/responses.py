@@ -23,6 +23,7 @@ def batch_response(job: BatchJob, outcome: BatchOutcome) -> dict:
                 "created": counts["created"],
                 "updated": counts["updated"],
                 "deleted": counts["deleted"],
+                "unchanged": counts["unchanged"],
                 "validated": counts["validated"],
                 "rolledBack": counts["rolledBackRecords"],
                 "errors": counts["errors"],

@@ -68,6 +68,7 @@ class Status(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     DELETED = "deleted"
+    UNCHANGED = "unchanged"
     VALIDATED = "validated"
     FAILED = "failed"
     SKIPPED = "skipped"

@@ -22,6 +22,9 @@ OPTION_DEFAULTS = {
     "async": False,
     "rollbackOnError": False,
 }
+# The fields an upsert matches on, instead of id → externalId → natural key ("email").
+MATCH_ON = "matchOn"
+MAX_MATCH_ON = 5
 
 
 @dataclass(frozen=True)
@@ -30,14 +33,18 @@ class BatchOptions:
     validate_only: bool = False
     run_async: bool = False
     rollback_on_error: bool = False
+    match_on: tuple[str, ...] = ()
 
-    def as_json(self) -> dict[str, bool]:
-        return {
+    def as_json(self) -> dict:
+        body: dict = {
             "continueOnError": self.continue_on_error,
             "validateOnly": self.validate_only,
             "async": self.run_async,
             "rollbackOnError": self.rollback_on_error,
         }
+        if self.match_on:
+            body[MATCH_ON] = list(self.match_on)
+        return body
 
     @classmethod
     def from_json(cls, raw: Any) -> "BatchOptions":
@@ -45,7 +52,7 @@ class BatchOptions:
             raw = {}
         if not isinstance(raw, dict):
             raise RequestError(RequestCode.INVALID_REQUEST, "options must be an object.")
-        unknown = sorted(raw.keys() - OPTION_DEFAULTS.keys())
+        unknown = sorted(raw.keys() - OPTION_DEFAULTS.keys() - {MATCH_ON})
         if unknown:
             raise RequestError(
                 RequestCode.INVALID_REQUEST,
@@ -55,6 +62,8 @@ class BatchOptions:
                     for name in unknown
                 ],
             )
+        raw = dict(raw)
+        match_on = _match_on(raw.pop(MATCH_ON, None))
         values = {**OPTION_DEFAULTS, **raw}
         for name, value in values.items():
             if not isinstance(value, bool):
@@ -68,7 +77,27 @@ class BatchOptions:
             validate_only=values["validateOnly"],
             run_async=values["async"],
             rollback_on_error=values["rollbackOnError"],
+            match_on=match_on,
         )
+
+
+def _match_on(raw: Any) -> tuple[str, ...]:
+    """options.matchOn: a list of field names (which ones the entity takes, its handler
+    says: Handler.check_options)."""
+    if raw is None:
+        return ()
+    if (
+        not isinstance(raw, list)
+        or not raw
+        or len(raw) > MAX_MATCH_ON
+        or not all(isinstance(name, str) and name for name in raw)
+    ):
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            f"options.matchOn must be a list of 1 to {MAX_MATCH_ON} field names.",
+            details=[{"field": "options.matchOn", "message": "Must be a list of field names."}],
+        )
+    return tuple(dict.fromkeys(raw))
 
 
 # "items[2].quantity" -> 2; a position of more digits than any list holds is no line's.

@@ -13,7 +13,7 @@ from django.utils import timezone
 from batch.engine.codes import ErrorCode, Status
 from batch.engine.envelope import BatchOptions, Operation
 from batch.engine.handlers import PERMISSION_ACTIONS, BatchContext, Handler
-from batch.engine.records import OPERATION_STATUS, Record, RecordError
+from batch.engine.records import Record, RecordError
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ def _precheck(handler: Handler, ctx: BatchContext, record: Record) -> None:
     if operation not in PERMISSION_ACTIONS:
         record.fail(
             ErrorCode.VALIDATION_ERROR,
-            "operation must be one of create, update, delete.",
+            "operation must be one of create, update, upsert, delete.",
             field="operation",
         )
     elif operation not in handler.operations:
@@ -93,7 +93,7 @@ def _precheck(handler: Handler, ctx: BatchContext, record: Record) -> None:
             f"{operation} is not supported for {handler.entity}.",
             field="operation",
         )
-    elif not ctx.can(handler.model, PERMISSION_ACTIONS[operation]):
+    elif not all(ctx.can(handler.model, action) for action in PERMISSION_ACTIONS[operation]):
         record.fail(
             ErrorCode.PERMISSION_ERROR,
             f"You may not {operation} {handler.entity}.",
@@ -155,7 +155,7 @@ def _write(handler: Handler, records, passed: list[Record], options: BatchOption
             passed = [record for record in passed if record.ok]
             continue
         for record in passed:
-            record.status = OPERATION_STATUS[record.operation]
+            record.status = record.outcome
         return
     _fail_system(passed, "The records kept conflicting with concurrent changes; try again.")
     _unwind_if_rolling_back(passed, options, None)
@@ -215,7 +215,7 @@ def count_results(outcomes) -> dict[str, int]:
         warnings += warning_count
         total += 1
     written = tally[Status.CREATED] + tally[Status.UPDATED] + tally[Status.DELETED]
-    successful = written + tally[Status.VALIDATED]
+    successful = written + tally[Status.UNCHANGED] + tally[Status.VALIDATED]
     failed = tally[Status.FAILED]
     return {
         "totalRecords": total,
@@ -227,6 +227,7 @@ def count_results(outcomes) -> dict[str, int]:
         "created": tally[Status.CREATED],
         "updated": tally[Status.UPDATED],
         "deleted": tally[Status.DELETED],
+        "unchanged": tally[Status.UNCHANGED],
         "validated": tally[Status.VALIDATED],
         "errors": failed,
         "warnings": warnings,

@@ -11,6 +11,7 @@ A handler runs in four steps, each over the whole batch:
 and, when the write meets a unique constraint another transaction won,
   find_conflicts(records) marks the records that lost, so the others can be written."""
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -18,10 +19,11 @@ from typing import Any, ClassVar
 
 from django.db.models import Model, Q
 
-from batch.engine.codes import ErrorCode, FieldCode
+from batch.engine.codes import ErrorCode, FieldCode, RequestCode
 from batch.engine.envelope import BatchOptions
 from batch.engine.fields import Detail, Schema
 from batch.engine.records import Record
+from bigledger.errors import RequestError
 from bigledger.models import Company
 
 
@@ -43,7 +45,13 @@ class BatchContext:
         return self._permissions[key]
 
 
-PERMISSION_ACTIONS = {"create": "add", "update": "change", "delete": "delete"}
+# The model permissions each operation needs: an upsert may create or update.
+PERMISSION_ACTIONS = {
+    "create": ("add",),
+    "update": ("change",),
+    "upsert": ("add", "change"),
+    "delete": ("delete",),
+}
 
 
 class Handler:
@@ -57,7 +65,7 @@ class Handler:
     max_records: ClassVar[int]
     """The most operations a sync batch of this entity may carry (a job's chunk size)."""
     operations: ClassVar[frozenset[str]]
-    """The operations the entity supports, of "create", "update", "delete"."""
+    """The operations the entity supports, of "create", "update", "upsert", "delete"."""
     create_schema: ClassVar[Schema]
     """The fields of a create's `data`; also the template's and the OpenAPI's."""
     update_schema: ClassVar[Schema | None] = None
@@ -67,6 +75,11 @@ class Handler:
     field_map: ClassVar[dict[str, str]] = {}
     """JSON path (dotted for nested fields) -> model attribute, for values copied as they
     are; exports read these columns straight from the model."""
+    match_fields: ClassVar[tuple[str, ...]] = ()
+    """The JSON fields an upsert is matched on, in order, after `id`."""
+    extra_match_fields: ClassVar[tuple[str, ...]] = ()
+    """Fields an upsert matches on only when options.matchOn names them ("email");
+    options.matchOn names any of these and of match_fields, in its own order."""
     file_example: ClassVar[list[dict[str, str]] | None] = None
     """Example rows {column: value} for the templates; None lets them be made from the
     columns and the company's own codes."""
@@ -85,12 +98,29 @@ class Handler:
 
     @classmethod
     def schema_for(cls, operation: str) -> Schema | None:
-        """The fields of `operation`'s data, or None when the entity has none for it."""
+        """The fields of `operation`'s data, or None when the entity has none for it. An
+        upsert takes what a create or an update takes; which one it needs is known once it
+        is matched (clean_for_create)."""
+        if operation == "upsert":
+            return upsert_schema(cls)
         return {
             "create": cls.create_schema,
             "update": cls.update_schema,
             "delete": cls.delete_schema,
         }[operation]
+
+    @classmethod
+    def check_options(cls, options: BatchOptions) -> None:
+        """Refuse, before anything runs, options this entity cannot honour."""
+        allowed = (*cls.match_fields, *cls.extra_match_fields)
+        unknown = [name for name in options.match_on if name not in allowed]
+        if unknown:
+            takes = ", ".join(allowed) if allowed else "no field"
+            raise RequestError(
+                RequestCode.INVALID_REQUEST,
+                f"options.matchOn: {cls.entity} can match on {takes}; not {', '.join(unknown)}.",
+                details=[{"field": "options.matchOn", "message": f"Takes {takes}."}],
+            )
 
     def clean(self, record: Record) -> None:
         partial = record.operation != "create"
@@ -98,6 +128,28 @@ class Handler:
         record.values = values
         if details:
             record.fail_fields(details)
+
+    def clean_for_create(self, record: Record) -> bool:
+        """An upsert that matched nothing becomes a create: its data must be what a create
+        takes (the fields that only name a record are left out). False, with the record
+        failed, when it is not."""
+        data = {
+            name: value
+            for name, value in record.op.data.items()
+            if name in self.create_schema.fields
+        }
+        values, details = self.create_schema.clean(data)
+        if details:
+            record.fail_fields(details)
+            return False
+        record.values = values
+        record.applied = "create"
+        return True
+
+    def match_order(self) -> tuple[str, ...]:
+        """The fields an upsert is matched by, after `id`: options.matchOn, else the
+        entity's own order."""
+        return self.ctx.options.match_on or self.match_fields
 
     # Steps 2–4: provided by each entity --------------------------------------------------
 
@@ -128,31 +180,88 @@ class Handler:
         record.fail_fields([Detail(field, message, code)])
 
 
-class ReferenceIndex:
-    """Rows of one model found by public id or natural key, loaded in one query."""
+EXTERNAL_ID = "externalId"
 
-    def __init__(self, queryset, natural_key: str, refs: Iterable[str], *, select_related=()):
+
+def is_external(param: str) -> bool:
+    """Whether a JSON field names a record by its external id ("customerExternalId")."""
+    return param.endswith("ExternalId") or param == EXTERNAL_ID
+
+
+class ReferenceIndex:
+    """Rows of one model found by public id or natural key (`by_ref`) or by external id
+    (`by_external`, a namespace of its own: another system's ids may look like ours), all
+    loaded in one query. Each row is one object however many names find it."""
+
+    def __init__(
+        self,
+        queryset,
+        natural_key: str,
+        refs: Iterable[str],
+        *,
+        external_refs: Iterable[str] = (),
+        select_related=(),
+    ):
         refs = {ref for ref in refs if ref}
+        external_refs = {ref for ref in external_refs if ref}
+        self.natural_key = natural_key
         self.by_ref: dict[str, Any] = {}
-        if not refs:
+        self.by_external: dict[str, Any] = {}
+        if not refs and not external_refs:
             return
-        rows = queryset.filter(Q(public_id__in=refs) | Q(**{f"{natural_key}__in": refs}))
+        condition = Q(public_id__in=refs) | Q(**{f"{natural_key}__in": refs}) if refs else Q()
+        if external_refs:
+            condition |= Q(external_id__in=external_refs)
+        rows = queryset.filter(condition)
         if select_related:
             rows = rows.select_related(*select_related)
         for row in rows:
             self.by_ref[row.public_id] = row
             self.by_ref.setdefault(getattr(row, natural_key), row)
+            if getattr(row, "external_id", None):
+                self.by_external[row.external_id] = row
 
     def get(self, ref: str | None):
         return self.by_ref.get(ref) if ref else None
+
+    def get_external(self, ref: str | None):
+        return self.by_external.get(ref) if ref else None
+
+    def lookup(self, param: str, ref: str | None):
+        """The row `ref` names when sent as `param` ("customerExternalId" or "customerId")."""
+        return self.get_external(ref) if is_external(param) else self.get(ref)
+
+    def rows(self) -> list:
+        """Every row loaded, once each."""
+        return list(
+            {id(row): row for row in (*self.by_ref.values(), *self.by_external.values())}.values()
+        )
 
     def add(self, row, natural_key_value: str) -> None:
         self.by_ref[row.public_id] = row
         self.by_ref[natural_key_value] = row
 
+    def add_external(self, row, external_id: str | None) -> None:
+        if external_id:
+            self.by_external[external_id] = row
+
     def discard(self, row, natural_key_value: str) -> None:
         self.by_ref.pop(row.public_id, None)
         self.by_ref.pop(natural_key_value, None)
+        external_id = getattr(row, "external_id", None)
+        if external_id and self.by_external.get(external_id) is row:
+            del self.by_external[external_id]
+
+
+def split_refs(values: Iterable[dict], params: Iterable[str]) -> tuple[set[str], set[str]]:
+    """The references `values` send under `params`: (ids and natural keys, external ids)."""
+    refs, external = set(), set()
+    for value in values:
+        for param in params:
+            ref = value.get(param)
+            if ref:
+                (external if is_external(param) else refs).add(ref)
+    return refs, external
 
 
 def reference_error(record: Record, field: str, what: str, ref: str) -> None:
@@ -162,6 +271,13 @@ def reference_error(record: Record, field: str, what: str, ref: str) -> None:
         field=field,
         details=[Detail(field, f"{what} '{ref}' does not exist.", FieldCode.NOT_FOUND)],
     )
+
+
+@functools.cache
+def upsert_schema(handler: type[Handler]) -> Schema:
+    """What an upsert's data may hold: a create's fields and an update's, which name the
+    record too."""
+    return Schema({**handler.create_schema.fields, **handler.update_schema.fields})
 
 
 _registry: dict[str, type[Handler]] = {}

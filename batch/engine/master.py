@@ -2,24 +2,33 @@
 in place (customers, suppliers, items, accounts). Entity handlers declare their fields,
 keys and references; this class does the set-based work:
 
-- one query loads the rows that updates and deletes name (by public id or natural key);
+- one query loads the rows that updates, upserts and deletes name (by public id, natural
+  key or external id), one more the rows an upsert matches on another field (matchOn);
 - one query per unique field finds what the database already holds for the batch's values;
 - validation runs in order on in-memory state, so a create followed by an update of the
   same record, or two creates with the same email, behave as if applied one by one;
-- the write is one DELETE, one UPDATE and one INSERT (plus one number allocation)."""
+- an update that would change nothing is `unchanged` and writes nothing;
+- the write is one DELETE (and one INSERT of tombstones), one UPDATE and one INSERT (plus
+  one number allocation).
+
+An update or delete names its row by `id`, else `externalId`, else the natural key. An
+upsert is matched by `id`, else by each of `match_order()` in turn (externalId, then the
+natural key, or what options.matchOn names): matched, it is an update; unmatched, a create."""
 
 from collections import defaultdict
 from typing import Any, ClassVar
 
-from django.db.models import Model
+from django.db.models import F, Model, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from batch.engine.bulk import copy_insert
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import MISSING, Detail
-from batch.engine.handlers import Handler, ReferenceIndex
+from batch.engine.handlers import EXTERNAL_ID, Handler, ReferenceIndex
+from batch.engine.locks import lock_keys
 from batch.engine.records import Record
+from bigledger.models import Tombstone
 from bigledger.numbers import allocate_numbers, format_number, next_number_hint
 
 
@@ -33,6 +42,16 @@ def dig(values: dict, path: str) -> Any:
     return current
 
 
+def differs(instance: Model, attr: str, snapshot: dict) -> bool:
+    """Whether `attr` of `instance` is not what it was (a foreign key set by object is
+    compared by its id when the snapshot holds the id)."""
+    if attr not in snapshot:
+        attr = f"{attr}_id"
+    if attr not in snapshot:
+        return True
+    return getattr(instance, attr) != snapshot[attr]
+
+
 def owner_key(instance: Model) -> tuple:
     """Who holds a unique value: a stored row by pk, a staged new row by identity."""
     return ("pk", instance.pk) if instance.pk else ("new", id(instance))
@@ -41,7 +60,7 @@ def owner_key(instance: Model) -> tuple:
 class MasterDataHandler(Handler):
     natural_key: ClassVar[str]  # model field naming a row, e.g. "number", "item_code"
     natural_key_param: ClassVar[str]  # the JSON field that carries it, e.g. "customerNumber"
-    # JSON field -> (model field, case-insensitive): unique per company.
+    # JSON field -> (model field, case-insensitive): unique per company. externalId is one.
     unique_fields: ClassVar[dict[str, tuple[str, bool]]] = {}
     # (prefix, width) when the natural key is a number the system allocates.
     numbered: ClassVar[tuple[str, int] | None] = None
@@ -59,18 +78,38 @@ class MasterDataHandler(Handler):
         self.created: dict[int, Model] = {}  # id(instance) -> instance, staged inserts
         self.changed: dict[int, tuple[Model, set[str]]] = {}  # staged updates and their fields
         self.deleted: dict[int, Model] = {}  # id(instance) -> instance, staged deletes
+        self.instances: dict[tuple, Model] = {}  # owner_key() -> the row, loaded or staged
+        self.tombstones: dict[str, Tombstone] = {}  # public or external id -> gone before
         self.next_number = 1
 
     # Load ----------------------------------------------------------------------------------
 
-    def identify(self, record: Record) -> str | None:
-        return record.values.get("id") or record.values.get(self.natural_key_param)
+    def identify(self, record: Record) -> tuple[str, str | None]:
+        """The field that names the row an update or delete is for, and its value: `id`,
+        else `externalId`, else the natural key."""
+        values = record.values
+        for param in ("id", EXTERNAL_ID, self.natural_key_param):
+            if values.get(param):
+                return param, values[param]
+        return "id", None
 
     def load(self, records: list[Record]) -> None:
-        named = [record for record in records if record.operation != "create"]
-        self.index = ReferenceIndex(
-            self.scoped(), self.natural_key, [self.identify(record) for record in named]
-        )
+        named = [record for record in records if record.operation in ("update", "delete")]
+        upserts = [record for record in records if record.operation == "upsert"]
+        if upserts and not self.ctx.options.validate_only:
+            lock_keys(f"{self.company.pk}:{self.entity}", self.upsert_keys(upserts))
+        refs, external = set(), set()
+        for record in named:
+            param, ref = self.identify(record)
+            (external if param == EXTERNAL_ID else refs).add(ref)
+        for record in upserts:
+            refs.update(filter(None, (record.values.get("id"),)))
+            refs.update(filter(None, (record.values.get(self.natural_key_param),)))
+            external.update(filter(None, (record.values.get(EXTERNAL_ID),)))
+        self.index = ReferenceIndex(self.scoped(), self.natural_key, refs, external_refs=external)
+        self.load_matches(upserts)
+        for row in self.index.rows():
+            self.instances[owner_key(row)] = row
         for param, (model_field, insensitive) in self.unique_fields.items():
             wanted = {
                 self.unique_value(value, insensitive)
@@ -82,8 +121,69 @@ class MasterDataHandler(Handler):
         self.load_references(records)
         if self.numbered:
             self.next_number = 1 + next_number_hint(company=self.company, prefix=self.numbered[0])
-        existing = [row.pk for row in self.index.by_ref.values()]
+        existing = [row.pk for row in self.index.rows()]
         self.blocked = self.rows_in_use(existing) if existing else set()
+        self.load_tombstones([record for record in named if record.operation == "delete"])
+
+    def upsert_keys(self, records: list[Record]) -> set[str]:
+        """What the batch's upserts may match on, to lock (batch.engine.locks)."""
+        keys = set()
+        for record in records:
+            for param in (EXTERNAL_ID, self.natural_key_param, *self.match_order()):
+                value = record.values.get(param)
+                if value:
+                    insensitive = self.unique_fields.get(param, ("", False))[1]
+                    keys.add(f"{param}={self.unique_value(value, insensitive)}")
+        return keys
+
+    def load_matches(self, upserts: list[Record]) -> None:
+        """The rows upserts match on fields other than ids and keys (options.matchOn
+        ["email"]), as the same objects the index holds."""
+        other = [
+            param
+            for param in self.match_order()
+            if param not in (EXTERNAL_ID, self.natural_key_param)
+        ]
+        condition = Q()
+        for param in other:
+            model_field, insensitive = self.unique_fields[param]
+            wanted = {
+                self.unique_value(value, insensitive)
+                for record in upserts
+                if (value := record.values.get(param))
+            }
+            if wanted:
+                condition |= Q(**{f"_match_{param}__in": wanted})
+        if not condition:
+            return
+        rows = self.scoped().annotate(
+            **{
+                f"_match_{param}": Lower(field) if insensitive else F(field)
+                for param in other
+                for field, insensitive in (self.unique_fields[param],)
+            }
+        )
+        known = {row.pk: row for row in self.index.rows()}
+        for row in rows.filter(condition):
+            row = known.setdefault(row.pk, row)
+            self.instances[owner_key(row)] = row
+
+    def load_tombstones(self, deletes: list[Record]) -> None:
+        """Of the rows deletes name and the batch did not find, those deleted before: a
+        delete of them changes nothing."""
+        missing = [self.identify(record) for record in deletes]
+        missing = [
+            (param, ref) for param, ref in missing if ref and self.lookup(param, ref) is None
+        ]
+        ids = {ref for param, ref in missing if param == "id"}
+        external = {ref for param, ref in missing if param == EXTERNAL_ID}
+        if not ids and not external:
+            return
+        gone = Tombstone.objects.filter(company=self.company, model=self.model._meta.label_lower)
+        for tombstone in gone.filter(Q(public_id__in=ids) | Q(external_id__in=external)):
+            self.tombstones[tombstone.public_id] = tombstone
+            if tombstone.external_id:
+                self.tombstones.setdefault(tombstone.external_id, tombstone)
 
     def find_owners(self, model_field: str, insensitive: bool, values: set) -> dict:
         if not values:
@@ -111,6 +211,51 @@ class MasterDataHandler(Handler):
 
     # Validate ------------------------------------------------------------------------------
 
+    def validate_upsert(self, record: Record) -> None:
+        if record.values.get("id"):
+            instance = self.find(record)  # our id names a row that exists, or nothing
+            if instance is None:
+                return
+        else:
+            instance, unmatched = self.match(record)
+            if unmatched is not None:
+                param, ref = unmatched
+                message = (
+                    f"{self.what} '{ref}' not found; {param} is given by BigLedger, so an "
+                    "upsert cannot create a record by it."
+                )
+                record.fail(ErrorCode.NOT_FOUND, message, field=param)
+                return
+        if instance is None:
+            if self.clean_for_create(record):
+                self.validate_create(record)
+            return
+        record.applied = "update"
+        self.stage(record, instance, creating=False)
+
+    def match(self, record: Record) -> tuple[Model | None, tuple[str, str] | None]:
+        """The row an upsert without an id is for, by each field of match_order() in turn;
+        with, when nothing matched, a key the upsert named that a create cannot keep."""
+        values = record.values
+        for param in self.match_order():
+            value = values.get(param)
+            if value:
+                instance = self.holder(param, value)
+                if instance is not None:
+                    return instance, None
+        sent = values.get(self.natural_key_param)
+        if sent and self.natural_key_param not in self.create_schema.fields:
+            return None, (self.natural_key_param, sent)
+        return None, None
+
+    def holder(self, param: str, value: str) -> Model | None:
+        """The row holding `value` of `param` now, as the batch so far left it."""
+        if param in self.unique_fields:
+            insensitive = self.unique_fields[param][1]
+            owner = self.owners[param].get(self.unique_value(value, insensitive))
+            return self.instances.get(owner) if owner is not None else None
+        return self.lookup(param, value)
+
     def validate_create(self, record: Record) -> None:
         instance = self.model(company=self.company)
         if self.numbered:
@@ -128,6 +273,12 @@ class MasterDataHandler(Handler):
             self.stage(record, instance, creating=False)
 
     def validate_delete(self, record: Record) -> None:
+        param, ref = self.identify(record)
+        tombstone = self.tombstones.get(ref) if param in ("id", EXTERNAL_ID) else None
+        if tombstone is not None and self.lookup(param, ref) is None:
+            record.applied = "unchanged"  # deleted before: deleting again changes nothing
+            record.data = {"id": tombstone.public_id, EXTERNAL_ID: tombstone.external_id}
+            return
         instance = self.find(record)
         if instance is None:
             return
@@ -149,30 +300,39 @@ class MasterDataHandler(Handler):
         return f"{self.what} is in use by other records and cannot be deleted."
 
     def find(self, record: Record) -> Model | None:
-        ref = self.identify(record)
+        param, ref = self.identify(record)
         if not ref:
             self.reject(
                 record,
                 "id",
-                f"id or {self.natural_key_param} is required for {record.operation}.",
+                f"id, externalId or {self.natural_key_param} is required for {record.operation}.",
                 FieldCode.REQUIRED,
             )
             return None
+        instance = self.lookup(param, ref)
+        if instance is None:
+            record.fail(ErrorCode.NOT_FOUND, f"{self.what} '{ref}' not found.", field=param)
+        return instance
+
+    def lookup(self, param: str, ref: str) -> Model | None:
+        """The row `ref` names as `param` now; a key or external id renamed earlier in the
+        batch names nothing any more."""
+        if param == EXTERNAL_ID:
+            instance = self.index.get_external(ref)
+            return instance if instance is not None and instance.external_id == ref else None
         instance = self.index.get(ref)
         if instance is not None and ref not in (
             instance.public_id,
             getattr(instance, self.natural_key),
         ):
-            instance = None  # renamed earlier in the batch: its old key names nothing now
-        if instance is None:
-            record.fail(ErrorCode.NOT_FOUND, f"{self.what} '{ref}' not found.", field="id")
+            return None
         return instance
 
     def stage(self, record: Record, instance: Model, *, creating: bool) -> None:
         if not self.claim_unique_values(record, instance):
             return
         snapshot = {attr: getattr(instance, attr) for attr in self.assignable_attrs()}
-        changed = self.assign(instance, record.values)
+        assigned = self.assign(instance, record.values)
         details = self.check(record, instance, creating=creating)
         if details or record.error is not None:
             for attr, value in snapshot.items():
@@ -184,6 +344,11 @@ class MasterDataHandler(Handler):
         record.target = instance
         if creating:
             self.created[id(instance)] = instance
+            self.instances[owner_key(instance)] = instance
+            return
+        changed = {attr for attr in assigned if differs(instance, attr, snapshot)}
+        if not changed:
+            record.applied = "unchanged"  # nothing to write, nothing to tell the feed
         elif id(instance) not in self.created:
             self.changed.setdefault(id(instance), (instance, set()))[1].update(changed)
 
@@ -240,15 +405,17 @@ class MasterDataHandler(Handler):
             key = self.unique_value(value, insensitive)
             owners[key] = mine
             self.held[param][mine] = key
-        if self.natural_key_param in record.values or record.operation == "create":
+        if self.natural_key_param in record.values or not instance.pk:
             natural = getattr(instance, self.natural_key)
             if natural:
                 self.index.add(instance, natural)
+        self.index.add_external(instance, instance.external_id)
 
     # Write ---------------------------------------------------------------------------------
 
     def write(self, records: list[Record]) -> None:
         if self.deleted:
+            Tombstone.bury(self.deleted.values())
             self.delete_rows([row.pk for row in self.deleted.values()])
         if self.changed:
             rows = [row for row, _ in self.changed.values()]
@@ -265,7 +432,8 @@ class MasterDataHandler(Handler):
                     setattr(instance, self.natural_key, number)
             self.insert(creates)
         for record in records:
-            record.data = self.result_data(record.target)
+            if record.target is not None:
+                record.data = self.result_data(record.target)
 
     def delete_rows(self, pks: list[int]) -> None:
         """One DELETE for the batch. Django's collector would chunk it by 100 and re-check
@@ -294,6 +462,7 @@ class MasterDataHandler(Handler):
         return {
             "id": instance.public_id,
             self.natural_key_param: getattr(instance, self.natural_key),
+            EXTERNAL_ID: instance.external_id,
         }
 
     def find_conflicts(self, records: list[Record]) -> bool:

@@ -184,6 +184,35 @@ class Reference(Text):
         return "public id or code of an existing record"
 
 
+EXTERNAL_ID_LENGTH = 255
+
+
+class ExternalId(Text):
+    """A record's id in another system: up to 255 characters, case-sensitive, trimmed;
+    blank (or null) clears it."""
+
+    def __init__(self):
+        super().__init__(EXTERNAL_ID_LENGTH)
+
+    def __call__(self, value: Any) -> str | None:
+        return super().__call__(value) or None
+
+    def describe(self) -> str:
+        return f"your own id of the record, up to {EXTERNAL_ID_LENGTH} characters"
+
+
+class ExternalReference(Text):
+    """Names an existing record by its external id."""
+
+    kind = Kind.REFERENCE
+
+    def __init__(self):
+        super().__init__(EXTERNAL_ID_LENGTH, blank=False)
+
+    def describe(self) -> str:
+        return "external id of an existing record"
+
+
 class Country(Text):
     """An ISO 3166-1 alpha-2 code, in any case; the clean value is upper case."""
 

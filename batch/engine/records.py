@@ -9,7 +9,16 @@ from batch.engine.envelope import Operation
 from batch.engine.fields import Detail
 from batch.engine.unicode import displayable
 
-OPERATION_STATUS = {"create": Status.CREATED, "update": Status.UPDATED, "delete": Status.DELETED}
+OPERATION_STATUS = {
+    "create": Status.CREATED,
+    "update": Status.UPDATED,
+    "delete": Status.DELETED,
+    "unchanged": Status.UNCHANGED,
+}
+# The statuses of a record that went in (or would have, for validateOnly).
+SUCCESS = frozenset(
+    {Status.CREATED, Status.UPDATED, Status.DELETED, Status.UNCHANGED, Status.VALIDATED}
+)
 
 
 @dataclass
@@ -66,6 +75,9 @@ class Record:
     warnings: list[RecordWarning] = dataclasses.field(default_factory=list)
     data: dict | None = None
     target: Any = None  # what the handler staged: a model instance, a draft …
+    # What the operation turned out to be: an upsert becomes "create" or "update", and an
+    # update or delete that would change nothing "unchanged". None: the operation itself.
+    applied: str | None = None
 
     @property
     def operation(self) -> str:
@@ -77,6 +89,11 @@ class Record:
     @property
     def ok(self) -> bool:
         return self.error is None and self.status is None
+
+    @property
+    def outcome(self) -> Status:
+        """The status the record gets once written."""
+        return OPERATION_STATUS[self.applied or self.operation]
 
     def fail(self, code: ErrorCode, message: str, field: str | None = None, details=None):
         if self.error is None:
@@ -98,8 +115,7 @@ class Record:
             "index": self.op.index,
             "referenceId": displayable(self.op.reference_id),
             "operation": displayable(self.op.operation),
-            "success": self.status
-            in (Status.CREATED, Status.UPDATED, Status.DELETED, Status.VALIDATED),
+            "success": self.status in SUCCESS,
             "status": str(self.status),
         }
         if self.data is not None:

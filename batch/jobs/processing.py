@@ -243,6 +243,7 @@ def _commit_chunk(
         created_count=F("created_count") + counts["created"],
         updated_count=F("updated_count") + counts["updated"],
         deleted_count=F("deleted_count") + counts["deleted"],
+        unchanged_count=F("unchanged_count") + counts["unchanged"],
         warning_count=F("warning_count") + counts["warnings"],
     )
     if not updated:

@@ -82,6 +82,7 @@ def job_status(job: BatchJob) -> dict:
             "created": job.created_count,
             "updated": job.updated_count,
             "deleted": job.deleted_count,
+            "unchanged": job.unchanged_count,
             "rolledBack": job.rolled_back_records,
             "errors": job.failed_records,
             "warnings": job.warning_count,

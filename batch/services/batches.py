@@ -38,6 +38,7 @@ def run_sync_batch(
     """Process a batch now and keep its record (a batch_ id) for lists and metrics."""
     handler = handler_for(entity)
     check_sync_size(handler, request)
+    handler.check_options(request.options)
     with transaction.atomic():  # the records and the batch's own record commit together
         return _run_and_record(company, user, entity, handler, request, source)
 
@@ -68,6 +69,7 @@ def _run_and_record(company, user, entity, handler, request, source):
         created_count=counts["created"],
         updated_count=counts["updated"],
         deleted_count=counts["deleted"],
+        unchanged_count=counts["unchanged"],
         warning_count=counts["warnings"],
         rolled_back_records=counts["rolledBackRecords"],
         execution_time=outcome.execution_time,

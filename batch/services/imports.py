@@ -92,6 +92,7 @@ def import_rows(
 ) -> ImportOutcome:
     """import_file() for a file already opened with open_rows()."""
     handler = handler_for(entity)
+    handler.check_options(options)
     chunks = read_operations(handler, rows, mapping=parse_mapping(mapping))
     first = next(chunks, None)
     if first is None:

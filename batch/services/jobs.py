@@ -18,7 +18,9 @@ from bigledger.models import Company
 
 def submit_batch_job(*, company: Company, user, entity: str, request: BatchRequest) -> BatchJob:
     """Store an async batch as a job; a worker picks it up once this commits."""
-    return submit_job(company=company, user=user, handler=handler_for(entity), request=request)
+    handler = handler_for(entity)
+    handler.check_options(request.options)
+    return submit_job(company=company, user=user, handler=handler, request=request)
 
 
 def find_job(*, company: Company, job_id: str) -> BatchJob:

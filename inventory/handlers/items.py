@@ -7,7 +7,16 @@ item, while `{"itemCode": "WIDGET-001", "name": …}` updates WIDGET-001 in plac
 from batch.engine.fields import Detail, Field, Schema
 from batch.engine.handlers import ReferenceIndex, reference_error
 from batch.engine.master import MasterDataHandler
-from batch.engine.parsers import Boolean, Choice, Money, Quantity, Reference, Text
+from batch.engine.parsers import (
+    Boolean,
+    Choice,
+    ExternalId,
+    ExternalReference,
+    Money,
+    Quantity,
+    Reference,
+    Text,
+)
 from batch.files.templates import template_list
 from ledger.models import Account, BillLine, InvoiceLine, TaxCode
 
@@ -37,6 +46,7 @@ def item_fields() -> dict:
         "trackSerial": Field(Boolean()),
         "trackBatch": Field(Boolean()),
         "active": Field(Boolean()),
+        "externalId": Field(ExternalId()),
     }
 
 
@@ -47,11 +57,12 @@ class ItemHandler(MasterDataHandler):
     entity = "items"
     model = Item
     what = "Item"
-    operations = frozenset({"create", "update", "delete"})
+    operations = frozenset({"create", "update", "upsert", "delete"})
     max_records = 1000
     natural_key = "item_code"
     natural_key_param = "itemCode"
-    unique_fields = {"itemCode": ("item_code", False)}
+    unique_fields = {"itemCode": ("item_code", False), "externalId": ("external_id", False)}
+    match_fields = ("externalId", "itemCode")
     field_map = {
         "itemCode": "item_code",
         "name": "name",
@@ -66,10 +77,17 @@ class ItemHandler(MasterDataHandler):
         "trackSerial": "track_serial",
         "trackBatch": "track_batch",
         "active": "active",
+        "externalId": "external_id",
     }
     create_schema = Schema(item_fields())
     update_schema = Schema({**item_fields(), **IDENTITY})
-    delete_schema = Schema({**IDENTITY, "itemCode": Field(Text(50, blank=False))})
+    delete_schema = Schema(
+        {
+            **IDENTITY,
+            "itemCode": Field(Text(50, blank=False)),
+            "externalId": Field(ExternalReference()),
+        }
+    )
     # What stops a delete: each is one query for the whole batch.
     dependents = (StockMovement, StockAdjustment, InvoiceLine, BillLine)
 

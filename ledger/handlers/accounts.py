@@ -17,7 +17,7 @@ from batch.engine.codes import ErrorCode
 from batch.engine.fields import Detail, Field, FieldCode, Schema
 from batch.engine.handlers import reference_error
 from batch.engine.master import MasterDataHandler
-from batch.engine.parsers import Boolean, Choice, Reference, Text
+from batch.engine.parsers import Boolean, Choice, ExternalId, Reference, Text
 from batch.files.templates import template_list
 
 from ..models import Account, AccountType, JournalLine
@@ -30,6 +30,7 @@ def account_fields() -> dict:
         "type": Field(Choice(AccountType.values), required=True),
         "parentId": Field(Reference()),
         "active": Field(Boolean()),
+        "externalId": Field(ExternalId()),
     }
 
 
@@ -48,12 +49,19 @@ class AccountHandler(MasterDataHandler):
     entity = "accounts"
     model = Account
     what = "Account"
-    operations = frozenset({"create", "update"})
+    operations = frozenset({"create", "update", "upsert"})
     max_records = 200
     natural_key = "code"
     natural_key_param = "code"
-    unique_fields = {"code": ("code", False)}
-    field_map = {"code": "code", "name": "name", "type": "type", "active": "active"}
+    unique_fields = {"code": ("code", False), "externalId": ("external_id", False)}
+    match_fields = ("externalId", "code")
+    field_map = {
+        "code": "code",
+        "name": "name",
+        "type": "type",
+        "active": "active",
+        "externalId": "external_id",
+    }
     create_schema = Schema(account_fields())
     update_schema = Schema({**account_fields(), "id": Field(Reference())})
 
@@ -63,7 +71,7 @@ class AccountHandler(MasterDataHandler):
 
     def load_references(self, records) -> None:
         # The rows updates name stay the same objects, so the tree sees their changes.
-        chart = {row.pk: row for row in self.index.by_ref.values()}
+        chart = {row.pk: row for row in self.index.rows()}
         self.posted: set[int] = set()  # accounts with journal lines: never a new parent
         self.stored_parents: dict[int, int | None] = {}
         lines = JournalLine.objects.filter(account=OuterRef("pk"))

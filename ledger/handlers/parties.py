@@ -3,7 +3,18 @@
 from batch.engine.countries import tax_number_valid_for
 from batch.engine.fields import Detail, Field, FieldCode, Nested, Schema
 from batch.engine.master import MasterDataHandler
-from batch.engine.parsers import Choice, Country, Email, Integer, Money, Phone, Reference, Text
+from batch.engine.parsers import (
+    Choice,
+    Country,
+    Email,
+    ExternalId,
+    ExternalReference,
+    Integer,
+    Money,
+    Phone,
+    Reference,
+    Text,
+)
 from batch.files.templates import template_list
 
 from ..models import Bill, Customer, Invoice, Payment, Status, Supplier
@@ -29,11 +40,16 @@ def party_fields() -> dict:
         "paymentTerms": Field(Integer(0, 365, what="Payment terms")),
         "taxNumber": Field(Text(30)),
         "status": Field(Choice(Status.values)),
+        "externalId": Field(ExternalId()),
     }
 
 
 def identity_fields(number_param: str) -> dict:
     return {"id": Field(Reference()), number_param: Field(Reference())}
+
+
+def delete_fields(number_param: str) -> dict:
+    return {**identity_fields(number_param), "externalId": Field(ExternalReference())}
 
 
 PARTY_FIELD_MAP = {
@@ -49,14 +65,16 @@ PARTY_FIELD_MAP = {
     "paymentTerms": "payment_terms",
     "taxNumber": "tax_number",
     "status": "status",
+    "externalId": "external_id",
 }
 
 
 class PartyHandler(MasterDataHandler):
-    operations = frozenset({"create", "update", "delete"})
+    operations = frozenset({"create", "update", "upsert", "delete"})
     max_records = 500
     natural_key = "number"
-    unique_fields = {"email": ("email", True)}
+    unique_fields = {"email": ("email", True), "externalId": ("external_id", False)}
+    extra_match_fields = ("email",)
     field_map = PARTY_FIELD_MAP
     document_models: tuple = ()
 
@@ -104,7 +122,8 @@ class CustomerHandler(PartyHandler):
     document_models = (Invoice, Payment)
     create_schema = Schema(party_fields())
     update_schema = Schema({**party_fields(), **identity_fields("customerNumber")})
-    delete_schema = Schema(identity_fields("customerNumber"))
+    delete_schema = Schema(delete_fields("customerNumber"))
+    match_fields = ("externalId", "customerNumber")
 
 
 class SupplierHandler(PartyHandler):
@@ -116,7 +135,8 @@ class SupplierHandler(PartyHandler):
     document_models = (Bill, Payment)
     create_schema = Schema(party_fields())
     update_schema = Schema({**party_fields(), **identity_fields("supplierNumber")})
-    delete_schema = Schema(identity_fields("supplierNumber"))
+    delete_schema = Schema(delete_fields("supplierNumber"))
+    match_fields = ("externalId", "supplierNumber")
 
 
 HANDLERS = [CustomerHandler, SupplierHandler]

@@ -36,15 +36,16 @@ def find_reference(
     problems: Problems,
     path: str = "",
 ) -> tuple[Any, str | None]:
-    """The row a record names by public id, natural key or both (`params`, e.g. itemId,
-    itemCode). Returns (row, the field that named it); row is None when nothing was sent or
-    the reference is wrong, and wrong references are added to problems under path + field."""
+    """The row a record names by public id, natural key or external id, or several of them
+    (`params`, e.g. itemId, itemCode, itemExternalId). Returns (row, the field that named it);
+    row is None when nothing was sent or the reference is wrong, and wrong references are
+    added to problems under path + field."""
     sent = [(param, values[param]) for param in params if values.get(param)]
     if not sent:
         return None, None
     rows = []
     for param, ref in sent:
-        row = index.get(ref)
+        row = index.lookup(param, ref)
         if row is None:
             message = f"{what} '{ref}' does not exist."
             problems.missing.append(Detail(path + param, message, FieldCode.NOT_FOUND))
@@ -52,9 +53,10 @@ def find_reference(
     first = sent[0][0]
     if None in rows:
         return None, first
-    if len(rows) == 2 and rows[0] is not rows[1]:
-        message = f"{params[0]} and {params[1]} name different {what.lower()}s."
-        problems.invalid.append(Detail(path + params[1], message, FieldCode.INVALID_VALUE))
+    if any(row is not rows[0] for row in rows[1:]):
+        names = " and ".join(param for param, _ in sent)
+        message = f"{names} name different {what.lower()}s."
+        problems.invalid.append(Detail(path + sent[1][0], message, FieldCode.INVALID_VALUE))
         return None, first
     return rows[0], first
 

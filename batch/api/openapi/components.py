@@ -112,7 +112,9 @@ PAGINATION = object_schema(
 
 
 def shared_components() -> dict[str, dict]:
-    summary = dict.fromkeys(("created", "updated", "deleted", "rolledBack", "errors"), INTEGER)
+    summary = dict.fromkeys(
+        ("created", "updated", "deleted", "unchanged", "rolledBack", "errors"), INTEGER
+    )
     summary |= {"warnings": INTEGER}
     return {
         "BatchOptions": object_schema(

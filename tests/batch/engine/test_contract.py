@@ -358,7 +358,7 @@ def test_an_unknown_operation_and_an_unknown_field_are_explained(api):
     result = post_batch(
         api,
         "customers",
-        [{"operation": "upsert", "data": {"name": "X"}}, create({"name": "Y", "creditlimit": 5})],
+        [{"operation": "merge", "data": {"name": "X"}}, create({"name": "Y", "creditlimit": 5})],
     )
 
     first, second = result["data"]["results"]

@@ -65,7 +65,7 @@ def test_the_api_example_creates_both_items_and_they_read_back(api, company):
 
     assert [r["status"] for r in data["results"]] == ["created", "created"]
     widget_ref = data["results"][0]["data"]
-    assert set(widget_ref) == {"id", "itemCode"}
+    assert set(widget_ref) == {"id", "itemCode", "externalId"}
     assert widget_ref["id"].startswith("item_") and widget_ref["itemCode"] == "WIDGET-001"
     widget = read_item(api, widget_ref["id"])
     assert {key: widget[key] for key in WIDGET} == {
@@ -237,7 +237,11 @@ def test_an_update_named_by_id_may_rename_the_item_code(api, company):
     )
 
     assert [r["status"] for r in data["results"]] == ["updated", "failed", "created"]
-    assert data["results"][0]["data"] == {"id": widget.public_id, "itemCode": "WIDGET-100"}
+    assert data["results"][0]["data"] == {
+        "id": widget.public_id,
+        "itemCode": "WIDGET-100",
+        "externalId": None,
+    }
     assert data["results"][1]["error"]["code"] == "NOT_FOUND"
     codes = dict(Item.objects.for_company(company).values_list("item_code", "name"))
     assert codes == {"WIDGET-100": "Widget-001", "WIDGET-001": "A new widget"}
@@ -339,7 +343,11 @@ def test_delete_removes_an_item_nobody_uses(api, company):
     data = items(api, delete({"id": widget.public_id}), delete({"itemCode": "SPARE"}))
 
     assert [r["status"] for r in data["results"]] == ["deleted", "deleted"]
-    assert data["results"][0]["data"] == {"id": widget.public_id, "itemCode": "WIDGET-001"}
+    assert data["results"][0]["data"] == {
+        "id": widget.public_id,
+        "itemCode": "WIDGET-001",
+        "externalId": None,
+    }
     assert api.get(f"/v1/items/{widget.public_id}").status_code == 404
     assert not Item.objects.for_company(company).exists()
 

@@ -51,7 +51,7 @@ def test_accounts_are_created_under_stored_parents_and_parents_of_the_same_batch
     )
 
     assert [r["status"] for r in data["results"]] == ["created"] * 4
-    assert set(data["results"][0]["data"]) == {"id", "code"}
+    assert set(data["results"][0]["data"]) == {"id", "code", "externalId"}
     deposits, rental, office, travel = (r["data"] for r in data["results"])
     assert read_account(api, "1700") == {
         "id": deposits["id"],
@@ -175,7 +175,11 @@ def test_an_update_named_by_code_changes_only_what_it_sends(api, company):
     data = accounts(api, update({"code": "1500", "name": "Prepayments"}))
 
     assert data["results"][0]["status"] == "updated"
-    assert data["results"][0]["data"] == {"id": stored(company, "1500").public_id, "code": "1500"}
+    assert data["results"][0]["data"] == {
+        "id": stored(company, "1500").public_id,
+        "code": "1500",
+        "externalId": None,
+    }
     prepayments = read_account(api, "1500")
     assert (prepayments["name"], prepayments["type"]) == ("Prepayments", "asset")
     assert prepayments["parentId"] == builders.account(company, "1000").public_id
