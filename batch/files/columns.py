@@ -22,7 +22,7 @@ from batch.engine.handlers import Handler
 from batch.engine.parsers import Choice, Kind, Money, Parser, Text
 
 META, HEADER, LINE = "meta", "header", "line"
-OPERATIONS = ("create", "update", "delete")
+OPERATIONS = ("create", "update", "upsert", "delete")
 OPERATION_COLUMN = "operation"
 REFERENCE_ID_COLUMN = "referenceId"
 GROUP_FIELD = "reference"  # the header field that groups the rows of one document

@@ -48,7 +48,7 @@ def test_nested_fields_flatten_with_dots_and_identifiers_come_from_update_and_de
     )
     city = layout("customers").column("address.city")
     assert city.path == ("address", "city")
-    assert layout("customers").column("customerNumber").operations == {"update", "delete"}
+    assert layout("customers").column("customerNumber").operations == {"update", "upsert", "delete"}
     assert layout("customers").column("name").required
 
 
