@@ -22,7 +22,7 @@ from batch.api.openapi.fields import data_schema
 from batch.api.ratelimit import RATE_LIMITED
 from batch.engine.codes import ErrorCode, FieldCode, RequestCode, Status
 from batch.engine.countries import COUNTRY_CODES
-from batch.engine.envelope import OPTION_DEFAULTS
+from batch.engine.envelope import MATCH_ON, MAX_MATCH_ON, OPTION_DEFAULTS
 from batch.engine.handlers import Handler
 from batch.models import DeliveryStatus, JobMode, JobStatus, WebhookEvent
 
@@ -119,8 +119,20 @@ def shared_components() -> dict[str, dict]:
     return {
         "BatchOptions": object_schema(
             {
-                name: {"type": "boolean", "default": value}
-                for name, value in OPTION_DEFAULTS.items()
+                **{
+                    name: {"type": "boolean", "default": value}
+                    for name, value in OPTION_DEFAULTS.items()
+                },
+                MATCH_ON: {
+                    "type": "array",
+                    "items": {"type": "string", "minLength": 1},
+                    "minItems": 1,
+                    "maxItems": MAX_MATCH_ON,
+                    "description": (
+                        "The fields an upsert is matched on instead of externalId and the "
+                        'natural key (after id), e.g. ["email"] for customers.'
+                    ),
+                },
             },
             additionalProperties=False,
         ),
