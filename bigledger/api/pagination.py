@@ -27,22 +27,30 @@ class EnvelopePagination(PageNumberPagination):
     def get_paginated_response_schema(self, schema: dict) -> dict:
         """The envelope above in the OpenAPI schema, around `schema` (the page's rows)."""
         integer, link = {"type": "integer"}, {"type": "string", "nullable": True, "format": "uri"}
+        return self.envelope_schema(
+            schema,
+            {
+                "type": "object",
+                "properties": {
+                    "page": integer,
+                    "pageSize": integer,
+                    "totalRecords": integer,
+                    "totalPages": integer,
+                    "next": link,
+                    "previous": link,
+                },
+            },
+        )
+
+    @staticmethod
+    def envelope_schema(rows: dict, pagination: dict) -> dict:
+        """The envelope in the OpenAPI schema: `rows` as its data, `pagination` beside them."""
         return {
             "type": "object",
             "required": ["success", "data", "pagination"],
             "properties": {
                 "success": {"type": "boolean", "enum": [True]},
-                "data": schema,
-                "pagination": {
-                    "type": "object",
-                    "properties": {
-                        "page": integer,
-                        "pageSize": integer,
-                        "totalRecords": integer,
-                        "totalPages": integer,
-                        "next": link,
-                        "previous": link,
-                    },
-                },
+                "data": rows,
+                "pagination": pagination,
             },
         }

@@ -9,12 +9,16 @@ from collections.abc import Mapping, Sequence
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, Prefetch, QuerySet
 from django.http import Http404
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, viewsets
+from rest_framework.decorators import action
 from rest_framework.filters import BaseFilterBackend
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from bigledger.api.feed import ChangeFeedPagination, DeletionFeedPagination, TombstoneSerializer
 from bigledger.api.permissions import REQUIRES_PERMISSIONS, view_permission
+from bigledger.models import Tombstone
 
 
 class ExactQueryParamFilter(BaseFilterBackend):
@@ -96,6 +100,33 @@ class TenantScopedReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
     def retrieve(self, request, *args, **kwargs) -> Response:
         serializer = self.get_serializer(self.get_object())
         return Response({"success": True, "data": serializer.data})
+
+
+class SyncedReadOnlyViewSet(TenantScopedReadOnlyViewSet):
+    """The read API of a record other systems keep in step with (a SyncedModel): filterable
+    by `externalId`, readable as a change feed (`updatedSince`, `cursor`) and with its
+    deletions at /v1/{entity}/deleted (docs/api.md, "Change feed and deletions")."""
+
+    pagination_class = ChangeFeedPagination
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.query_filters = {"externalId": "external_id", **cls.query_filters}
+
+    @extend_schema(responses=TombstoneSerializer(many=True))
+    @action(
+        detail=False,
+        url_path="deleted",
+        pagination_class=DeletionFeedPagination,
+        filter_backends=[],
+    )
+    def deleted(self, request) -> Response:
+        """The records deleted since `since`, in the order they were deleted."""
+        tombstones = Tombstone.objects.filter(
+            company=request.auth.company, model=self.model._meta.label_lower
+        )
+        page = self.paginate_queryset(tombstones)
+        return self.get_paginated_response(TombstoneSerializer(page, many=True).data)
 
 
 class OptionalSlashRouter(SimpleRouter):

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from bigledger.api.feed import SyncedSerializer
 from bigledger.api.fields import Money, PublicId, Quantity
 
 from ..models import Item, Location, StockAdjustment, StockLevel
@@ -24,10 +25,9 @@ class StockLevelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(SyncedSerializer):
     """An item with its stock on hand per location; needs `stock_levels` prefetched."""
 
-    id = serializers.CharField(source="public_id", read_only=True)
     itemCode = serializers.CharField(source="item_code", read_only=True)
     unitOfMeasure = serializers.CharField(source="unit_of_measure", read_only=True)
     costPrice = Money(source="cost_price")
@@ -46,12 +46,12 @@ class ItemSerializer(serializers.ModelSerializer):
     quantityOnHand = serializers.SerializerMethodField(method_name="get_quantity_on_hand")
     stock = StockLevelSerializer(source="stock_levels", many=True, read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
     class Meta:
         model = Item
         fields = [
             "id",
+            "externalId",
             "itemCode",
             "name",
             "description",
@@ -89,8 +89,7 @@ class LocationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StockAdjustmentSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="public_id", read_only=True)
+class StockAdjustmentSerializer(SyncedSerializer):
     itemId = PublicId(source="item")
     itemCode = serializers.SlugRelatedField(source="item", slug_field="item_code", read_only=True)
     locationId = PublicId(source="location")
@@ -105,6 +104,7 @@ class StockAdjustmentSerializer(serializers.ModelSerializer):
         model = StockAdjustment
         fields = [
             "id",
+            "externalId",
             "number",
             "date",
             "itemId",
@@ -118,5 +118,6 @@ class StockAdjustmentSerializer(serializers.ModelSerializer):
             "reference",
             "journalEntryId",
             "createdAt",
+            "updatedAt",
         ]
         read_only_fields = fields

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bigledger.api.permissions import REQUIRES_PERMISSIONS, view_permission
-from bigledger.api.viewsets import TenantScopedReadOnlyViewSet
+from bigledger.api.viewsets import SyncedReadOnlyViewSet, TenantScopedReadOnlyViewSet
 
 from ..models import Item, Location, StockAdjustment, StockLevel
 from ..selectors import stock_valuation
@@ -16,7 +16,7 @@ from .reports import StockValuationSerializer
 from .serializers import ItemSerializer, LocationSerializer, StockAdjustmentSerializer
 
 
-class ItemViewSet(TenantScopedReadOnlyViewSet):
+class ItemViewSet(SyncedReadOnlyViewSet):
     model = Item
     serializer_class = ItemSerializer
     select_related = ["tax_code"]
@@ -35,7 +35,7 @@ class LocationViewSet(TenantScopedReadOnlyViewSet):
     query_filters = {"code": "code"}
 
 
-class StockAdjustmentViewSet(TenantScopedReadOnlyViewSet):
+class StockAdjustmentViewSet(SyncedReadOnlyViewSet):
     model = StockAdjustment
     serializer_class = StockAdjustmentSerializer
     select_related = ["item", "location", "journal_entry"]

@@ -5,6 +5,7 @@ is a Decimal, which the renderer writes as an exact JSON number."""
 
 from rest_framework import serializers
 
+from bigledger.api.feed import SyncedSerializer
 from bigledger.api.fields import Money, PublicId, Quantity
 
 from ..models import (
@@ -47,14 +48,12 @@ PARTY_FIELDS = [
 ]
 
 
-class PartySerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="public_id", read_only=True)
+class PartySerializer(SyncedSerializer):
     address = AddressSerializer(source="*", read_only=True)
     creditLimit = Money(source="credit_limit")
     paymentTerms = serializers.IntegerField(source="payment_terms", read_only=True)
     taxNumber = serializers.CharField(source="tax_number", read_only=True)
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
 
 class CustomerSerializer(PartySerializer):
@@ -62,7 +61,7 @@ class CustomerSerializer(PartySerializer):
 
     class Meta:
         model = Customer
-        fields = ["id", "customerNumber", *PARTY_FIELDS]
+        fields = ["id", "externalId", "customerNumber", *PARTY_FIELDS]
         read_only_fields = fields
 
 
@@ -71,17 +70,26 @@ class SupplierSerializer(PartySerializer):
 
     class Meta:
         model = Supplier
-        fields = ["id", "supplierNumber", *PARTY_FIELDS]
+        fields = ["id", "externalId", "supplierNumber", *PARTY_FIELDS]
         read_only_fields = fields
 
 
-class AccountSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="public_id", read_only=True)
+class AccountSerializer(SyncedSerializer):
     parentId = PublicId(source="parent")
 
     class Meta:
         model = Account
-        fields = ["id", "code", "name", "type", "parentId", "role", "active"]
+        fields = [
+            "id",
+            "externalId",
+            "code",
+            "name",
+            "type",
+            "parentId",
+            "role",
+            "active",
+            "updatedAt",
+        ]
         read_only_fields = fields
 
 
@@ -108,8 +116,7 @@ class JournalLineSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class JournalEntrySerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="public_id", read_only=True)
+class JournalEntrySerializer(SyncedSerializer):
     totalDebit = Money(source="total_debit")
     totalCredit = Money(source="total_credit")
     postedAt = serializers.DateTimeField(source="posted_at", read_only=True)
@@ -119,6 +126,7 @@ class JournalEntrySerializer(serializers.ModelSerializer):
         model = JournalEntry
         fields = [
             "id",
+            "externalId",
             "number",
             "date",
             "reference",
@@ -128,6 +136,7 @@ class JournalEntrySerializer(serializers.ModelSerializer):
             "totalCredit",
             "postedAt",
             "lines",
+            "updatedAt",
         ]
         read_only_fields = fields
 
@@ -188,8 +197,7 @@ TRADE_DOCUMENT_FIELDS = [
 ]
 
 
-class TradeDocumentSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="public_id", read_only=True)
+class TradeDocumentSerializer(SyncedSerializer):
     dueDate = serializers.DateField(source="due_date", read_only=True)
     subtotal = Money()
     taxTotal = Money(source="tax_total")
@@ -198,7 +206,6 @@ class TradeDocumentSerializer(serializers.ModelSerializer):
     amountDue = Money(source="amount_due")
     journalEntryId = PublicId(source="journal_entry")
     createdAt = serializers.DateTimeField(source="created_at", read_only=True)
-    updatedAt = serializers.DateTimeField(source="updated_at", read_only=True)
 
 
 class InvoiceSerializer(TradeDocumentSerializer):
@@ -207,7 +214,7 @@ class InvoiceSerializer(TradeDocumentSerializer):
 
     class Meta:
         model = Invoice
-        fields = ["id", "number", "customerId", *TRADE_DOCUMENT_FIELDS]
+        fields = ["id", "externalId", "number", "customerId", *TRADE_DOCUMENT_FIELDS]
         read_only_fields = fields
 
 
@@ -217,7 +224,7 @@ class BillSerializer(TradeDocumentSerializer):
 
     class Meta:
         model = Bill
-        fields = ["id", "number", "supplierId", *TRADE_DOCUMENT_FIELDS]
+        fields = ["id", "externalId", "number", "supplierId", *TRADE_DOCUMENT_FIELDS]
         read_only_fields = fields
 
 
@@ -232,8 +239,7 @@ class PaymentAllocationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PaymentSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="public_id", read_only=True)
+class PaymentSerializer(SyncedSerializer):
     customerId = PublicId(source="customer")
     supplierId = PublicId(source="supplier")
     amount = Money()
@@ -245,6 +251,7 @@ class PaymentSerializer(serializers.ModelSerializer):
         model = Payment
         fields = [
             "id",
+            "externalId",
             "number",
             "direction",
             "customerId",
@@ -257,6 +264,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "allocations",
             "journalEntryId",
             "createdAt",
+            "updatedAt",
         ]
         read_only_fields = fields
 

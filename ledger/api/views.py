@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from bigledger.api.permissions import REQUIRES_PERMISSIONS, view_permission
-from bigledger.api.viewsets import TenantScopedReadOnlyViewSet
+from bigledger.api.viewsets import SyncedReadOnlyViewSet, TenantScopedReadOnlyViewSet
 
 from ..models import (
     Account,
@@ -50,19 +50,19 @@ from .serializers import (
 PARTY_FILTERS = {"number": "number", "email": "email__iexact", "status": "status"}
 
 
-class CustomerViewSet(TenantScopedReadOnlyViewSet):
+class CustomerViewSet(SyncedReadOnlyViewSet):
     model = Customer
     serializer_class = CustomerSerializer
     query_filters = {**PARTY_FILTERS, "customerNumber": "number"}
 
 
-class SupplierViewSet(TenantScopedReadOnlyViewSet):
+class SupplierViewSet(SyncedReadOnlyViewSet):
     model = Supplier
     serializer_class = SupplierSerializer
     query_filters = {**PARTY_FILTERS, "supplierNumber": "number"}
 
 
-class AccountViewSet(TenantScopedReadOnlyViewSet):
+class AccountViewSet(SyncedReadOnlyViewSet):
     model = Account
     serializer_class = AccountSerializer
     select_related = ["parent"]
@@ -75,7 +75,7 @@ class TaxCodeViewSet(TenantScopedReadOnlyViewSet):
     query_filters = {"code": "code"}
 
 
-class JournalEntryViewSet(TenantScopedReadOnlyViewSet):
+class JournalEntryViewSet(SyncedReadOnlyViewSet):
     model = JournalEntry
     serializer_class = JournalEntrySerializer
     prefetch_related = [
@@ -88,7 +88,7 @@ def _trade_lines(line_model) -> Prefetch:
     return Prefetch("lines", queryset=line_model.objects.select_related("item", "tax_code"))
 
 
-class InvoiceViewSet(TenantScopedReadOnlyViewSet):
+class InvoiceViewSet(SyncedReadOnlyViewSet):
     model = Invoice
     serializer_class = InvoiceSerializer
     select_related = ["customer", "journal_entry"]
@@ -102,7 +102,7 @@ class InvoiceViewSet(TenantScopedReadOnlyViewSet):
     }
 
 
-class BillViewSet(TenantScopedReadOnlyViewSet):
+class BillViewSet(SyncedReadOnlyViewSet):
     model = Bill
     serializer_class = BillSerializer
     select_related = ["supplier", "journal_entry"]
@@ -116,7 +116,7 @@ class BillViewSet(TenantScopedReadOnlyViewSet):
     }
 
 
-class PaymentViewSet(TenantScopedReadOnlyViewSet):
+class PaymentViewSet(SyncedReadOnlyViewSet):
     model = Payment
     serializer_class = PaymentSerializer
     select_related = ["customer", "supplier", "journal_entry"]

@@ -95,6 +95,7 @@ def test_stock_adjustment_detail_shows_item_location_value_and_posting(api, comp
 
     assert data == {
         "id": adjustment.public_id,
+        "externalId": None,
         "number": adjustment.number,
         "date": "2024-01-15",
         "itemId": widget.public_id,
@@ -108,6 +109,7 @@ def test_stock_adjustment_detail_shows_item_location_value_and_posting(api, comp
         "reference": "",
         "journalEntryId": data["journalEntryId"],
         "createdAt": data["createdAt"],
+        "updatedAt": data["updatedAt"],
     }
     assert data["journalEntryId"].startswith("je_")
 

@@ -76,6 +76,7 @@ def test_customer_detail_shows_public_id_address_and_exact_money(api, acme):
     assert payload["success"] is True
     assert payload["data"] == {
         "id": acme.public_id,
+        "externalId": None,
         "customerNumber": "CUST-0001",
         "name": "Acme Corporation",
         "email": "Billing@Acme.com",
@@ -125,17 +126,18 @@ def test_accounts_filter_by_code_and_show_parent_public_id(api, company):
 
     response = api.get("/v1/accounts", {"code": "1100"})
 
-    assert json_of(response)["data"] == [
-        {
-            "id": receivables.public_id,
-            "code": "1100",
-            "name": "Accounts Receivable",
-            "type": "asset",
-            "parentId": current_assets.public_id,
-            "role": "receivables",
-            "active": True,
-        }
-    ]
+    [data] = json_of(response)["data"]
+    assert data == {
+        "id": receivables.public_id,
+        "externalId": None,
+        "code": "1100",
+        "name": "Accounts Receivable",
+        "type": "asset",
+        "parentId": current_assets.public_id,
+        "role": "receivables",
+        "active": True,
+        "updatedAt": data["updatedAt"],
+    }
 
 
 def test_tax_codes_filter_by_code(api, company):
