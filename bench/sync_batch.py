@@ -8,6 +8,11 @@ runs, records/s, the SQL queries one batch makes, and the ratio against a naive 
 in this same process: one ORM save() per record with per-record uniqueness and reference
 queries, in one transaction, without HTTP or JSON (which flatters the baseline).
 
+Then the nightly sync of customers by external id, beside 500 plain creates in the same run:
+500 upserts of which half are new and half change a stored customer (goal ≤ 1.3× the
+creates), and the same 500 upserts sent again, which change nothing (goal: faster than the
+creates); with the queries of a 50- and a 500-record batch of each, which must be equal.
+
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bigledger_bench python bench/sync_batch.py
 """
 
@@ -212,6 +217,70 @@ def journals_payload(size: int) -> list[dict]:
         }
         for i in range(size)
     ]
+
+
+def upserts_payload(size: int, run: int, *, credit: str = "10000.00") -> list[dict]:
+    """Customers keyed by external id; the same `run` names the same customers again."""
+    return [
+        {
+            "operation": "upsert",
+            "referenceId": f"u{run}-{i}",
+            "data": {
+                "externalId": f"crm-{run}-{i}",
+                "name": f"Customer {run}-{i}",
+                "email": f"u{run}-{i}@example.com",
+                "phone": "+60123456789",
+                "address": {"street": "1 Jalan", "city": "Kuala Lumpur", "country": "MY"},
+                "creditLimit": Decimal(credit),
+                "paymentTerms": 30,
+                "taxNumber": "123456789012",
+            },
+        }
+        for i in range(size)
+    ]
+
+
+def half_new_upserts(port: int, key: str, size: int) -> list[dict]:
+    """`size` upserts: the first half name customers stored now (and change their credit
+    limit), the second half customers that do not exist yet."""
+    run = next(_unique)
+    post(port, key, "customers", upserts_payload(size // 2, run))
+    return upserts_payload(size, run, credit="20000.00")
+
+
+def sync_scenarios(port: int, key: str) -> None:
+    size = 500
+    print(
+        f"\nnightly sync of {size} customers by externalId"
+        f"\n{'batch':<22}{'p50 ms':>10}{'rec/s':>10}{'q@50':>7}{'q@500':>7}{'vs create':>11}"
+    )
+    runs: dict[str, list[float]] = {"create": [], "upsert half new": [], "upsert unchanged": []}
+    for _ in range(RUNS):
+        runs["create"].append(post(port, key, "customers", customers_payload(size))[0])
+        operations = half_new_upserts(port, key, size)
+        elapsed, result = post(port, key, "customers", operations)
+        summary = result["data"]["summary"]
+        assert (summary["created"], summary["updated"]) == (size // 2, size // 2), summary
+        runs["upsert half new"].append(elapsed)
+        elapsed, result = post(port, key, "customers", operations)
+        assert result["data"]["summary"]["unchanged"] == size, result["data"]["summary"]
+        runs["upsert unchanged"].append(elapsed)
+
+    def queries(label: str, n: int) -> int:
+        if label == "create":
+            return count_queries(key, "customers", customers_payload(n))
+        operations = half_new_upserts(port, key, n)
+        if label == "upsert unchanged":
+            post(port, key, "customers", operations)
+        return count_queries(key, "customers", operations)
+
+    base = statistics.median(runs["create"])
+    for label, times in runs.items():
+        p50 = statistics.median(times)
+        print(
+            f"{label:<22}{p50 * 1000:>10.1f}{size / p50:>10.0f}{queries(label, 50):>7}"
+            f"{queries(label, size):>7}{p50 / base:>10.2f}x"
+        )
 
 
 def post(port: int, key: str, entity: str, operations: list[dict]) -> tuple[float, dict]:
@@ -466,6 +535,7 @@ def main() -> None:
             f"{label:<16}{size:>8}{p50 * 1000:>10.1f}{size / p50:>10.0f}{queries:>9}"
             f"{naive_p50 * 1000:>10.1f}{naive_queries:>9}{naive_p50 / p50:>9.1f}x"
         )
+    sync_scenarios(port, key)
 
 
 def count_naive_queries(naive, company, operations) -> int:

@@ -66,3 +66,44 @@ def copy_insert(model: type[models.Model], objs: list[models.Model], *, using="d
                     for field, plain in zip(fields, as_is, strict=True)
                 ]
             )
+
+
+# PostgreSQL takes at most 65,535 parameters in one statement.
+_MAX_PARAMETERS = 60_000
+
+
+def values_update(
+    model: type[models.Model], objs: list[models.Model], fields: list[str], *, using="default"
+) -> None:
+    """UPDATE the objects' `fields` by primary key: one `UPDATE … FROM (VALUES …)` on
+    PostgreSQL (bulk_update elsewhere). Django's bulk_update writes a CASE of one WHEN per row
+    for every field, which PostgreSQL evaluates row by row: 250 customers of 13 fields cost
+    more than inserting 500."""
+    if not objs or not fields:
+        return
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        model.objects.using(using).bulk_update(objs, fields)
+        return
+    columns = [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    names = ", ".join(quote(field.column) for field in columns)
+    assignments = ", ".join(
+        f"{quote(field.column)} = v.{quote(field.column)}" for field in columns[1:]
+    )
+    pk = quote(columns[0].column)
+    per_statement = max(1, _MAX_PARAMETERS // len(columns))
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), per_statement):
+            chunk = objs[start : start + per_statement]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))})"
+                f" AS v({names}) WHERE {table}.{pk} = v.{pk}",
+                [
+                    field.get_db_prep_save(getattr(obj, field.attname), connection)
+                    for obj in chunk
+                    for field in columns
+                ],
+            )

@@ -22,7 +22,7 @@ from django.db.models import F, Model, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from batch.engine.bulk import copy_insert
+from batch.engine.bulk import copy_insert, values_update
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import MISSING, Detail
 from batch.engine.handlers import EXTERNAL_ID, Handler, ReferenceIndex
@@ -448,7 +448,7 @@ class MasterDataHandler(Handler):
             now = timezone.now()
             for row in rows:
                 row.updated_at = now
-        self.model.objects.bulk_update(rows, fields)
+        values_update(self.model, rows, fields)
 
     def insert(self, instances: list[Model]) -> None:
         copy_insert(self.model, instances)

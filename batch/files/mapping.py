@@ -21,7 +21,7 @@ thousands separator only where it groups three digits ("1,500"; "1,5" is 1.5); 1
 1.5e-05, as a spreadsheet writes very large or small numbers, are written out; digits of other
 scripts become 0-9. What still is not a plain decimal is left for the parser to refuse.
 
-Rows. The "operation" column says create, update or delete (blank: create); a delete sends
+Rows. The "operation" column says create, update, upsert or delete (blank: create); a delete sends
 only the fields its schema takes (the identifiers), so a full exported row can be marked for
 deletion. For a lines entity (invoices, bills, journal entries, payments), consecutive rows
 with the same `reference` make one document whose list collects each row's line columns.
