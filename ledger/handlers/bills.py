@@ -8,6 +8,7 @@ might match are read in one query."""
 
 from django.db.models.functions import Lower, Trim
 
+from batch.engine.handlers import EXTERNAL_ID
 from batch.engine.records import Record, RecordWarning
 
 from ..models import Bill, Supplier
@@ -28,9 +29,10 @@ class BillHandler(TradeDocumentHandler):
     kind = BILL
     party_model = Supplier
     party_what = "Supplier"
-    party_params = ("supplierId", "supplierNumber")
+    party_params = ("supplierId", "supplierNumber", "supplierExternalId")
     date_param = "billDate"
     number_param = "billNumber"
+    match_fields = (EXTERNAL_ID, number_param)
     create_documents = staticmethod(create_bills)
     update_documents = staticmethod(update_bills)
     create_schema = document_schema(party_params, date_param, number_param, update=False)
@@ -64,16 +66,14 @@ class BillHandler(TradeDocumentHandler):
             key = (supplier_id, reference_key(reference))
             self.supplier_references.setdefault(key, {})[("bill", pk)] = number
 
-    def on_staged(self, record: Record, draft, *, replaced) -> None:
-        super().on_staged(record, draft, replaced=replaced)
+    def on_staged(self, record: Record, draft, *, replaced, origin) -> None:
+        super().on_staged(record, draft, replaced=replaced, origin=origin)
         key = (draft.party.pk, reference_key(draft.reference))
-        if replaced is None:
-            own, holder = ("record", id(record)), record
-        else:  # an update: the stored bill holds its reference
-            document = self.documents.get(
-                record.values.get("id") or record.values.get("billNumber")
-            )
-            own, holder = ("bill", document.pk), document.number
+        if isinstance(origin, Record):  # the bill this record, or an earlier one, creates
+            own, holder = ("record", id(origin)), origin
+        else:  # a stored bill holds its reference
+            own, holder = ("bill", origin.pk), origin.number
+        if replaced is not None:
             old_key = (replaced.party.pk, reference_key(replaced.reference))
             if old_key == key:
                 return  # nothing new: it was warned about when it took this reference

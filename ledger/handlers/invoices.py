@@ -3,6 +3,7 @@ customer would owe more than their credit limit."""
 
 from django.db.models import F, Sum
 
+from batch.engine.handlers import EXTERNAL_ID
 from batch.engine.records import Record
 from bigledger.money import ZERO
 
@@ -18,9 +19,10 @@ class InvoiceHandler(TradeDocumentHandler):
     kind = INVOICE
     party_model = Customer
     party_what = "Customer"
-    party_params = ("customerId", "customerNumber")
+    party_params = ("customerId", "customerNumber", "customerExternalId")
     date_param = "invoiceDate"
     number_param = "invoiceNumber"
+    match_fields = (EXTERNAL_ID, number_param)
     create_documents = staticmethod(create_invoices)
     update_documents = staticmethod(update_invoices)
     create_schema = document_schema(party_params, date_param, number_param, update=False)
@@ -45,7 +47,7 @@ class InvoiceHandler(TradeDocumentHandler):
         for row in owed:
             self.exposure[row["customer_id"]] = row["due"]
 
-    def on_staged(self, record: Record, draft, *, replaced) -> None:
+    def on_staged(self, record: Record, draft, *, replaced, origin) -> None:
         if replaced is not None and replaced.party.pk in self.exposure:
             self.exposure[replaced.party.pk] -= replaced.total
         customer = draft.party

@@ -79,6 +79,7 @@ class TradeDocumentDraft:
     reference: str = ""
     notes: str = ""
     number: str | None = None  # create only: a number kept from another system
+    external_id: str | None = None  # the document's id in another system (docs/api.md)
 
     @property
     def subtotal(self) -> Decimal:
@@ -264,6 +265,7 @@ def _create_documents(*, company: Company, kind: DocumentKind, drafts: list[Trad
             due_date=draft.due_date,
             reference=draft.reference,
             notes=draft.notes,
+            external_id=draft.external_id,
             subtotal=draft.subtotal,
             tax_total=draft.tax_total,
             total=draft.total,
@@ -423,6 +425,7 @@ UPDATED_FIELDS = [
     "due_date",
     "reference",
     "notes",
+    "external_id",
     "subtotal",
     "tax_total",
     "total",
@@ -480,6 +483,7 @@ def _apply_header(kind: DocumentKind, document, draft: TradeDocumentDraft, now) 
     document.due_date = draft.due_date
     document.reference = draft.reference
     document.notes = draft.notes
+    document.external_id = draft.external_id
     document.subtotal = draft.subtotal
     document.tax_total = draft.tax_total
     document.total = draft.total

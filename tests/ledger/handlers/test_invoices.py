@@ -424,6 +424,7 @@ def test_update_replaces_lines_reverses_the_old_posting_and_posts_anew(api, comp
         "invoiceNumber": invoice.number,
         "total": D("408.00"),
         "status": "open",
+        "externalId": None,
     }
     invoice.refresh_from_db()
     assert (invoice.subtotal, invoice.tax_total, invoice.total, invoice.reference) == (
