@@ -39,6 +39,7 @@ class AdjustmentDraft:
     date: date
     unit_cost: Decimal | None = None
     reference: str = ""
+    external_id: str | None = None
 
     @property
     def signed_quantity(self) -> Decimal:
@@ -131,6 +132,7 @@ def create_stock_adjustments(
             value=abs(value),
             reason=draft.reason,
             reference=draft.reference,
+            external_id=draft.external_id,
         )
         for number, draft, (unit_cost, value) in zip(numbers, drafts, moved, strict=True)
     ]

@@ -10,11 +10,21 @@ from django.db import DatabaseError
 
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import Detail, Field, Schema
-from batch.engine.handlers import Handler, ReferenceIndex, reference_error
-from batch.engine.parsers import MAX_AMOUNT, Choice, Date, Quantity, Reference, Text
+from batch.engine.handlers import EXTERNAL_ID, Handler, ReferenceIndex, reference_error, split_refs
+from batch.engine.parsers import (
+    MAX_AMOUNT,
+    Choice,
+    Date,
+    ExternalId,
+    ExternalReference,
+    Quantity,
+    Reference,
+    Text,
+)
 from batch.engine.records import Record
 from batch.files.templates import template_list
 from bigledger.money import to_money
+from ledger.handlers.external_ids import ExternalIds
 
 from ..models import AdjustmentType, Item, ItemType, Location, StockAdjustment, StockLevel
 from ..services import (
@@ -34,11 +44,15 @@ MONEY_LIMIT = Decimal(10) ** 16
 # A cost per unit, ≥ 0, up to 4 decimal places; a bad one is an INVALID_AMOUNT.
 unit_cost = Quantity(places=4, what="Unit cost", code=FieldCode.INVALID_AMOUNT)
 
+# The ways a record names its item and its location, in the order they are read.
+ITEM_PARAMS = ("itemId", "itemCode", "itemExternalId")
+LOCATION_PARAMS = ("locationId", "locationCode")
 
 ADJUSTMENT = Schema(
     {
         "itemId": Field(Reference()),
         "itemCode": Field(Reference()),
+        "itemExternalId": Field(ExternalReference()),
         "locationId": Field(Reference()),
         "locationCode": Field(Reference()),
         "adjustmentType": Field(Choice(AdjustmentType.values), required=True),
@@ -47,17 +61,18 @@ ADJUSTMENT = Schema(
         "reason": Field(Text(200, blank=False), required=True),
         "reference": Field(Text(100)),
         "date": Field(Date()),
+        EXTERNAL_ID: Field(ExternalId()),
     }
 )
 
 
-def named(values: dict, id_param: str, key_param: str) -> tuple[str, str | None]:
-    """The JSON field that names a referenced row, and its value (id before natural key)."""
-    if values.get(id_param):
-        return id_param, values[id_param]
-    if values.get(key_param):
-        return key_param, values[key_param]
-    return id_param, None
+def named(values: dict, params: tuple[str, ...]) -> tuple[str, str | None]:
+    """The JSON field that names a referenced row, and its value (the first of `params`
+    sent: id before natural key before external id)."""
+    for param in params:
+        if values.get(param):
+            return param, values[param]
+    return params[0], None
 
 
 @dataclass
@@ -87,6 +102,8 @@ class StockAdjustmentHandler(Handler):
         self.items: ReferenceIndex | None = None
         self.locations: ReferenceIndex | None = None
         self.levels: dict[tuple[int, int], StockLevel] = {}
+        self.loaded: dict[tuple[int, int], tuple] = {}  # the levels as load() read them
+        self.external_ids: ExternalIds | None = None
 
     # Clean: no database ---------------------------------------------------------------------
 
@@ -108,10 +125,10 @@ class StockAdjustmentHandler(Handler):
     def rule_problems(self, values: dict, details: list[Detail]) -> list[Detail]:
         faulty = {detail.field for detail in details}
         problems = []
-        for id_param, key_param in (("itemId", "itemCode"), ("locationId", "locationCode")):
-            field, ref = named(values, id_param, key_param)
-            if ref is None and not faulty & {id_param, key_param}:
-                message = f"{id_param} or {key_param} is required."
+        for params in (ITEM_PARAMS, LOCATION_PARAMS):
+            field, ref = named(values, params)
+            if ref is None and not faulty & set(params):
+                message = f"{', '.join(params[:-1])} or {params[-1]} is required."
                 problems.append(Detail(field, message, FieldCode.REQUIRED))
         increase = values.get("adjustmentType") == AdjustmentType.INCREASE
         if increase and values.get("unitCost") is None and "unitCost" not in faulty:
@@ -126,18 +143,19 @@ class StockAdjustmentHandler(Handler):
     # Load -----------------------------------------------------------------------------------
 
     def load(self, records: list[Record]) -> None:
-        self.items = ReferenceIndex(
-            self.scoped(Item), "item_code", sent(records, "itemId", "itemCode")
-        )
-        self.locations = ReferenceIndex(
-            self.scoped(Location), "code", sent(records, "locationId", "locationCode")
-        )
+        values = [record.values for record in records]
+        refs, external = split_refs(values, ITEM_PARAMS)
+        self.items = ReferenceIndex(self.scoped(Item), "item_code", refs, external_refs=external)
+        refs, _ = split_refs(values, LOCATION_PARAMS)
+        self.locations = ReferenceIndex(self.scoped(Location), "code", refs)
+        self.external_ids = ExternalIds(self.scoped(), records)
         pairs = set()
         for record in records:
             item, location = self.item_of(record), self.location_of(record)
             if item is not None and location is not None and usable(item, location):
                 pairs.add((item.pk, location.pk))
         self.levels = self.load_levels(pairs)
+        self.loaded = {key: state_of(level) for key, level in self.levels.items()}
 
     def load_levels(self, pairs: set[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
         """Lock the levels the batch moves (creating missing ones at zero) so what validate()
@@ -153,14 +171,16 @@ class StockAdjustmentHandler(Handler):
         return {key: row for row in rows if (key := (row.item_id, row.location_id)) in pairs}
 
     def item_of(self, record: Record) -> Item | None:
-        return self.items.get(named(record.values, "itemId", "itemCode")[1])
+        return self.items.lookup(*named(record.values, ITEM_PARAMS))
 
     def location_of(self, record: Record) -> Location | None:
-        return self.locations.get(named(record.values, "locationId", "locationCode")[1])
+        return self.locations.lookup(*named(record.values, LOCATION_PARAMS))
 
     # Validate -------------------------------------------------------------------------------
 
     def validate_create(self, record: Record) -> None:
+        if not self.external_ids.free(record):
+            return
         item, location = self.resolve(record)
         if item is None or location is None:
             return
@@ -174,31 +194,41 @@ class StockAdjustmentHandler(Handler):
             date=values["date"],
             unit_cost=values.get("unitCost"),
             reference=values.get("reference") or "",
+            external_id=values.get(EXTERNAL_ID),
         )
         level = self.level_for(item, location)
         problem = capacity_problem(level, draft)
         if problem is not None:
             record.fail_fields([problem])
             return
+        if not self.moved(record, level, draft):
+            return
+        self.external_ids.keep(record)
+        record.target = StagedAdjustment(draft, quantity_on_hand=level.quantity)
+
+    def moved(self, record: Record, level: StockLevel, draft: AdjustmentDraft) -> bool:
+        """Move the level by the draft; False, with the record failed, when the stock is
+        not there."""
         try:
             apply_adjustment(level, draft)
         except InsufficientStock:
             self.reject(
                 record,
                 "quantity",
-                f"Only {level.quantity.normalize():f} of {item.item_code} on hand at "
-                f"{location.code}; cannot decrease by {draft.quantity.normalize():f}.",
+                f"Only {level.quantity.normalize():f} of {draft.item.item_code} on hand at "
+                f"{draft.location.code}; cannot decrease by {draft.quantity.normalize():f}.",
                 FieldCode.INSUFFICIENT_STOCK,
             )
-            return
-        record.target = StagedAdjustment(draft, quantity_on_hand=level.quantity)
+            return False
+        return True
 
     def resolve(self, record: Record) -> tuple[Item | None, Location | None]:
         """The record's item and location, or (None, None) with the record failed."""
         values = record.values
-        item_field, item_ref = named(values, "itemId", "itemCode")
-        location_field, location_ref = named(values, "locationId", "locationCode")
-        item, location = self.items.get(item_ref), self.locations.get(location_ref)
+        item_field, item_ref = named(values, ITEM_PARAMS)
+        location_field, location_ref = named(values, LOCATION_PARAMS)
+        item = self.items.lookup(item_field, item_ref)
+        location = self.locations.lookup(location_field, location_ref)
         missing = [
             (field, what, ref)
             for field, what, ref, row in (
@@ -211,8 +241,8 @@ class StockAdjustmentHandler(Handler):
             report_missing(record, missing)
             return None, None
         details = [
-            *disagreement(self.items, values, "itemId", "itemCode", item),
-            *disagreement(self.locations, values, "locationId", "locationCode", location),
+            *disagreement(self.items, values, ITEM_PARAMS, item),
+            *disagreement(self.locations, values, LOCATION_PARAMS, location),
             *item_problems(item, item_field),
             *location_problems(location, location_field),
         ]
@@ -244,23 +274,45 @@ class StockAdjustmentHandler(Handler):
                 "quantityOnHand": record.target.quantity_on_hand,
                 "unitCost": adjustment.unit_cost,
                 "value": adjustment.value,
+                EXTERNAL_ID: adjustment.external_id,
             }
 
+    def find_conflicts(self, records: list[Record]) -> bool:
+        """An externalId another batch stored since load(): that adjustment is a
+        DUPLICATE_ERROR, and the others are moved again without it — a later decrease may
+        have counted on the stock it brought in."""
+        if not self.external_ids.find_conflicts(records):
+            return False
+        for key, level in self.levels.items():
+            level.quantity, level.value, level.average_cost = self.loaded.get(key, ZERO_STATE)
+        for record in records:
+            if record.ok:
+                staged = record.target
+                level = self.levels[(staged.draft.item.pk, staged.draft.location.pk)]
+                if self.moved(record, level, staged.draft):
+                    staged.quantity_on_hand = level.quantity
+        return True
 
-def sent(records: list[Record], *params: str) -> list[str | None]:
-    return [record.values.get(param) for record in records for param in params]
+
+ZERO_STATE = (Decimal(0), Decimal(0), Decimal(0))
+
+
+def state_of(level: StockLevel) -> tuple[Decimal, Decimal, Decimal]:
+    return level.quantity, level.value, level.average_cost
 
 
 def usable(item: Item, location: Location) -> bool:
     return item.active and item.type == ItemType.INVENTORY and location.active
 
 
-def disagreement(index: ReferenceIndex, values: dict, id_param: str, key_param: str, row):
-    """An id and a natural key sent together must name the same row."""
-    key = values.get(key_param)
-    if values.get(id_param) and key and index.get(key) is not row:
-        message = f"{key_param} '{key}' does not name what {id_param} names."
-        return [Detail(key_param, message, FieldCode.INVALID_VALUE)]
+def disagreement(index: ReferenceIndex, values: dict, params: tuple[str, ...], row):
+    """An id, a natural key and an external id sent together must name the same row."""
+    first, _ = named(values, params)
+    for param in params:
+        ref = values.get(param)
+        if param != first and ref and index.lookup(param, ref) is not row:
+            message = f"{param} '{ref}' does not name what {first} names."
+            return [Detail(param, message, FieldCode.INVALID_VALUE)]
     return []
 
 

@@ -4,8 +4,9 @@ An update or delete names its item by `id` — the public id or the item's curre
 or, when no id is sent, by `itemCode`. So `{"id": "item_…", "itemCode": "NEW"}` renames the
 item, while `{"itemCode": "WIDGET-001", "name": …}` updates WIDGET-001 in place."""
 
+from batch.engine.codes import FieldCode
 from batch.engine.fields import Detail, Field, Schema
-from batch.engine.handlers import ReferenceIndex, reference_error
+from batch.engine.handlers import ReferenceIndex, reference_error, split_refs
 from batch.engine.master import MasterDataHandler
 from batch.engine.parsers import (
     Boolean,
@@ -24,8 +25,12 @@ from ..models import Item, ItemType, StockAdjustment, StockLevel, StockMovement,
 
 PRICE_FIELDS = {"costPrice", "sellingPrice", "type"}
 
-# Where invoice and bill lines of the item post when they name no account (code or id).
-ACCOUNT_FIELDS = {"salesAccountCode": "sales_account", "purchaseAccountCode": "purchase_account"}
+# Where invoice and bill lines of the item post when they name no account, with the fields
+# that may name each: its code, or its external id.
+ACCOUNT_PARAMS = {
+    "sales_account": ("salesAccountCode", "salesAccountExternalId"),
+    "purchase_account": ("purchaseAccountCode", "purchaseAccountExternalId"),
+}
 
 
 def item_fields() -> dict:
@@ -41,6 +46,8 @@ def item_fields() -> dict:
         "taxCode": Field(Reference()),
         "salesAccountCode": Field(Reference()),
         "purchaseAccountCode": Field(Reference()),
+        "salesAccountExternalId": Field(ExternalReference()),
+        "purchaseAccountExternalId": Field(ExternalReference()),
         "reorderLevel": Field(Quantity(what="Reorder level")),
         "reorderQuantity": Field(Quantity(what="Reorder quantity")),
         "trackSerial": Field(Boolean()),
@@ -99,12 +106,13 @@ class ItemHandler(MasterDataHandler):
     def load_references(self, records) -> None:
         refs = [record.values.get("taxCode") for record in records]
         self.tax_codes = ReferenceIndex(self.scoped(TaxCode), "code", refs)
-        accounts = [record.values.get(param) for record in records for param in ACCOUNT_FIELDS]
-        self.accounts = ReferenceIndex(self.scoped(Account), "code", accounts)
+        params = [param for params in ACCOUNT_PARAMS.values() for param in params]
+        codes, external = split_refs((record.values for record in records), params)
+        self.accounts = ReferenceIndex(self.scoped(Account), "code", codes, external_refs=external)
 
     def assignable_attrs(self) -> list[str]:
         # The id, not the object: reading `tax_code` of a stored item would query it.
-        accounts = [f"{attr}_id" for attr in ACCOUNT_FIELDS.values()]
+        accounts = [f"{attr}_id" for attr in ACCOUNT_PARAMS]
         return [*super().assignable_attrs(), "tax_code_id", *accounts]
 
     def assign_references(self, instance, values) -> set[str]:
@@ -112,9 +120,10 @@ class ItemHandler(MasterDataHandler):
         if "taxCode" in values:
             instance.tax_code = self.tax_codes.get(values["taxCode"])
             assigned.add("tax_code")
-        for param, attr in ACCOUNT_FIELDS.items():
-            if param in values:
-                setattr(instance, attr, self.accounts.get(values[param]))
+        for attr, params in ACCOUNT_PARAMS.items():
+            sent = [param for param in params if param in values]
+            if sent:  # when several name different accounts, check() refuses the record
+                setattr(instance, attr, self.accounts.lookup(sent[0], values[sent[0]]))
                 assigned.add(attr)
         return assigned
 
@@ -123,11 +132,19 @@ class ItemHandler(MasterDataHandler):
         if ref and self.tax_codes.get(ref) is None:
             reference_error(record, "taxCode", "Tax code", ref)
             return []
-        for param in ACCOUNT_FIELDS:
-            ref = record.values.get(param)
-            if ref and self.accounts.get(ref) is None:
-                reference_error(record, param, "Account", ref)
-                return []
+        for params in ACCOUNT_PARAMS.values():
+            for param in params:
+                ref = record.values.get(param)
+                if ref and self.accounts.lookup(param, ref) is None:
+                    reference_error(record, param, "Account", ref)
+                    return []
+        details = [
+            detail
+            for params in ACCOUNT_PARAMS.values()
+            if (detail := self.account_disagreement(record.values, params))
+        ]
+        if details:
+            return details
         if (
             PRICE_FIELDS & record.values.keys()
             and instance.type == ItemType.INVENTORY
@@ -140,6 +157,20 @@ class ItemHandler(MasterDataHandler):
                 field="sellingPrice",
             )
         return []
+
+    def account_disagreement(self, values: dict, params: tuple[str, ...]) -> Detail | None:
+        """A code and an external id sent together must name the same account (or, both
+        null, none)."""
+        sent = [param for param in params if param in values]
+        if len(sent) < 2:
+            return None
+        first, second = sent
+        if self.accounts.lookup(first, values[first]) is self.accounts.lookup(
+            second, values[second]
+        ):
+            return None
+        message = f"{first} and {second} name different accounts."
+        return Detail(second, message, FieldCode.INVALID_VALUE)
 
     def rows_in_use(self, pks: list[int]) -> set[int]:
         in_use = set()

@@ -1,9 +1,10 @@
 """The chart of accounts in batches: create and update (accounts are never deleted).
 
 An update names its account by `id` — the public id or the current code — or, when no id is
-sent, by `code`. A parent (`parentId`, public id or code) may be an account created earlier
-in the same batch; it must be of the same type and must not make a cycle. A chart is small,
-so the batch loads the company's whole chart in one query and walks ancestry in memory.
+sent, by `code`. A parent (`parentId`, public id or code, or `parentExternalId`) may be an
+account created earlier in the same batch; it must be of the same type and must not make a
+cycle. A chart is small, so the batch loads the company's whole chart in one query and walks
+ancestry in memory.
 
 Only an account nothing posts to may become a parent, since a header account takes no
 postings (postings.py): one with journal lines or a posting role is refused as a new parent
@@ -17,10 +18,13 @@ from batch.engine.codes import ErrorCode
 from batch.engine.fields import Detail, Field, FieldCode, Schema
 from batch.engine.handlers import reference_error
 from batch.engine.master import MasterDataHandler
-from batch.engine.parsers import Boolean, Choice, ExternalId, Reference, Text
+from batch.engine.parsers import Boolean, Choice, ExternalId, ExternalReference, Reference, Text
 from batch.files.templates import template_list
 
 from ..models import Account, AccountType, JournalLine
+
+# The ways a record names its parent: our id or code, or the parent's external id.
+PARENT_PARAMS = ("parentId", "parentExternalId")
 
 
 def account_fields() -> dict:
@@ -29,6 +33,7 @@ def account_fields() -> dict:
         "name": Field(Text(200, blank=False), required=True),
         "type": Field(Choice(AccountType.values), required=True),
         "parentId": Field(Reference()),
+        "parentExternalId": Field(ExternalReference()),
         "active": Field(Boolean()),
         "externalId": Field(ExternalId()),
     }
@@ -86,6 +91,7 @@ class AccountHandler(MasterDataHandler):
         self.chart = list(chart.values())
         self.stored_types = {pk: row.type for pk, row in chart.items()}
         self.by_ref = {ref: row for row in self.chart for ref in (row.public_id, row.code)}
+        self.by_external = {row.external_id: row for row in self.chart if row.external_id}
 
     def rows_in_use(self, pks: list[int]) -> set[int]:
         """Accounts with journal lines: their type is fixed."""
@@ -98,28 +104,52 @@ class AccountHandler(MasterDataHandler):
             return account
         return None  # unknown, or renamed earlier in the batch
 
+    def account_with_external_id(self, ref: str) -> Account | None:
+        """The account whose externalId is `ref` as the batch so far left it: stored, or
+        created or given it earlier in the batch."""
+        for account in (self.index.get_external(ref), self.by_external.get(ref)):
+            if account is not None and account.external_id == ref:
+                return account
+        return None
+
+    def parent_named(self, param: str, ref: str | None) -> Account | None:
+        if not ref:
+            return None
+        if param == "parentExternalId":
+            return self.account_with_external_id(ref)
+        return self.account_named(ref)
+
     def assignable_attrs(self) -> list[str]:
         return [*super().assignable_attrs(), "parent"]
 
     def assign_references(self, instance, values) -> set[str]:
-        if "parentId" not in values:
+        sent = [param for param in PARENT_PARAMS if param in values]
+        if not sent:
             return set()
-        ref = values["parentId"]
-        instance.parent = self.account_named(ref) if ref else None
+        # When both are sent and name different accounts, check() refuses the record.
+        instance.parent = self.parent_named(sent[0], values[sent[0]])
         return {"parent"}
 
     def check(self, record, instance, *, creating: bool) -> list[Detail]:
-        ref = record.values.get("parentId")
-        if ref and instance.parent is None:
-            reference_error(record, "parentId", "Parent account", ref)
-            return []
+        values = record.values
+        for param in PARENT_PARAMS:
+            ref = values.get(param)
+            if ref and self.parent_named(param, ref) is None:
+                reference_error(record, param, "Parent account", ref)
+                return []
+        if all(param in values for param in PARENT_PARAMS) and self.parent_named(
+            "parentId", values["parentId"]
+        ) is not self.parent_named("parentExternalId", values["parentExternalId"]):
+            message = "parentId and parentExternalId name different accounts."
+            return [Detail("parentExternalId", message, FieldCode.INVALID_VALUE)]
+        field = next((param for param in PARENT_PARAMS if values.get(param)), "parentId")
         return (
-            (self.check_parent(instance) or self.check_new_parent(instance))
+            (self.check_parent(instance, field) or self.check_new_parent(instance, field))
             + self.check_type(record, instance, creating=creating)
             + self.check_active(instance)
         )
 
-    def check_parent(self, account: Account) -> list[Detail]:
+    def check_parent(self, account: Account, field: str) -> list[Detail]:
         parent = account.parent
         if parent is None:
             return []
@@ -129,9 +159,9 @@ class AccountHandler(MasterDataHandler):
             message = f"Parent account {parent.code} is a sub-account of {account.code}."
         else:
             return []
-        return [Detail("parentId", message, FieldCode.INVALID_VALUE)]
+        return [Detail(field, message, FieldCode.INVALID_VALUE)]
 
-    def check_new_parent(self, account: Account) -> list[Detail]:
+    def check_new_parent(self, account: Account, field: str) -> list[Detail]:
         """A parent gains a sub-account and so becomes a header: refused when something
         posts to it. A parent the account already had stays as it was."""
         parent = account.parent
@@ -144,7 +174,7 @@ class AccountHandler(MasterDataHandler):
         else:
             return []
         message += "; it cannot have sub-accounts."
-        return [Detail("parentId", message, FieldCode.HEADER_ACCOUNT)]
+        return [Detail(field, message, FieldCode.HEADER_ACCOUNT)]
 
     def check_type(self, record, account: Account, *, creating: bool) -> list[Detail]:
         if creating or "type" not in record.values:

@@ -9,23 +9,34 @@ from decimal import Decimal
 
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import Detail, Field, ListOf, Schema
-from batch.engine.handlers import Handler, ReferenceIndex, reference_error
-from batch.engine.parsers import Date, Money, Reference, Text
+from batch.engine.handlers import (
+    EXTERNAL_ID,
+    Handler,
+    ReferenceIndex,
+    reference_error,
+    split_refs,
+)
+from batch.engine.parsers import Date, ExternalId, ExternalReference, Money, Reference, Text
 from batch.engine.records import Record
 from batch.files.templates import template_list
 from bigledger.money import ZERO
 
 from ..models import Account, JournalEntry, JournalSource
 from ..services.journals import JournalDraft, LineDraft, post_journal_entries
+from .external_ids import ExternalIds
 from .postings import manual_posting_problems, with_header_flag
 
 # A total must fit Decimal(18, 2), as every money column does.
 MONEY_LIMIT = Decimal(10) ** 16
 
+# The ways a line names its account, in the order they are read.
+ACCOUNT_PARAMS = ("accountId", "accountCode", "accountExternalId")
+
 LINE = Schema(
     {
         "accountId": Field(Reference()),
         "accountCode": Field(Reference()),
+        "accountExternalId": Field(ExternalReference()),
         "debit": Field(Money(what="Debit")),
         "credit": Field(Money(what="Credit")),
         "description": Field(Text(500)),
@@ -38,17 +49,21 @@ ENTRY = Schema(
         "reference": Field(Text(100)),
         "description": Field(Text(500)),
         "lines": ListOf(LINE, min_items=2, required=True),
+        EXTERNAL_ID: Field(ExternalId()),
     }
 )
 
 
+def account_refs(line: dict) -> list[tuple[str, str]]:
+    """The (JSON field, value) pairs that name the line's account, id before code before
+    external id."""
+    return [(param, line[param]) for param in ACCOUNT_PARAMS if line.get(param)]
+
+
 def account_ref(line: dict, position: int) -> tuple[str, str | None]:
-    """The JSON field that names the line's account, and its value (id before code)."""
-    if line.get("accountId"):
-        return f"lines[{position}].accountId", line["accountId"]
-    if line.get("accountCode"):
-        return f"lines[{position}].accountCode", line["accountCode"]
-    return f"lines[{position}].accountId", None
+    """The JSON field that names the line's account, and its value."""
+    param, ref = next(iter(account_refs(line)), ("accountId", None))
+    return f"lines[{position}].{param}", ref
 
 
 def line_problems(lines: list[dict]) -> list[Detail]:
@@ -57,9 +72,8 @@ def line_problems(lines: list[dict]) -> list[Detail]:
     for position, line in enumerate(lines):
         field, ref = account_ref(line, position)
         if ref is None:
-            details.append(
-                Detail(field, "accountId or accountCode is required.", FieldCode.REQUIRED)
-            )
+            message = "accountId, accountCode or accountExternalId is required."
+            details.append(Detail(field, message, FieldCode.REQUIRED))
         debit, credit = line.get("debit") or ZERO, line.get("credit") or ZERO
         if debit > 0 and credit > 0:
             message = "A line takes a debit or a credit, not both."
@@ -102,6 +116,7 @@ class JournalEntryHandler(Handler):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.accounts: ReferenceIndex | None = None
+        self.external_ids: ExternalIds | None = None
 
     # Clean: no database ---------------------------------------------------------------------
 
@@ -123,19 +138,20 @@ class JournalEntryHandler(Handler):
     # Load and validate ----------------------------------------------------------------------
 
     def load(self, records: list[Record]) -> None:
-        refs = {
-            ref
-            for record in records
-            for line in record.values["lines"]
-            for ref in (line.get("accountId"), line.get("accountCode"))
-        }
-        self.accounts = ReferenceIndex(with_header_flag(self.scoped(Account)), "code", refs)
+        lines = [line for record in records for line in record.values["lines"]]
+        refs, external = split_refs(lines, ACCOUNT_PARAMS)
+        self.accounts = ReferenceIndex(
+            with_header_flag(self.scoped(Account)), "code", refs, external_refs=external
+        )
+        self.external_ids = ExternalIds(self.scoped(), records)
 
     def validate_create(self, record: Record) -> None:
+        if not self.external_ids.free(record):
+            return
         lines, missing, details = [], [], []
         for position, line in enumerate(record.values["lines"]):
             field, ref = account_ref(line, position)
-            account = self.accounts.get(ref)
+            account = self.accounts.lookup(field, ref)
             if account is None:
                 missing.append((field, ref))
                 continue
@@ -153,24 +169,27 @@ class JournalEntryHandler(Handler):
         elif details:
             record.fail_fields(details)
         else:
+            self.external_ids.keep(record)
             record.target = JournalDraft(
                 date=record.values["date"],
                 lines=lines,
                 reference=record.values.get("reference") or "",
                 description=record.values.get("description") or "",
                 source=JournalSource.MANUAL,
+                external_id=record.values.get(EXTERNAL_ID),
             )
 
     def account_problems(self, line: dict, position: int, field: str, account) -> list[Detail]:
-        code = line.get("accountCode")
-        if line.get("accountId") and code and self.accounts.get(code) is not account:
-            return [
-                Detail(
-                    f"lines[{position}].accountCode",
-                    f"accountCode '{code}' does not name the account accountId names.",
-                    FieldCode.INVALID_VALUE,
-                )
-            ]
+        (first, _), *others = account_refs(line)
+        for param, ref in others:
+            if self.accounts.lookup(param, ref) is not account:
+                return [
+                    Detail(
+                        f"lines[{position}].{param}",
+                        f"{param} '{ref}' does not name the account {first} names.",
+                        FieldCode.INVALID_VALUE,
+                    )
+                ]
         if not account.active:
             return [Detail(field, f"Account {account.code} is inactive.", FieldCode.INACTIVE)]
         return manual_posting_problems(account, field)
@@ -186,7 +205,13 @@ class JournalEntryHandler(Handler):
                 "number": entry.number,
                 "totalDebit": entry.total_debit,
                 "totalCredit": entry.total_credit,
+                EXTERNAL_ID: entry.external_id,
             }
+
+    def find_conflicts(self, records: list[Record]) -> bool:
+        """An externalId another batch stored since load(): that entry is a
+        DUPLICATE_ERROR; the others are written again."""
+        return self.external_ids.find_conflicts(records)
 
 
 def report_missing_accounts(record: Record, missing: list[tuple[str, str]]) -> None:

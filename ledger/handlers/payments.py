@@ -11,37 +11,47 @@ from decimal import Decimal
 
 from batch.engine.codes import FieldCode
 from batch.engine.fields import Detail, Field, ListOf, Schema
-from batch.engine.handlers import Handler, ReferenceIndex
-from batch.engine.parsers import Date, Money, Reference, Text
+from batch.engine.handlers import EXTERNAL_ID, Handler, ReferenceIndex, is_external, split_refs
+from batch.engine.parsers import Date, ExternalId, ExternalReference, Money, Reference, Text
 from batch.engine.records import Record
 from batch.files.templates import template_list
 from bigledger.money import ZERO
 
 from ..models import Bill, Customer, Invoice, Payment, Status, Supplier
 from ..services.payments import AllocationDraft, PaymentDraft, create_payments
-from .references import Problems, check_date, find_reference, refs_of
+from .external_ids import ExternalIds
+from .references import Problems, check_date, find_reference
 
-CUSTOMER_PARAMS = ("customerId", "customerNumber")
-SUPPLIER_PARAMS = ("supplierId", "supplierNumber")
-INVOICE_PARAMS = ("invoiceId", "invoiceNumber")
-BILL_PARAMS = ("billId", "billNumber")
+CUSTOMER_PARAMS = ("customerId", "customerNumber", "customerExternalId")
+SUPPLIER_PARAMS = ("supplierId", "supplierNumber", "supplierExternalId")
+INVOICE_PARAMS = ("invoiceId", "invoiceNumber", "invoiceExternalId")
+BILL_PARAMS = ("billId", "billNumber", "billExternalId")
+
+
+def references(params: tuple[str, ...]) -> dict[str, Field]:
+    """A field for each way of naming a record: our id or number, or its external id."""
+    return {
+        param: Field(ExternalReference() if is_external(param) else Reference()) for param in params
+    }
+
 
 ALLOCATION = Schema(
     {
-        **{param: Field(Reference()) for param in INVOICE_PARAMS + BILL_PARAMS},
+        **references(INVOICE_PARAMS + BILL_PARAMS),
         "amount": Field(Money(positive=True), required=True),
     }
 )
 
 PAYMENT = Schema(
     {
-        **{param: Field(Reference()) for param in CUSTOMER_PARAMS + SUPPLIER_PARAMS},
+        **references(CUSTOMER_PARAMS + SUPPLIER_PARAMS),
         "paymentDate": Field(Date(), required=True),
         "amount": Field(Money(positive=True), required=True),
         "method": Field(Text(30)),
         "reference": Field(Text(100)),
         "notes": Field(Text(5000)),
         "allocations": ListOf(ALLOCATION, max_items=1000),
+        EXTERNAL_ID: Field(ExternalId()),
     }
 )
 
@@ -63,29 +73,34 @@ class PaymentHandler(Handler):
     def __init__(self, ctx):
         super().__init__(ctx)
         self.customers = self.suppliers = self.invoices = self.bills = None
+        self.external_ids: ExternalIds | None = None
         self.allocated: dict[tuple[type, int], Decimal] = defaultdict(lambda: ZERO)
 
     def load(self, records: list[Record]) -> None:
         values = [record.values for record in records]
         allocations = [a for v in values for a in v.get("allocations") or ()]
-        self.customers = ReferenceIndex(
-            self.scoped(Customer), "number", refs_of(values, CUSTOMER_PARAMS)
-        )
-        self.suppliers = ReferenceIndex(
-            self.scoped(Supplier), "number", refs_of(values, SUPPLIER_PARAMS)
-        )
-        self.invoices = self.documents(Invoice, refs_of(allocations, INVOICE_PARAMS))
-        self.bills = self.documents(Bill, refs_of(allocations, BILL_PARAMS))
+        self.customers = self.parties(Customer, split_refs(values, CUSTOMER_PARAMS))
+        self.suppliers = self.parties(Supplier, split_refs(values, SUPPLIER_PARAMS))
+        self.invoices = self.documents(Invoice, split_refs(allocations, INVOICE_PARAMS))
+        self.bills = self.documents(Bill, split_refs(allocations, BILL_PARAMS))
+        self.external_ids = ExternalIds(self.scoped(), records)
 
-    def documents(self, model, refs: set[str]) -> ReferenceIndex:
+    def parties(self, model, refs: tuple[set[str], set[str]]) -> ReferenceIndex:
+        ours, external = refs
+        return ReferenceIndex(self.scoped(model), "number", ours, external_refs=external)
+
+    def documents(self, model, refs: tuple[set[str], set[str]]) -> ReferenceIndex:
         rows = self.scoped(model)
         if not self.ctx.options.validate_only:
             rows = rows.select_for_update()
-        return ReferenceIndex(rows, "number", refs)
+        ours, external = refs
+        return ReferenceIndex(rows, "number", ours, external_refs=external)
 
     # Validate ------------------------------------------------------------------------------
 
     def validate_create(self, record: Record) -> None:
+        if not self.external_ids.free(record):
+            return
         values, problems = record.values, Problems()
         party = self.find_party(values, problems)
         check_date(self.ctx, values["paymentDate"], "paymentDate", problems)
@@ -102,6 +117,7 @@ class PaymentHandler(Handler):
             method=values.get("method") or "",
             reference=values.get("reference") or "",
             notes=values.get("notes") or "",
+            external_id=values.get(EXTERNAL_ID),
         )
         if draft.allocated > draft.amount:
             message = f"Allocations total {draft.allocated}, more than the amount {draft.amount}."
@@ -109,6 +125,7 @@ class PaymentHandler(Handler):
             return
         for allocation in allocations:
             self.allocated[key_of(allocation.document)] += allocation.amount
+        self.external_ids.keep(record)
         record.target = draft
 
     def find_party(self, values: dict, problems: Problems):
@@ -124,7 +141,10 @@ class PaymentHandler(Handler):
             problems.invalid.append(Detail(supplier_param, message, FieldCode.INVALID_VALUE))
             return None
         if not customer_param and not supplier_param:
-            message = "customerId or customerNumber (or supplierId or supplierNumber) is required."
+            message = (
+                "customerId, customerNumber or customerExternalId (or supplierId, "
+                "supplierNumber or supplierExternalId) is required."
+            )
             problems.invalid.append(Detail("customerId", message, FieldCode.REQUIRED))
         party, param, what = (
             (customer, customer_param, "Customer")
@@ -154,7 +174,7 @@ class PaymentHandler(Handler):
                     problems.invalid.append(Detail(path + param, message, FieldCode.INVALID_VALUE))
             document, param = find_reference(index, values, params, what, problems, path)
             if param is None:
-                message = f"{params[0]} or {params[1]} is required."
+                message = f"{params[0]}, {params[1]} or {params[2]} is required."
                 problems.invalid.append(Detail(path + params[0], message, FieldCode.REQUIRED))
             if document is None:
                 continue
@@ -187,7 +207,14 @@ class PaymentHandler(Handler):
                 "number": payment.number,
                 "amount": payment.amount,
                 "unallocated": record.target.unallocated,
+                EXTERNAL_ID: payment.external_id,
             }
+
+    def find_conflicts(self, records: list[Record]) -> bool:
+        """An externalId another batch stored since load(): that payment is a
+        DUPLICATE_ERROR; the others are written again (what they allocate is re-read under
+        lock then, so one payment fewer only leaves the documents owing more)."""
+        return self.external_ids.find_conflicts(records)
 
 
 def key_of(document) -> tuple[type, int]:

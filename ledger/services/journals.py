@@ -32,6 +32,7 @@ class JournalDraft:
     reference: str = ""
     description: str = ""
     source: str = JournalSource.MANUAL
+    external_id: str | None = None
     entry: JournalEntry | None = field(default=None, init=False)
 
     @property
@@ -62,6 +63,7 @@ def post_journal_entries(*, company: Company, drafts: list[JournalDraft]) -> lis
             source=draft.source,
             total_debit=draft.total_debit,
             total_credit=draft.total_credit,
+            external_id=draft.external_id,
         )
         for number, draft in zip(numbers, drafts, strict=True)
     ]

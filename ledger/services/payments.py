@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import Model
+from django.utils import timezone
 
 from bigledger.models import Company
 from bigledger.money import ZERO
@@ -49,6 +50,7 @@ class PaymentDraft:
     method: str = ""
     reference: str = ""
     notes: str = ""
+    external_id: str | None = None
 
     @property
     def direction(self) -> str:
@@ -101,6 +103,7 @@ def create_payments(*, company: Company, drafts: list[PaymentDraft]) -> list[Pay
             method=draft.method,
             reference=draft.reference,
             notes=draft.notes,
+            external_id=draft.external_id,
             journal_entry=journal,
         )
         for number, draft, journal in zip(numbers, drafts, journals, strict=True)
@@ -116,9 +119,18 @@ def create_payments(*, company: Company, drafts: list[PaymentDraft]) -> list[Pay
         for payment, draft in zip(payments, drafts, strict=True)
         for allocation in draft.allocations
     )
-    for model, by_pk in documents.items():
-        model.objects.bulk_update(by_pk.values(), ["amount_paid", "status"])
+    _save_documents(documents)
     return payments
+
+
+def _save_documents(documents: dict[type[Model], dict[int, Model]]) -> None:
+    """What the payments changed of the documents: a change like any other, so the change
+    feed sees it (updated_at, which bulk_update does not set)."""
+    now = timezone.now()
+    for model, by_pk in documents.items():
+        for document in by_pk.values():
+            document.updated_at = now
+        model.objects.bulk_update(by_pk.values(), ["amount_paid", "status", "updated_at"])
 
 
 def _lock_documents(*, company, drafts) -> dict[type[Model], dict[int, Model]]:

@@ -110,6 +110,7 @@ def test_the_api_example_increases_then_decreases_at_the_average_cost(api, compa
         "quantityOnHand": Decimal("100"),
         "unitCost": Decimal("25"),
         "value": Decimal("2500.00"),
+        "externalId": None,
     }
     assert second["data"] | {"id": None} == {
         "id": None,
@@ -117,6 +118,7 @@ def test_the_api_example_increases_then_decreases_at_the_average_cost(api, compa
         "quantityOnHand": Decimal("30"),
         "unitCost": Decimal("2"),
         "value": Decimal("100.00"),
+        "externalId": None,
     }
     adjustment = StockAdjustment.objects.get(public_id=first["data"]["id"])
     assert (adjustment.reason, adjustment.reference) == ("Stock count correction", "SC-2024-001")

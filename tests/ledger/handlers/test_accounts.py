@@ -53,14 +53,17 @@ def test_accounts_are_created_under_stored_parents_and_parents_of_the_same_batch
     assert [r["status"] for r in data["results"]] == ["created"] * 4
     assert set(data["results"][0]["data"]) == {"id", "code", "externalId"}
     deposits, rental, office, travel = (r["data"] for r in data["results"])
-    assert read_account(api, "1700") == {
+    read = read_account(api, "1700")
+    assert read == {
         "id": deposits["id"],
+        "externalId": None,
         "code": "1700",
         "name": "Deposits",
         "type": "asset",
         "parentId": current_assets.public_id,
         "role": None,
         "active": True,
+        "updatedAt": read["updatedAt"],
     }
     assert read_account(api, "1710")["parentId"] == deposits["id"]
     assert read_account(api, "1711")["parentId"] == rental["id"]

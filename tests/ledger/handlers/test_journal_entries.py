@@ -120,6 +120,7 @@ def test_the_api_example_posts_both_entries_with_their_lines(api, company):
         "number": "JE-000001",
         "totalDebit": Decimal("5000.00"),
         "totalCredit": Decimal("5000.00"),
+        "externalId": None,
     }
     assert second["data"]["number"] == "JE-000002"
     posted = JournalEntry.objects.get(public_id=first["data"]["id"])

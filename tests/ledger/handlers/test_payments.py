@@ -73,6 +73,7 @@ def test_a_receipt_settles_invoices_and_keeps_the_rest_as_a_deposit(api, company
         "number": "PAY-000001",
         "amount": D("1500.00"),
         "unallocated": D("20.00"),
+        "externalId": None,
     }
     assert (payment.direction, payment.customer, payment.method, payment.reference) == (
         PaymentDirection.RECEIPT,
