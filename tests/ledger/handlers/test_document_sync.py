@@ -555,6 +555,72 @@ def test_concurrent_upserts_of_the_same_keys_create_each_once_and_all_succeed(mo
     assert_books_sound(credentials.company)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_external_id_a_concurrent_batch_took_fails_alone_and_the_rest_is_written(monkeypatch):
+    credentials = make_company()
+    company = credentials.company
+    customer = builders.customer(company)
+    taken, kept = builders.invoice(company, customer), builders.invoice(company, customer)
+    both_validated, winner_committed = threading.Barrier(2), threading.Event()
+    original_write = TradeDocumentHandler.write
+
+    def write_after_the_winner(self, records):
+        if not getattr(self, "_waited", False):
+            self._waited = True
+            both_validated.wait(timeout=20)
+            if len(records) == 2:  # the losing batch writes once the winner committed
+                winner_committed.wait(timeout=20)
+        return original_write(self, records)
+
+    monkeypatch.setattr(TradeDocumentHandler, "write", write_after_the_winner)
+    new_lines = [line(quantity=1, price="300.00")]
+    responses = {}
+
+    def post(name, operations, then=None):
+        try:
+            responses[name] = api_client_for(credentials).post(
+                "/v1/batch/invoices",
+                simplejson.dumps({"operations": operations}),
+                content_type="application/json",
+            )
+        finally:
+            connection.close()
+            if then:
+                then.set()
+
+    threads = [
+        threading.Thread(
+            target=post,
+            args=("winner", [create(invoice_data(customer, externalId="E"))], winner_committed),
+        ),
+        threading.Thread(
+            target=post,
+            args=(
+                "loser",
+                [
+                    update({"id": taken.public_id, "externalId": "E", "items": new_lines}),
+                    update({"id": kept.public_id, "items": new_lines}),
+                ],
+            ),
+        ),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    results = responses["loser"].json()["data"]["results"]
+    assert [r["status"] for r in results] == ["failed", "updated"]
+    assert (results[0]["error"]["code"], results[0]["error"]["field"]) == (
+        "DUPLICATE_ERROR",
+        "externalId",
+    )
+    taken.refresh_from_db()
+    kept.refresh_from_db()
+    assert (taken.external_id, taken.total, kept.total) == (None, D("1080.00"), D("324.00"))
+    assert_books_sound(company)  # the retried update reversed the entry it replaced
+
+
 # Bills share the paths.
 
 
