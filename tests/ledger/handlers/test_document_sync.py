@@ -621,6 +621,59 @@ def test_an_external_id_a_concurrent_batch_took_fails_alone_and_the_rest_is_writ
     assert_books_sound(company)  # the retried update reversed the entry it replaced
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_upsert_skipped_after_a_write_time_conflict_leaves_what_the_batch_creates(monkeypatch):
+    credentials = make_company()
+    customer = builders.customer(credentials.company)
+    both_validated, winner_committed = threading.Barrier(2), threading.Event()
+    original_write = TradeDocumentHandler.write
+
+    def write_after_the_winner(self, records):
+        if not getattr(self, "_waited", False):
+            self._waited = True
+            both_validated.wait(timeout=20)
+            if len(records) == 3:
+                winner_committed.wait(timeout=20)
+        return original_write(self, records)
+
+    monkeypatch.setattr(TradeDocumentHandler, "write", write_after_the_winner)
+    stopping = {
+        "operations": [
+            upsert(invoice_data(customer, externalId="KEPT", notes="first")),
+            create(invoice_data(customer, externalId="RACE")),
+            upsert(invoice_data(customer, externalId="KEPT", notes="skipped")),
+        ],
+        "options": {"continueOnError": False},
+    }
+    winner = {"operations": [create(invoice_data(customer, externalId="RACE"))]}
+    responses = {}
+
+    def post(name, body, then=None):
+        try:
+            responses[name] = api_client_for(credentials).post(
+                "/v1/batch/invoices", simplejson.dumps(body), content_type="application/json"
+            )
+        finally:
+            connection.close()
+            if then:
+                then.set()
+
+    threads = [
+        threading.Thread(target=post, args=("winner", winner, winner_committed)),
+        threading.Thread(target=post, args=("stopping", stopping)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    results = responses["stopping"].json()["data"]["results"]
+    assert [r["status"] for r in results] == ["created", "failed", "skipped"]
+    assert results[1]["error"]["code"] == "DUPLICATE_ERROR"
+    assert invoices(credentials.company).get(external_id="KEPT").notes == "first"
+    assert_books_sound(credentials.company)
+
+
 # Bills share the paths.
 
 
