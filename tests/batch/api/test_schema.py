@@ -79,7 +79,10 @@ def test_field_rules_come_from_the_handlers(openapi):
     assert payment["allocations"]["items"]["required"] == ["amount"]
     operations = schemas["CustomersOperation"]
     assert operations["discriminator"]["propertyName"] == "operation"
-    assert len(operations["oneOf"]) == 3
+    assert len(operations["oneOf"]) == 4  # create, update, upsert, delete
+    upsert = schemas["CustomersUpsertData"]["properties"]
+    assert {"externalId", "name", "customerNumber", "id"} <= upsert.keys()
+    assert schemas["BatchOptions"]["properties"]["matchOn"]["maxItems"] == 5
 
 
 def test_error_codes_are_documented(openapi):
