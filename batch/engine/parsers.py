@@ -353,7 +353,7 @@ class Quantity(ExactNumber):
         super().__init__(places=places, minimum=Decimal(0), positive=positive, what=what, code=code)
 
     def describe(self) -> str:
-        return f"number, {self._sign()}"
+        return f"number, up to {self.places} decimal places, {self._sign()}"
 
 
 class Integer(Parser):
