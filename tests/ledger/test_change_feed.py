@@ -211,6 +211,7 @@ def test_a_feed_page_costs_the_same_queries_for_two_rows_or_ten(api, company):
         ({"updatedSince": "2025-01-31T00:00:00 08:00"}, "updatedSince"),  # an unencoded +
         ({"updatedSince": "0001-01-01T00:00:00+14:00"}, "updatedSince"),  # before year 1 in UTC
         ({"updatedSince": "2025-13-01T00:00:00Z"}, "updatedSince"),
+        ({"updatedSince": "9999-12-31T23:59:59-14:00"}, "updatedSince"),  # after 9999 in UTC
         ({"cursor": "not-a-cursor"}, "cursor"),
         ({"cursor": "%00"}, "cursor"),
         ({"cursor": ""}, "cursor"),
@@ -223,6 +224,14 @@ def test_a_bad_updated_since_or_cursor_is_a_validation_error(api, params, field)
     error = json_of(response)["error"]
     assert error["code"] == "VALIDATION_ERROR"
     assert [detail["field"] for detail in error["details"]] == [field]
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"])
+def test_the_first_and_last_representable_instants_are_answered(api, company, moment):
+    builders.customer(company).delete()
+
+    assert api.get("/v1/customers", {"updatedSince": moment}).status_code == 200
+    assert api.get("/v1/customers/deleted", {"since": moment}).status_code == 200
 
 
 def test_a_cursor_of_one_list_is_refused_by_another(api, company):
