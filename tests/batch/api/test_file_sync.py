@@ -2,11 +2,12 @@
 delete by them, and the same file again changes nothing — in CSV and Excel alike."""
 
 import io
+from decimal import Decimal
 
 from openpyxl import Workbook
 
 from inventory.models import Item
-from ledger.models import Customer
+from ledger.models import Customer, Invoice
 from tests.batch.api.test_file_imports import csv_bytes, template_header, upload
 
 
@@ -76,3 +77,43 @@ def test_an_excel_file_upserts_items_by_external_id(api, company):
 
     assert statuses(answer) == ["unchanged", "updated"]
     assert Item.objects.get(company=company, external_id="sku-2").name == "Gadget II"
+
+
+def test_an_invoice_file_names_its_customer_and_items_by_external_id(api, company):
+    upload(api, "customers", csv_bytes(NIGHTLY))
+    upload(
+        api,
+        "items",
+        csv_bytes(
+            [{"externalId": "sku-1", "itemCode": "W-1", "name": "Widget", "type": "service"}]
+        ),
+    )
+    rows = [
+        {
+            "operation": "upsert",
+            "reference": "WEB-1",
+            "externalId": "web-1",
+            "customerExternalId": "crm-2",
+            "invoiceDate": "2024-01-15",
+            "items.itemExternalId": "sku-1",
+            "items.quantity": "2",
+            "items.unitPrice": "10.00",
+            "items.taxCode": "SST",
+        },
+        {
+            "reference": "WEB-1",
+            "items.itemExternalId": "sku-1",
+            "items.quantity": "1",
+            "items.unitPrice": "5.00",
+            "items.taxCode": "SST",
+        },
+    ]
+
+    first = upload(api, "invoices", csv_bytes(rows))
+    again = upload(api, "invoices", xlsx_bytes(rows), kind="xlsx")
+
+    assert statuses(first) == ["created"]
+    assert statuses(again) == ["unchanged"]
+    invoice = Invoice.objects.get(company=company, external_id="web-1")
+    assert (invoice.customer.external_id, invoice.subtotal) == ("crm-2", Decimal("25.00"))
+    assert invoice.lines.count() == 2
