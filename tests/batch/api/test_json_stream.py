@@ -51,10 +51,22 @@ def test_the_skim_counts_operations_wherever_the_options_are():
     assert (envelope.operation_count, envelope.options.run_async) == (3, True)
 
 
+def test_the_skim_reads_match_on_as_the_envelope_does():
+    text = b'{"options": {"matchOn": ["email", "externalId"], "async": true}, "operations": [{}]}'
+
+    envelope = skim(io.BytesIO(text))
+
+    assert envelope.options.match_on == ("email", "externalId")
+
+
 @pytest.mark.parametrize(
     ("text", "says"),
     [
         (b'{"operations": [{}], "options": {"async": {"deep": true}}}', "true or false"),
+        (b'{"operations": [{}], "options": {"matchOn": {"email": 1}}}', "list of 1 to 5"),
+        (b'{"operations": [{}], "options": {"matchOn": [["email"]]}}', "list of 1 to 5"),
+        (b'{"operations": [{}], "options": {"matchOn": ["email", 3]}}', "list of 1 to 5"),
+        (b'{"operations": [{}], "options": {"matchOn": []}}', "list of 1 to 5"),
         (b'{"operations": [{}], "options": [true]}', "options must be an object"),
         (b'{"operations": [{}], "extra": [[[]]]}', "Unknown key: extra."),
         (b'{"options": {}, "options": {}, "operations": [{}]}', "options more than once"),
