@@ -13,7 +13,8 @@ from batch.engine.records import Record, RecordWarning
 
 from ..models import Bill, Supplier
 from ..services.documents import BILL, create_bills, update_bills
-from .documents import TradeDocumentHandler, document_schema
+from .document_lines import document_schema
+from .documents import TradeDocumentHandler
 
 DUPLICATE_SUPPLIER_REFERENCE = "DUPLICATE_SUPPLIER_REFERENCE"
 

@@ -9,7 +9,8 @@ from bigledger.money import ZERO
 
 from ..models import Customer, DocumentStatus, Invoice
 from ..services.documents import INVOICE, create_invoices, update_invoices
-from .documents import TradeDocumentHandler, document_schema
+from .document_lines import document_schema
+from .documents import TradeDocumentHandler
 
 
 class InvoiceHandler(TradeDocumentHandler):
