@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
 
-from .models import ApiKey, Company, Membership, NumberSequence, TenantModel
+from .models import ApiKey, Company, Membership, NumberSequence, TenantModel, Tombstone
 
 
 def scoped_company(request) -> Company | None:
@@ -206,3 +206,13 @@ class NumberSequenceAdmin(ReadOnlyTenantAdmin):
     list_filter = ["key"]
     search_fields = ["key"]
     fields = ["company", "key", "last_value"]
+
+
+@admin.register(Tombstone)
+class TombstoneAdmin(ReadOnlyTenantAdmin):
+    """What was deleted, as the deletions feed (GET /v1/{entity}/deleted) tells it."""
+
+    list_display = ["model", "public_id", "external_id", "deleted_at"]
+    list_filter = ["model", "deleted_at"]
+    search_fields = ["public_id", "external_id"]
+    fields = ["company", "model", "public_id", "external_id", "deleted_at"]

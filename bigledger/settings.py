@@ -198,6 +198,9 @@ BATCH_JOB_MAX_ATTEMPTS = int(os.environ.get("BATCH_JOB_MAX_ATTEMPTS", 5))
 # Each worker's main process sweeps this often (batch.worker; 0 turns it off); beat, which is
 # optional, sends the same sweep as a task every BATCH_SWEEP_SECONDS.
 BATCH_WORKER_SWEEP_SECONDS = float(os.environ.get("BATCH_WORKER_SWEEP_SECONDS", 2))
+# The change feed trails the oldest open transaction by this much (bigledger/api/feed.py):
+# room for the application servers' clocks to run ahead of the database's.
+CHANGE_FEED_MARGIN_SECONDS = float(os.environ.get("CHANGE_FEED_MARGIN_SECONDS", 1))
 BATCH_SWEEP_SECONDS = float(os.environ.get("BATCH_SWEEP_SECONDS", 10))
 BATCH_WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("BATCH_WEBHOOK_RETRY_BASE_SECONDS", 30))
 BATCH_WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("BATCH_WEBHOOK_MAX_ATTEMPTS", 8))

@@ -10,8 +10,9 @@ import base64
 import binascii
 import copy
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -96,13 +97,18 @@ def horizon() -> datetime:
     PostgreSQL: the start of the oldest transaction still open in another session (its rows
     are stamped at or after it), else now. The statistics snapshot is cleared first: within a
     transaction PostgreSQL keeps reporting the sessions as they were at its first look.
-    Elsewhere (SQLite, one writer at a time) it is now."""
+    Elsewhere (SQLite, one writer at a time) it is now.
+
+    Less CHANGE_FEED_MARGIN_SECONDS: rows are stamped by the application server's clock,
+    which may run a little ahead of the database's, and a save outside a transaction is
+    stamped a moment before its statement's own transaction begins."""
+    margin = timedelta(seconds=settings.CHANGE_FEED_MARGIN_SECONDS)
     if connection.vendor != "postgresql":
-        return timezone.now()
+        return timezone.now() - margin
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(_OLDEST_OPEN_TRANSACTION)
-        return cursor.fetchone()[0]
+        return cursor.fetchone()[0] - margin
 
 
 def _invalid(param: str, message: str) -> exceptions.ValidationError:

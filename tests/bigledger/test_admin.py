@@ -34,6 +34,7 @@ def books(company):
     stock_item = builders.item(company)
     builders.adjust_stock(company, stock_item, "increase", "10", "4.50")
     builders.adjust_stock(company, stock_item, "decrease", "3")
+    builders.customer(company, name="Gone").delete()  # leaves a tombstone
     return company
 
 

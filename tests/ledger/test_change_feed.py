@@ -3,6 +3,7 @@ the change feed (?updatedSince=, paged by cursor) and the deletions feed (/v1/{e
 """
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -40,6 +41,12 @@ SYNCED_LISTS = {
         company, builders.item(company), "increase", "1", "2.00"
     ),
 }
+
+
+@pytest.fixture(autouse=True)
+def _no_margin(settings):
+    """These tests read what they just wrote; the production margin is tested on its own."""
+    settings.CHANGE_FEED_MARGIN_SECONDS = 0
 
 
 def since(moment) -> dict:
@@ -106,6 +113,18 @@ def test_the_feed_lists_rows_changed_since_a_moment_in_change_order(api, company
     assert [row["id"] for row in payload["data"]] == [recent.public_id, renamed.public_id]
     assert payload["pagination"]["nextCursor"] is None
     assert set(payload["pagination"]) == {"pageSize", "nextCursor", "resumeCursor"}
+
+
+def test_a_row_waits_out_the_margin_before_the_feed_shows_it(api, company, settings):
+    settings.CHANGE_FEED_MARGIN_SECONDS = 1
+    start = timezone.now() - timedelta(minutes=1)
+    builders.customer(company, name="Fresh")
+
+    at_once = json_of(api.get("/v1/customers", since(start)))["data"]
+    time.sleep(1.1)
+    later = json_of(api.get("/v1/customers", since(start)))["data"]
+
+    assert (len(at_once), [row["name"] for row in later]) == (0, ["Fresh"])
 
 
 def test_the_feed_accepts_an_offset_other_than_utc(api, company):
