@@ -140,7 +140,8 @@ def _file_import_schema(what: str) -> Any:
     return extend_schema(
         summary=f"Import a {what} of records",
         description="One row per record; entities with lines take one row per line, grouped "
-        "by the reference column, and an optional operation column (create, update, upsert, delete). "
+        "by the reference column, and an optional operation column (create, update, upsert, "
+        "delete). "
         "A file that fits in one batch of the entity maximum is processed now (200); a "
         "larger one, up to BATCH_FILE_MAX_ROWS rows, or one sent with options.async, becomes "
         "an async job (202). Results give the spreadsheet row (header = row 1) as "
