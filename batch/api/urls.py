@@ -5,6 +5,7 @@ from batch.api import views
 from batch.api import webhooks as webhook_views
 
 urlpatterns = [
+    path("batch", views.CompositeBatchView.as_view(), name="batch-composite"),
     path("batch/jobs", views.JobListView.as_view(), name="batch-jobs"),
     path("batch/jobs/<str:job_id>", views.JobDetailView.as_view(), name="batch-job"),
     path("batch/jobs/<str:job_id>/results", views.JobResultsView.as_view(), name="batch-results"),

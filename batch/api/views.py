@@ -3,6 +3,7 @@
 import math
 from dataclasses import replace
 
+from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,10 +21,11 @@ from batch.api.openapi import annotations as openapi
 from batch.api.ratelimit import rate_limited, set_current_headers
 from batch.api.responses import batch_response, job_accepted_response, job_status_response
 from batch.engine.codes import RequestCode
+from batch.engine.composite import parse_composite_request
 from batch.engine.envelope import BatchOptions
 from batch.models import BatchJob
 from batch.services import jobs
-from batch.services.batches import handler_for, run_sync_batch
+from batch.services.batches import handler_for, run_sync_batch, run_sync_composite
 from bigledger.api.permissions import REQUIRES_PERMISSIONS, view_permission
 from bigledger.errors import RequestError
 
@@ -44,6 +46,27 @@ class BatchView(APIView):
             return Response(job_accepted_response(job), status=202)
         job, outcome = run_sync_batch(
             company=company, user=user, entity=entity, request=batch_request
+        )
+        return Response(batch_response(job, outcome))
+
+
+class CompositeBatchView(APIView):
+    """POST /v1/batch: operations of several entities, naming each other with $ref."""
+
+    @openapi.composite_post_schema
+    @closes_body
+    @idempotent
+    @rate_limited(operation_count)
+    def post(self, request):
+        composite = parse_composite_request(read_json_body(request))
+        if composite.options.run_async:
+            raise RequestError(
+                RequestCode.INVALID_REQUEST,
+                "options.async is not taken by POST /v1/batch yet; send at most "
+                f"{settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS} operations at a time.",
+            )
+        job, outcome = run_sync_composite(
+            company=request.auth.company, user=request.user, request=composite
         )
         return Response(batch_response(job, outcome))
 

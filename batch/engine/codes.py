@@ -33,6 +33,7 @@ class ErrorCode(StrEnum):
     SYSTEM_ERROR = "SYSTEM_ERROR"
     ROLLED_BACK = "ROLLED_BACK"
     SKIPPED = "SKIPPED"
+    DEPENDENCY_FAILED = "DEPENDENCY_FAILED"
 
 
 class FieldCode(StrEnum):

@@ -1,8 +1,10 @@
 """Sync batches: an entity's handler found, the batch run now, and its record kept."""
 
+from django.conf import settings
 from django.db import transaction
 
 from batch.engine.codes import RequestCode
+from batch.engine.composite import COMPOSITE, CompositeOutcome, CompositeRequest, run_composite
 from batch.engine.envelope import BatchRequest
 from batch.engine.executor import BatchOutcome, run_batch
 from batch.engine.handlers import Handler, get_handler
@@ -40,17 +42,36 @@ def run_sync_batch(
     check_sync_size(handler, request)
     handler.check_options(request.options)
     with transaction.atomic():  # the records and the batch's own record commit together
-        return _run_and_record(company, user, entity, handler, request, source)
+        outcome = run_batch(
+            handler_class=handler,
+            company=company,
+            user=user,
+            operations=request.operations,
+            options=request.options,
+        )
+        return record_sync_batch(company, user, entity, outcome, source), outcome
 
 
-def _run_and_record(company, user, entity, handler, request, source):
-    outcome = run_batch(
-        handler_class=handler,
-        company=company,
-        user=user,
-        operations=request.operations,
-        options=request.options,
-    )
+def run_sync_composite(
+    *, company: Company, user, request: CompositeRequest
+) -> tuple[BatchJob, CompositeOutcome]:
+    """Process a migration of several entities now (POST /v1/batch) and keep its record."""
+    size, limit = len(request.steps), settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS
+    if size > limit:
+        raise RequestError(
+            RequestCode.BATCH_TOO_LARGE,
+            f"A batch of several entities takes at most {limit} operations; this one has "
+            f"{size}. Send it with options.async=true.",
+            details=[{"field": "operations", "max": limit, "received": size}],
+        )
+    with transaction.atomic():
+        outcome = run_composite(company=company, user=user, request=request)
+        return record_sync_batch(company, user, COMPOSITE, outcome, "api"), outcome
+
+
+def record_sync_batch(company, user, entity: str, outcome, source: str) -> BatchJob:
+    """The batch's own record (a batch_ id), with its results, for lists, metrics and
+    GET /v1/batch/jobs/{batchId}/results."""
     counts = outcome.counts
     job = BatchJob.objects.create(
         company=company,
@@ -59,7 +80,7 @@ def _run_and_record(company, user, entity, handler, request, source):
         mode=JobMode.SYNC,
         source=source,
         status=JobStatus.ROLLED_BACK if outcome.rolled_back else JobStatus.COMPLETED,
-        options=request.options.as_json(),
+        options=outcome.options.as_json(),
         created_by=user,
         total_records=counts["totalRecords"],
         processed_records=counts["processedRecords"],
@@ -86,4 +107,4 @@ def _run_and_record(company, user, entity, handler, request, source):
         failed_records=counts["failedRecords"],
         completed_at=outcome.completed_at,
     )
-    return job, outcome
+    return job

@@ -59,6 +59,20 @@ batch_post_schema = extend_schema(
         **_errors(400, 401, 404, 409, 413, 415, 422, 429),
     },
 )
+composite_post_schema = extend_schema(
+    operation_id="batch_composite",
+    summary="Process operations of several entities that refer to each other",
+    description='Each operation names its `entity`; `"$ref:<referenceId>"` stands for the id '
+    "of what another operation of the request creates; operations sharing a `group` succeed "
+    "together or not at all (docs/api.md, Migrations in one request).",
+    tags=["batch"],
+    parameters=_BATCH_POST_HEADERS,
+    request={"application/json": ref("CompositeBatchRequest")},
+    responses={
+        200: OpenApiResponse(ref("CompositeBatchResult"), description="A processed batch."),
+        **_errors(400, 401, 409, 413, 415, 422, 429),
+    },
+)
 job_list_schema = extend_schema(
     operation_id="batch_jobs_list",
     summary="The company's jobs and sync batches",

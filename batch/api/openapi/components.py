@@ -21,6 +21,7 @@ from batch.api.openapi.blocks import (
 from batch.api.openapi.fields import data_schema
 from batch.api.ratelimit import RATE_LIMITED
 from batch.engine.codes import ErrorCode, FieldCode, RequestCode, Status
+from batch.engine.composite import ENTITY_ORDER
 from batch.engine.countries import COUNTRY_CODES
 from batch.engine.envelope import MATCH_ON, MAX_MATCH_ON, OPTION_DEFAULTS
 from batch.engine.handlers import Handler
@@ -99,7 +100,78 @@ def entity_components(handler: type[Handler]) -> dict[str, dict]:
     return components
 
 
+# Several entities (POST /v1/batch) -------------------------------------------------------------
+
+
+def composite_components() -> dict[str, dict]:
+    operation = object_schema(
+        {
+            "entity": {"type": "string", "enum": list(ENTITY_ORDER)},
+            "operation": {"type": "string", "enum": ["create", "update", "upsert", "delete"]},
+            "referenceId": {
+                "type": "string",
+                "nullable": True,
+                "description": "Your id for the operation; other operations name what it "
+                'creates as "$ref:<referenceId>".',
+            },
+            "group": {
+                "oneOf": [{"type": "string", "minLength": 1}, {"type": "integer"}],
+                "description": "Operations sharing a group succeed together or not at all.",
+            },
+            "data": {
+                **OBJECT,
+                "description": "The entity's data for the operation (as in "
+                "POST /v1/batch/{entity}); any id of another record may be "
+                '"$ref:<referenceId>".',
+            },
+        },
+        required=("entity", "operation", "data"),
+        additionalProperties=False,
+    )
+    limit = settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS
+    return {
+        "CompositeOperation": operation,
+        "CompositeBatchRequest": object_schema(
+            {
+                "operations": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": limit,
+                    "items": ref("CompositeOperation"),
+                },
+                "options": ref("BatchOptions"),
+            },
+            required=("operations",),
+            additionalProperties=False,
+        ),
+        "CompositeRecordResult": {
+            "allOf": [ref("RecordResult"), object_schema({"entity": STRING}, required=("entity",))]
+        },
+    }
+
+
 # Shared ----------------------------------------------------------------------------------------
+
+
+def _batch_result(record: str, summary: dict) -> dict:
+    return _envelope(
+        object_schema(
+            {
+                "batchId": STRING,
+                "status": ref("RecordStatus"),
+                **{
+                    f"{kind}Records": INTEGER
+                    for kind in ("total", "processed", "successful", "failed", "skipped")
+                },
+                "results": {"type": "array", "items": ref(record)},
+                "summary": object_schema({**summary, "validated": INTEGER}),
+                "options": ref("BatchOptions"),
+                "executionTime": NUMBER,
+                "startedAt": DATETIME,
+                "completedAt": DATETIME,
+            }
+        )
+    )
 
 
 def _envelope(data: dict, **extra) -> dict:
@@ -176,24 +248,9 @@ def shared_components() -> dict[str, dict]:
             },
             required=("index", "referenceId", "operation", "success", "status"),
         ),
-        "BatchResult": _envelope(
-            object_schema(
-                {
-                    "batchId": STRING,
-                    "status": ref("RecordStatus"),
-                    **{
-                        f"{kind}Records": INTEGER
-                        for kind in ("total", "processed", "successful", "failed", "skipped")
-                    },
-                    "results": {"type": "array", "items": ref("RecordResult")},
-                    "summary": object_schema({**summary, "validated": INTEGER}),
-                    "options": ref("BatchOptions"),
-                    "executionTime": NUMBER,
-                    "startedAt": DATETIME,
-                    "completedAt": DATETIME,
-                }
-            )
-        ),
+        "BatchResult": _batch_result("RecordResult", summary),
+        "CompositeBatchResult": _batch_result("CompositeRecordResult", summary),
+        **composite_components(),
         "JobAccepted": _envelope(
             object_schema(
                 {
