@@ -109,7 +109,8 @@ class Operation:
     """One requested operation, as sent. `problems` (batch.engine.fields.Detail) are what is
     wrong with it before its data is parsed, reported as its VALIDATION_ERROR: a referenceId
     that is not valid Unicode, or, from a file, lines of one document that disagree. From a
-    file, `line_rows` are the spreadsheet rows of a document's lines."""
+    file, `line_rows` are the spreadsheet rows of a document's lines; from a workbook of
+    several sheets, `sheet` is the sheet (or CSV of a zip) the operation was read from."""
 
     index: int
     operation: str
@@ -119,6 +120,7 @@ class Operation:
     original: dict = field(default_factory=dict)
     line_rows: list[int] = field(default_factory=list)
     problems: list = field(default_factory=list)
+    sheet: str | None = None
 
     def row_for(self, field_path: str | None) -> int:
         """The row an error on `field_path` belongs to: a line's own row for

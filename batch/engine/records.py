@@ -126,6 +126,8 @@ class Record:
                 "rowNumber": self.op.row_for(self.error.located_field),
                 "originalData": self.op.original,
             }
+            if self.op.sheet is not None:  # read from a workbook of several sheets
+                error["context"]["sheet"] = self.op.sheet
             body["error"] = displayable(error)
         if self.warnings:
             body["warnings"] = [warning.as_json() for warning in self.warnings]
