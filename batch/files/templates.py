@@ -205,7 +205,7 @@ def excel_template(handler: type[Handler], lists: Lists | None = None) -> bytes:
     hidden = workbook.create_sheet(LISTS_SHEET)
     hidden.sheet_state = "hidden"
     named_lists = _write_lists(workbook, hidden, columns, lists or {})
-    _write_data_sheet(data, layout, columns, named_lists)
+    write_data_sheet(data, layout, columns, named_lists)
     _write_instructions(instructions, layout, columns, named_lists)
     workbook.active = workbook.index(data)
     out = io.BytesIO()
@@ -219,7 +219,7 @@ def _write_lists(workbook: Workbook, sheet: Worksheet, columns, lists: Lists) ->
     named: dict[str, str] = {}
     by_values: dict[tuple, str] = {}
     for column in columns:
-        values = _list_values(column, lists)
+        values = list_values(column, lists)
         if not values:
             continue
         key = tuple(values)
@@ -239,7 +239,9 @@ def _write_lists(workbook: Workbook, sheet: Worksheet, columns, lists: Lists) ->
     return named
 
 
-def _list_values(column: Column, lists: Lists) -> list[str]:
+def list_values(column: Column, lists: Lists) -> list[str]:
+    """The values of a column's dropdown: the company's codes for a reference, the choices
+    of an enumeration; none for other columns."""
     if column.computed:
         return []
     if column.kind == REFERENCE:
@@ -249,7 +251,10 @@ def _list_values(column: Column, lists: Lists) -> list[str]:
     return []
 
 
-def _write_data_sheet(sheet: Worksheet, layout: Layout, columns, named_lists) -> None:
+def write_data_sheet(sheet: Worksheet, layout: Layout, columns, named_lists) -> None:
+    """A data sheet: headers with comments, formats, validations and calculated columns.
+    `named_lists` gives a column its dropdown: {column name: a defined name or a range}
+    (the migration workbook's sheets share one Lists sheet and point at each other)."""
     letters = {column.name: get_column_letter(i) for i, column in enumerate(columns, start=1)}
     for position, column in enumerate(columns, start=1):
         letter = letters[column.name]
