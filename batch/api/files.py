@@ -65,7 +65,8 @@ def upload_guard(post):
     @functools.wraps(post)
     def wrapper(view, request, *args, **kwargs):
         try:
-            handler_for(kwargs["entity"])
+            if "entity" in kwargs:  # a migration file names no entity in its URL
+                handler_for(kwargs["entity"])
             check_upload_headers(request)
             parse_form(request)
         except RequestError as exc:
@@ -222,6 +223,71 @@ class ExcelImportView(FileImportView):
         return self.run_import(request, entity)
 
 
+def opened_migration(request, kind: str):
+    """The upload's operations, read by batch.imports.open_migration once per request."""
+    return once_per_request(
+        request,
+        "_batch_migration",
+        lambda: imports.open_migration(read_upload(request).file, kind),
+    )
+
+
+def migration_count(kind: str) -> Callable:
+    """For @rate_limited: how many operations a migration file holds (it is read whole:
+    its sync limit is BATCH_COMPOSITE_SYNC_MAX_OPERATIONS). A file the view will refuse
+    counts as none: the view answers it."""
+
+    def count(request) -> int:
+        try:
+            return len(opened_migration(request, kind))
+        except RequestError:
+            return 0
+
+    return count
+
+
+class MigrationImportView(APIView):
+    """POST /v1/batch/import-csv (a zip of <entity>.csv) | import-excel (a workbook of one
+    sheet per entity): the whole file as one request of several entities (POST /v1/batch).
+    Each error's context names its sheet beside its rowNumber."""
+
+    parser_classes = [MultiPartParser]
+    kind: ClassVar[str]
+
+    def run_import(self, request) -> Response:
+        upload = read_upload(request)
+        outcome = imports.import_migration(
+            company=request.auth.company,
+            user=request.user,
+            migration=opened_migration(request, self.kind),
+            mapping=upload.mapping,
+            options=upload.options,
+        )
+        return Response(batch_response(outcome.job, outcome.outcome))
+
+
+class MigrationCsvImportView(MigrationImportView):
+    kind = imports.CSV
+
+    @openapi.migration_import_csv_schema
+    @upload_guard
+    @idempotent
+    @rate_limited(migration_count(imports.CSV))
+    def post(self, request):
+        return self.run_import(request)
+
+
+class MigrationExcelImportView(MigrationImportView):
+    kind = imports.XLSX
+
+    @openapi.migration_import_excel_schema
+    @upload_guard
+    @idempotent
+    @rate_limited(migration_count(imports.XLSX))
+    def post(self, request):
+        return self.run_import(request)
+
+
 def attachment(content: bytes | str, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(content, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -252,3 +318,13 @@ class ExcelTemplateView(TemplateView):
     def get(self, request, entity: str):
         content = imports.excel_template_for(company=request.auth.company, entity=entity)
         return attachment(content, XLSX_CONTENT_TYPE, f"{entity}-template.xlsx")
+
+
+class MigrationTemplateView(TemplateView):
+    """GET /v1/batch/templates/excel/migration: one sheet per entity, in the order a
+    migration runs, whose reference columns offer what the other sheets hold."""
+
+    @openapi.migration_template_schema
+    def get(self, request):
+        content = imports.migration_template_for(company=request.auth.company)
+        return attachment(content, XLSX_CONTENT_TYPE, "migration-template.xlsx")

@@ -19,6 +19,22 @@ urlpatterns = [
         name="webhook-deliveries",
     ),
     path("batch/metrics", views.MetricsView.as_view(), name="batch-metrics"),
+    # A migration file (several entities) before the per-entity file paths it resembles.
+    path(
+        "batch/import-csv",
+        file_views.MigrationCsvImportView.as_view(),
+        name="batch-migration-import-csv",
+    ),
+    path(
+        "batch/import-excel",
+        file_views.MigrationExcelImportView.as_view(),
+        name="batch-migration-import-excel",
+    ),
+    path(
+        "batch/templates/excel/migration",
+        file_views.MigrationTemplateView.as_view(),
+        name="batch-migration-template",
+    ),
     path(
         "batch/<slug:entity>/import-csv",
         file_views.CsvImportView.as_view(),

@@ -14,15 +14,18 @@ from typing import BinaryIO
 from django.conf import settings
 
 from batch.engine.codes import RequestCode
+from batch.engine.composite import CompositeRequest, parse_composite_request
 from batch.engine.envelope import BatchOptions, BatchRequest, Operation, parse_operations
 from batch.engine.executor import BatchOutcome
 from batch.engine.handlers import Handler
 from batch.files.mapping import FileChunk, parse_mapping, read_operations
 from batch.files.readers import CsvRows, XlsxRows, open_csv, open_xlsx
+from batch.files.sheets import Migration, read_migration, workbook_sheets, zip_sheets
 from batch.files.templates import TEMPLATE_LIST_LIMIT, Lists, csv_template, excel_template
+from batch.files.workbook import SHEETS, migration_workbook
 from batch.jobs.submit import submit_job_from_chunks
 from batch.models import BatchJob
-from batch.services.batches import handler_for, run_sync_batch
+from batch.services.batches import handler_for, run_sync_batch, run_sync_composite
 from bigledger.errors import RequestError
 from bigledger.models import Company
 
@@ -131,6 +134,73 @@ def file_operations(chunk: FileChunk, seen: dict[str, int]) -> list[Operation]:
     return operations
 
 
+# The migration workbook: several entities in one file ---------------------------------------
+
+
+def open_migration(file: BinaryIO, kind: str) -> Migration:
+    """The operations of an uploaded migration file: an .xlsx of one sheet per entity
+    (`kind` "xlsx") or a zip of <entity>.csv files ("csv"). More than a sync request of
+    several entities takes (BATCH_COMPOSITE_SYNC_MAX_OPERATIONS) is BATCH_TOO_LARGE, found
+    without reading further."""
+    max_rows = settings.BATCH_FILE_MAX_ROWS
+    if kind == CSV:
+        sheets = zip_sheets(file, max_rows=max_rows)
+    elif kind == XLSX:
+        sheets = workbook_sheets(file, max_rows=max_rows)
+    else:
+        raise ValueError(f"kind must be {CSV!r} or {XLSX!r}, not {kind!r}")
+    return read_migration(sheets, limit=settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS)
+
+
+def import_migration(
+    *,
+    company: Company,
+    user,
+    migration: Migration,
+    mapping: dict | str | None = None,
+    options: BatchOptions,
+) -> ImportOutcome:
+    """Run a migration file as one request of several entities (POST /v1/batch): entities
+    in dependency order, so a sheet names what an earlier sheet creates by its key; each
+    result's error names its sheet and row."""
+    if parse_mapping(mapping) is not None:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            "A file of several sheets takes no mapping: name each sheet's columns as the "
+            "migration template does.",
+            details=[{"field": "mapping", "message": "Not taken here."}],
+        )
+    if options.run_async:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            "options.async is not taken by a file of several sheets yet; send at most "
+            f"{settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS} operations at a time.",
+        )
+    job, outcome = run_sync_composite(
+        company=company, user=user, request=migration_request(migration, options)
+    )
+    return ImportOutcome(job, outcome)
+
+
+def migration_request(migration: Migration, options: BatchOptions) -> CompositeRequest:
+    """The composite request of a migration file, each operation keeping where it came
+    from: its sheet, its row, its lines' rows and what the file says is wrong with it."""
+    payload = {"operations": migration.operations, "options": options.as_json()}
+    request = parse_composite_request(payload)
+    origins = zip(
+        migration.sheets,
+        migration.row_numbers,
+        migration.line_rows,
+        migration.problems,
+        strict=True,
+    )
+    for step, (sheet, row_number, line_rows, problems) in zip(request.steps, origins, strict=True):
+        op = step.op
+        op.sheet, op.row_number, op.line_rows = sheet, row_number, line_rows
+        op.problems = [*op.problems, *problems]
+    return request
+
+
 # Templates ------------------------------------------------------------------------------------
 
 
@@ -151,3 +221,13 @@ def excel_template_for(*, company: Company, entity: str) -> bytes:
     """The .xlsx template of `entity`, its dropdowns filled with the company's own codes."""
     handler = handler_for(entity)
     return excel_template(handler, company_lists(handler=handler, company=company))
+
+
+def migration_template_for(*, company: Company) -> bytes:
+    """The migration workbook: a sheet per entity, in the order a migration runs, their
+    dropdowns filled with the company's own codes and with what the other sheets hold."""
+    handlers = [handler_for(entity) for entity in SHEETS]
+    lists = {
+        handler.entity: company_lists(handler=handler, company=company) for handler in handlers
+    }
+    return migration_workbook(handlers, lists)

@@ -199,6 +199,55 @@ excel_template_schema = extend_schema(
     },
 )
 
+_MIGRATION_FORM = object_schema(
+    {
+        "file": {"type": "string", "format": "binary", "description": "The file (required)."},
+        "options": {
+            "type": "string",
+            "description": "JSON of the batch options (continueOnError, validateOnly, "
+            "rollbackOnError, matchOn), for the whole file.",
+        },
+    },
+    required=("file",),
+)
+
+
+def _migration_import_schema(what: str) -> Any:
+    return extend_schema(
+        summary=f"Import a migration: {what}",
+        description="Every sheet named after an entity, read as that entity's own import "
+        "reads its file, runs as one request of several entities (POST /v1/batch): entities "
+        "in dependency order, so a sheet names what an earlier sheet creates by its number, "
+        "code or external id. Results name each operation's entity; an error's context "
+        "gives its sheet and its spreadsheet row (docs/api.md, The migration workbook).",
+        tags=["batch files"],
+        parameters=_BATCH_POST_HEADERS,
+        request={"multipart/form-data": _MIGRATION_FORM},
+        responses={
+            200: OpenApiResponse(ref("CompositeBatchResult"), description="A processed batch."),
+            **_errors(400, 401, 409, 413, 415, 422, 429),
+        },
+    )
+
+
+migration_import_csv_schema = _migration_import_schema("a zip of <entity>.csv files")
+migration_import_excel_schema = _migration_import_schema("a workbook of one sheet per entity")
+migration_template_schema = extend_schema(
+    operation_id="batch_template_excel_migration_retrieve",
+    summary="The migration workbook",
+    tags=["batch files"],
+    responses={
+        (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): (
+            OpenApiResponse(
+                {"type": "string", "format": "binary"},
+                description="Instructions, one sheet per entity in the order a migration "
+                "runs, dropdowns across sheets; uploads back as is.",
+            )
+        ),
+        **_errors(401),
+    },
+)
+
 
 # Webhooks ---------------------------------------------------------------------------------------
 
