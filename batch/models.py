@@ -120,6 +120,25 @@ class BatchChunk(models.Model):
         return f"{self.job} chunk {self.position}"
 
 
+class BatchReference(models.Model):
+    """What an operation of a composite job became, kept because a later chunk names it with
+    "$ref:" (batch.jobs.composite). Written in its chunk's transaction, so a resumed job
+    resolves its references as the first attempt would have."""
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="references")
+    index = models.PositiveIntegerField(help_text="The operation's position in the request.")
+    status = models.CharField(max_length=12)
+    public_id = models.CharField(max_length=40, blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "index"], name="batchreference_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} operations[{self.index}] {self.status} {self.public_id}"
+
+
 class WebhookEvent(models.TextChoices):
     JOB_COMPLETED = "batch.job.completed", "Job completed"
     JOB_FAILED = "batch.job.failed", "Job failed"

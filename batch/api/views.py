@@ -3,7 +3,6 @@
 import math
 from dataclasses import replace
 
-from django.conf import settings
 from django.http import StreamingHttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -59,15 +58,11 @@ class CompositeBatchView(APIView):
     @rate_limited(operation_count)
     def post(self, request):
         composite = parse_composite_request(read_json_body(request))
+        company, user = request.auth.company, request.user
         if composite.options.run_async:
-            raise RequestError(
-                RequestCode.INVALID_REQUEST,
-                "options.async is not taken by POST /v1/batch yet; send at most "
-                f"{settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS} operations at a time.",
-            )
-        job, outcome = run_sync_composite(
-            company=request.auth.company, user=request.user, request=composite
-        )
+            job = jobs.submit_composite_job(company=company, user=user, request=composite)
+            return Response(job_accepted_response(job), status=202)
+        job, outcome = run_sync_composite(company=company, user=user, request=composite)
         return Response(batch_response(job, outcome))
 
 

@@ -2,41 +2,26 @@
 request"): operations of several entities, each naming its `entity`, that name each other
 with "$ref:<referenceId>" wherever an id of another record is taken.
 
-The request becomes stages: each stage is one entity's operations whose references all point
-to earlier stages, run through that entity's handler as one batch (run_batch), so a stage
-costs the queries of one batch whatever its size. Without references, entities run in
-ENTITY_ORDER (accounts before the items that post to them, customers before their invoices,
-invoices before their payments), so a reference by number, code or external id to a record
-the request creates also works. Before a stage runs, each "$ref:x" becomes the public id of
-what operation x created; an operation whose dependency did not go in is skipped with
-DEPENDENCY_FAILED.
+This module reads the request into steps and their graph: what each step refers to, and its
+stage — the first turn of its entity, in rounds over ENTITY_ORDER, after everything it refers
+to. Without references, entities run in ENTITY_ORDER (accounts before the items that post to
+them, customers before their invoices, invoices before their payments), so a reference by
+number, code or external id to a record the request creates works too. batch.engine.stages
+runs the stages; `plan_chunks` cuts a large request into the chunks of an async job, each
+group whole and each chunk after what it refers to."""
 
-Everything runs in one transaction. Operations sharing a `group` succeed together: when one
-of a group fails, the transaction is undone and the request runs again without that group
-(its failures reported, the rest of it rolled_back); each run settles at least one group, so
-this ends. validateOnly runs the whole graph for real and undoes it, so later stages see
-what earlier ones would create; rollbackOnError undoes it when anything failed."""
-
-import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from django.db import transaction
-from django.utils import timezone
-
-from batch.engine.codes import ErrorCode, FieldCode, RequestCode, Status
+from batch.engine.codes import FieldCode, RequestCode
 from batch.engine.envelope import BatchOptions, Operation, parse_operations
-from batch.engine.executor import SKIPPED_MESSAGE, count, run_batch
 from batch.engine.fields import Detail
 from batch.engine.handlers import Handler, get_handler
-from batch.engine.records import SUCCESS, Record, RecordError
 from batch.engine.unicode import displayable
 from bigledger.errors import RequestError
-from bigledger.models import Company
 
 REF = "$ref:"
 COMPOSITE = "batch"  # the entity a composite batch is listed under (GET /v1/batch/jobs)
@@ -66,6 +51,14 @@ class Step:
     targets: dict[str, int] = field(default_factory=dict)  # referenceId -> step index
     stage: int = -1
     refused: Detail | None = None  # what makes it fail before any stage: a bad entity
+
+    @property
+    def index(self) -> int:
+        return self.op.index
+
+    @property
+    def rank(self) -> int:
+        return ENTITY_ORDER.index(self.entity) if self.refused is None else 0
 
     @property
     def depends_on(self) -> list[int]:
@@ -109,7 +102,7 @@ def parse_composite_request(payload: Any) -> CompositeRequest:
     for entity in request.entities:
         get_handler(entity).check_options(options)
     _link(steps)
-    _stage(steps)
+    stage_steps(steps)
     return request
 
 
@@ -154,21 +147,30 @@ def _refs(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
 
 
 def _link(steps: list[Step]) -> None:
-    by_reference = {step.op.reference_id: i for i, step in enumerate(steps) if step.op.reference_id}
+    by_reference = {step.op.reference_id: step.index for step in steps if step.op.reference_id}
     for step in steps:
         for _, reference_id in step.refs:
             if reference_id in by_reference:
                 step.targets[reference_id] = by_reference[reference_id]
 
 
-def _stage(steps: list[Step]) -> None:
-    """Each step's stage: the first turn of its entity, in rounds over ENTITY_ORDER, after
-    every stage it depends on. Refuses a cycle, naming the referenceIds that make it."""
+def first_turn(rank: int, after: int) -> int:
+    """The first stage of an entity of `rank` after stage `after`: stages go round
+    ENTITY_ORDER, one entity each."""
     width = len(ENTITY_ORDER)
+    turn = (after - rank) // width + 1 if after >= rank else 0
+    return turn * width + rank
+
+
+def stage_steps(steps: list[Step]) -> None:
+    """Each step's stage: the first turn of its entity after every stage it depends on (a
+    step outside `steps`, done in an earlier chunk, counts as before everything). Refuses a
+    cycle, naming the referenceIds that make it."""
+    by_index = {step.index: step for step in steps}
     state: dict[int, str] = {}  # "open" while its dependencies are staged, then "done"
 
     def visit(start: int) -> None:
-        stack = [(start, iter(steps[start].depends_on))]
+        stack = [(start, iter(by_index[start].depends_on))]
         state[start] = "open"
         while stack:
             index, pending = stack[-1]
@@ -176,232 +178,121 @@ def _stage(steps: list[Step]) -> None:
             if target is None:
                 stack.pop()
                 state[index] = "done"
-                step = steps[index]
-                after = max((steps[t].stage for t in step.depends_on), default=-1)
-                rank = ENTITY_ORDER.index(step.entity) if step.refused is None else 0
-                turn = max(0, (after - rank) // width + 1) if after >= rank else 0
-                step.stage = turn * width + rank
+                step = by_index[index]
+                after = max(
+                    (by_index[t].stage for t in step.depends_on if t in by_index), default=-1
+                )
+                step.stage = first_turn(step.rank, after)
+            elif target not in by_index:
+                continue
             elif state.get(target) == "open":
                 cycle = [i for i, _ in stack[[i for i, _ in stack].index(target) :]]
-                _refuse_cycle(steps, cycle)
+                _refuse_cycle(by_index, cycle)
             elif target not in state:
                 state[target] = "open"
-                stack.append((target, iter(steps[target].depends_on)))
+                stack.append((target, iter(by_index[target].depends_on)))
 
-    for index in range(len(steps)):
-        if index not in state:
-            visit(index)
+    for step in steps:
+        if step.index not in state:
+            visit(step.index)
 
 
-def _refuse_cycle(steps: list[Step], cycle: list[int]) -> None:
-    names = [str(steps[i].op.reference_id) for i in cycle]
+def _refuse_cycle(by_index: dict[int, Step], cycle: list[int]) -> None:
+    names = [str(by_index[i].op.reference_id) for i in cycle]
     raise RequestError(
         RequestCode.INVALID_REQUEST,
         f"The operations refer to each other in a cycle: {' → '.join([*names, names[0]])}.",
         details=[
-            {"field": f"operations[{i}].referenceId", "referenceId": steps[i].op.reference_id}
+            {"field": f"operations[{i}].referenceId", "referenceId": by_index[i].op.reference_id}
             for i in cycle
         ],
     )
 
 
-# Running -------------------------------------------------------------------------------------
+# Async jobs: chunks and their stored form ----------------------------------------------------
 
 
-@dataclass
-class CompositeOutcome:
-    steps: list[Step]
-    records: list[Record]  # one per step, in request order
-    options: BatchOptions
-    started_at: datetime
-    completed_at: datetime
-    execution_time: float
-    rolled_back: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def status(self) -> Status:
-        return Status.ROLLED_BACK if self.rolled_back else Status.COMPLETED
-
-    @cached_property
-    def results(self) -> list[dict]:
-        return [
-            {"index": r.op.index, "entity": s.entity, **r.result_json()}
-            for s, r in zip(self.steps, self.records, strict=True)
-        ]
-
-
-class _Undo(Exception):
-    def __init__(self, *, again: bool = False, rolled_back: bool = False):
-        super().__init__()
-        self.again = again
-        self.rolled_back = rolled_back
-
-
-def run_composite(*, company: Company, user, request: CompositeRequest) -> CompositeOutcome:
-    started_at, clock = timezone.now(), time.perf_counter()
-    steps, options = request.steps, request.options
-    settled: dict[int, Record] = {
-        i: _refused(step) for i, step in enumerate(steps) if step.refused is not None
+def plan_chunks(steps: list[Step], capacity: int) -> list[list[Step]]:
+    """The steps cut into chunks of at most `capacity`, in an order where every chunk comes
+    after the chunks it refers to. A group is never cut: its steps are one unit, placed at
+    the latest stage any of them needs; units are packed in stage order. A group larger than
+    `capacity`, or groups that refer to each other both ways, are refused."""
+    unit_of = {
+        step.index: (("group", step.group) if step.group else ("step", step.index))
+        for step in steps
     }
-    groups = {step.group for step in steps if step.group is not None}
-    rolled_back = False
-    for _ in range(len(groups) + 1):  # each rerun settles at least one group
-        try:
-            with transaction.atomic():
-                records = _run_stages(company, user, steps, options, settled)
-                failed = _failed_groups(steps, records, settled)
-                if failed:
-                    _settle_groups(steps, records, failed, settled)
-                    raise _Undo(again=True)
-                _conclude(records, options)
-        except _Undo as undo:
-            if undo.again:
+    units: dict[tuple, list[Step]] = defaultdict(list)
+    for step in steps:
+        units[unit_of[step.index]].append(step)
+    for key, members in units.items():
+        if len(members) > capacity:
+            raise RequestError(
+                RequestCode.INVALID_REQUEST,
+                f"Group '{key[1]}' has {len(members)} operations; a group takes at most "
+                f"{capacity}.",
+            )
+    stage = _unit_stages(units, unit_of)
+    order = sorted(units, key=lambda key: (stage[key], units[key][0].index))
+    chunks: list[list[Step]] = [[]]
+    for key in order:
+        if len(chunks[-1]) + len(units[key]) > capacity:
+            chunks.append([])
+        chunks[-1].extend(units[key])
+    return [sorted(chunk, key=lambda step: step.index) for chunk in chunks if chunk]
+
+
+def _unit_stages(units: dict[tuple, list[Step]], unit_of: dict[int, tuple]) -> dict[tuple, int]:
+    """Each unit's stage: the latest first turn any member's entity has after every unit
+    the unit refers to."""
+    needs = {
+        key: {unit_of[t] for step in members for t in step.depends_on} - {key}
+        for key, members in units.items()
+    }
+    stage: dict[tuple, int] = {}
+    visiting: set[tuple] = set()
+    for start in units:
+        stack = [start]
+        while stack:
+            key = stack[-1]
+            if key in stage:
+                stack.pop()
                 continue
-            rolled_back = undo.rolled_back
-        break
-    ordered = [records[i] for i in range(len(steps))]
-    return CompositeOutcome(
-        steps=steps,
-        records=ordered,
-        options=options,
-        started_at=started_at,
-        completed_at=timezone.now(),
-        execution_time=round(time.perf_counter() - clock, 4),
-        rolled_back=rolled_back,
-        counts=count(ordered),
+            waiting = [other for other in needs[key] if other not in stage]
+            if waiting:
+                if any(other in visiting for other in waiting):
+                    names = sorted(str(other[1]) for other in [key, *waiting])
+                    raise RequestError(
+                        RequestCode.INVALID_REQUEST,
+                        f"Groups refer to each other both ways: {', '.join(names)}.",
+                    )
+                visiting.add(key)
+                stack.extend(waiting)
+                continue
+            after = max((stage[other] for other in needs[key]), default=-1)
+            stage[key] = max(first_turn(step.rank, after) for step in units[key])
+            visiting.discard(key)
+            stack.pop()
+    return stage
+
+
+def step_json(step: Step) -> dict:
+    """What a job chunk stores of a step, beside the operation (batch.jobs.codec)."""
+    body: dict[str, Any] = {"entity": step.entity, "targets": step.targets}
+    if step.group is not None:
+        body["group"] = step.group
+    if step.refused is not None:
+        body["refused"] = step.refused.as_json()
+    return body
+
+
+def step_from_json(op: Operation, raw: dict) -> Step:
+    refused = raw.get("refused")
+    step = Step(
+        op=op,
+        entity=raw["entity"],
+        group=raw.get("group"),
+        refs=list(_refs(op.data)),
+        targets=raw.get("targets", {}),
+        refused=Detail(**refused) if refused else None,
     )
-
-
-def _run_stages(company, user, steps, options, settled) -> dict[int, Record]:
-    """One run of every stage in order; returns every step's record, settled ones included."""
-    records: dict[int, Record] = dict(settled)
-    stages: dict[int, list[int]] = defaultdict(list)
-    for index, step in enumerate(steps):
-        if index not in settled:
-            stages[step.stage].append(index)
-    stage_options = replace(options, validate_only=False, rollback_on_error=False, run_async=False)
-    stopped = False
-    for stage in sorted(stages):
-        indices = stages[stage]
-        if stopped:  # continueOnError=false: nothing after the first failure is processed
-            for index in indices:
-                records[index] = _skipped(steps[index].op, ErrorCode.SKIPPED, SKIPPED_MESSAGE)
-            continue
-        ready = []
-        for index in indices:
-            blocked = _blocking(steps[index], records)
-            if blocked is None:
-                ready.append(index)
-            else:
-                records[index] = blocked
-        if ready:
-            outcome = run_batch(
-                handler_class=steps[ready[0]].handler,
-                company=company,
-                user=user,
-                operations=[_resolved(steps[i], records) for i in ready],
-                options=stage_options,
-            )
-            records.update(zip(ready, outcome.records, strict=True))
-        if not options.continue_on_error and any(records[i].status not in SUCCESS for i in indices):
-            stopped = True
-    return records
-
-
-def _blocking(step: Step, records: dict[int, Record]) -> Record | None:
-    """A failed or skipped record for `step` when something it refers to is missing or did
-    not go in; None when it may run."""
-    for path, reference_id in step.refs:
-        target = step.targets.get(reference_id)
-        if target is None:
-            message = f"No operation of this request has referenceId '{reference_id}'."
-            record = Record(step.op)
-            record.fail(
-                ErrorCode.REFERENCE_ERROR,
-                message,
-                field=path,
-                details=[Detail(path, message, FieldCode.NOT_FOUND)],
-            )
-            return record
-        if records[target].status not in SUCCESS or "id" not in (records[target].data or {}):
-            message = (
-                f"Not processed: it refers to '{reference_id}' (operations[{target}]), "
-                "which did not go in."
-            )
-            return _skipped(step.op, ErrorCode.DEPENDENCY_FAILED, message, field=path)
-    return None
-
-
-def _resolved(step: Step, records: dict[int, Record]) -> Operation:
-    """The step's operation with each "$ref:x" replaced by the id of what x created."""
-    ids = {
-        reference_id: records[target].data["id"] for reference_id, target in step.targets.items()
-    }
-    return replace(step.op, data=_substitute(step.op.data, ids))
-
-
-def _substitute(value: Any, ids: dict[str, str]) -> Any:
-    if isinstance(value, str) and value.startswith(REF):
-        return ids.get(value[len(REF) :], value)
-    if isinstance(value, dict):
-        return {key: _substitute(item, ids) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_substitute(item, ids) for item in value]
-    return value
-
-
-def _failed_groups(steps: list[Step], records: dict[int, Record], settled) -> set[str]:
-    """The groups of this run with a member that did not go in (settled ones are done)."""
-    return {
-        step.group
-        for index, step in enumerate(steps)
-        if step.group is not None and index not in settled and records[index].status not in SUCCESS
-    }
-
-
-def _settle_groups(steps, records, failed: set[str], settled: dict[int, Record]) -> None:
-    """The failed groups' outcomes, final: what failed keeps its error, the rest of the group
-    is rolled back."""
-    for index, step in enumerate(steps):
-        if step.group not in failed:
-            continue
-        record = records[index]
-        if record.status in SUCCESS:
-            record = Record(step.op)
-            record.status = Status.ROLLED_BACK
-            record.error = RecordError(
-                ErrorCode.ROLLED_BACK,
-                f"Rolled back because another operation of group '{step.group}' failed.",
-            )
-        settled[index] = record
-
-
-def _conclude(records: dict[int, Record], options: BatchOptions) -> None:
-    """Undo everything when nothing may persist: validateOnly, or rollbackOnError after a
-    failure."""
-    passed = [record for record in records.values() if record.status in SUCCESS]
-    if options.validate_only:
-        for record in passed:
-            record.status, record.data = Status.VALIDATED, None
-        raise _Undo()
-    if options.rollback_on_error and len(passed) < len(records):
-        for record in passed:
-            record.status, record.data = Status.ROLLED_BACK, None
-            record.error = RecordError(
-                ErrorCode.ROLLED_BACK, "Rolled back because another record failed."
-            )
-        raise _Undo(rolled_back=True)
-
-
-def _refused(step: Step) -> Record:
-    record = Record(step.op)
-    record.fail_fields([step.refused])
-    return record
-
-
-def _skipped(op: Operation, code: ErrorCode, message: str, field: str | None = None) -> Record:
-    record = Record(op)
-    record.status = Status.SKIPPED
-    record.error = RecordError(code, message, field=field)
-    return record
+    return step

@@ -21,11 +21,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from batch.engine.codes import ErrorCode, Status
-from batch.engine.envelope import BatchOptions, Operation
+from batch.engine.composite import COMPOSITE
+from batch.engine.envelope import BatchOptions
 from batch.engine.executor import SKIPPED_MESSAGE, count_results, run_batch
 from batch.engine.handlers import Handler, get_handler
-from batch.engine.records import Record, RecordError
+from batch.engine.records import SUCCESS, Record, RecordError, RecordWarning
 from batch.jobs.codec import dumps, loads, operation_from_json
+from batch.jobs.composite import CompositeChunks
 from batch.jobs.liveness import is_postgres, release_liveness_lock, take_liveness_lock
 from batch.jobs.sweep import processing_count, start_queued_jobs
 from batch.models import FINISHED, BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
@@ -79,19 +81,56 @@ def claim(job_pk: int) -> BatchJob | None:
 # Processing ---------------------------------------------------------------------------------
 
 
+class EntityChunks:
+    """Runs the chunks of a job of one entity through its handler."""
+
+    def __init__(self, job: BatchJob, handler: type[Handler], options: BatchOptions):
+        self.job, self.handler, self.options = job, handler, options
+
+    def refresh_statistics(self, done: int) -> None:
+        if done & (done - 1) == 0:  # after 1, 2, 4, 8 … chunks
+            refresh_statistics(self.handler.model)
+
+    def run(self, raw: list[dict], *, failed_so_far: bool = False) -> tuple[list[dict], bool]:
+        """The chunk's results, and whether it failed. After a failure in a rollbackOnError
+        job, the rest is only validated: it will be undone, but each record is told."""
+        options = replace(self.options, validate_only=self.options.validate_only or failed_so_far)
+        outcome = run_batch(
+            handler_class=self.handler,
+            company=self.job.company,
+            user=self.job.created_by,
+            operations=[operation_from_json(body) for body in raw],
+            options=options,
+        )
+        failed = outcome.rolled_back or any(
+            record.status == Status.FAILED for record in outcome.records
+        )
+        return outcome.results, failed
+
+
+def chunk_runner(job: BatchJob, options: BatchOptions):
+    if job.entity == COMPOSITE:
+        return CompositeChunks(job, options)
+    handler = get_handler(job.entity)
+    if handler is None:
+        raise LookupError(f"no batch handler for {job.entity!r}")
+    return EntityChunks(job, handler, options)
+
+
 def process_job(job_pk: int) -> None:
     job = claim(job_pk)
     if job is None:
         return
     try:
-        handler = get_handler(job.entity)
-        if handler is None:
-            raise LookupError(f"no batch handler for {job.entity!r}")
         options = BatchOptions.from_json(job.options)
-        if options.rollback_on_error:
-            _process_as_one_transaction(job, handler, options)
+        runner = chunk_runner(job, options)
+        # A composite job's later chunks must see what earlier ones would create, so even
+        # validateOnly writes, in one transaction it then undoes.
+        whole = options.validate_only and job.entity == COMPOSITE
+        if options.rollback_on_error or whole:
+            _process_as_one_transaction(job, runner, options)
         else:
-            _process_in_chunks(job, handler, options)
+            _process_in_chunks(job, runner, options)
     except LeaseLost:
         logger.warning("job %s was taken over by another worker", job.public_id)
     except Exception as error:
@@ -113,11 +152,10 @@ def _pending_chunk_ids(job: BatchJob) -> list[int]:
     )
 
 
-def _process_in_chunks(job: BatchJob, handler: type[Handler], options: BatchOptions) -> None:
+def _process_in_chunks(job: BatchJob, runner, options: BatchOptions) -> None:
     stopped = not options.continue_on_error and job.failed_records > 0
     for done, chunk_pk in enumerate(_pending_chunk_ids(job), start=1):
-        if done & (done - 1) == 0:  # after 1, 2, 4, 8 … chunks
-            refresh_statistics(handler.model)
+        runner.refresh_statistics(done)
         if BatchJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
             _cancel_rest(job)
             return
@@ -125,18 +163,8 @@ def _process_in_chunks(job: BatchJob, handler: type[Handler], options: BatchOpti
             chunk = BatchChunk.objects.select_for_update().get(pk=chunk_pk)
             if chunk.status == ChunkStatus.DONE:
                 continue  # a redelivered chunk: its work is already committed
-            operations = [operation_from_json(raw) for raw in loads(chunk.operations)]
-            if stopped:
-                results = _not_processed(operations, SKIPPED_MESSAGE)
-            else:
-                outcome = run_batch(
-                    handler_class=handler,
-                    company=job.company,
-                    user=job.created_by,
-                    operations=operations,
-                    options=options,
-                )
-                results = outcome.results
+            raw = loads(chunk.operations)
+            results = _not_processed(raw, SKIPPED_MESSAGE) if stopped else runner.run(raw)[0]
             _commit_chunk(job, chunk, results)
             if not options.continue_on_error and chunk.failed_records:
                 stopped = True
@@ -155,9 +183,10 @@ def refresh_statistics(model) -> None:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
-def _process_as_one_transaction(job, handler, options) -> None:
-    """rollbackOnError: every chunk in one transaction; any failure undoes them all, and
-    every record is still validated so the caller sees all failures at once."""
+def _process_as_one_transaction(job, runner, options) -> None:
+    """rollbackOnError (and a composite job's validateOnly): every chunk in one transaction;
+    a failure — or validateOnly, always — undoes them all, and every record is still checked
+    so the caller sees all failures at once."""
     chunks = list(job.chunks.filter(status=ChunkStatus.PENDING).order_by("position"))
     stored = []
     failed = False
@@ -165,57 +194,66 @@ def _process_as_one_transaction(job, handler, options) -> None:
     # do not queue behind this transaction; the advisory lock says the job is alive.
     with transaction.atomic():
         for chunk in chunks:
-            operations = [operation_from_json(raw) for raw in loads(chunk.operations)]
-            chunk_options = replace(options, validate_only=options.validate_only or failed)
-            outcome = run_batch(
-                handler_class=handler,
-                company=job.company,
-                user=job.created_by,
-                operations=operations,
-                options=chunk_options,
-            )
-            failed = (
-                failed
-                or outcome.rolled_back
-                or any(record.status == Status.FAILED for record in outcome.records)
-            )
-            stored.append((chunk, operations, outcome.results))
-        if failed:
+            raw = loads(chunk.operations)
+            results, chunk_failed = runner.run(raw, failed_so_far=failed)
+            failed = failed or chunk_failed
+            stored.append((chunk, raw, results))
+        undo = options.validate_only or (failed and options.rollback_on_error)
+        if undo:
             transaction.set_rollback(True)  # undo every chunk's writes
         else:  # the work, its results and the final status commit together
             for chunk, _, results in stored:
                 _commit_chunk(job, chunk, results)
             job.refresh_from_db()
             _finish(job, JobStatus.COMPLETED, as_processor=True)
-    if not failed:
+    if not undo:
         return
+    rolled_back = failed and options.rollback_on_error
+    told = _rolled_back if rolled_back else _validated
     with transaction.atomic():  # the work is undone; keep what each record was told
-        for chunk, operations, results in stored:
-            rolled = [
-                _rolled_back(result, op) for result, op in zip(results, operations, strict=True)
-            ]
-            _commit_chunk(job, chunk, rolled)
+        for chunk, raw, results in stored:
+            answers = [told(result, body) for result, body in zip(results, raw, strict=True)]
+            _commit_chunk(job, chunk, answers)
         job.refresh_from_db()
-        _finish(job, JobStatus.ROLLED_BACK, as_processor=True)
+        _finish(
+            job, JobStatus.ROLLED_BACK if rolled_back else JobStatus.COMPLETED, as_processor=True
+        )
 
 
-def _rolled_back(result: dict, op: Operation) -> dict:
+def _rolled_back(result: dict, body: dict) -> dict:
     if result["status"] in (Status.FAILED, Status.SKIPPED, Status.ROLLED_BACK):
         return result
-    record = Record(op)
+    record = Record(operation_from_json(body))
     record.status = Status.ROLLED_BACK
     record.error = RecordError(ErrorCode.ROLLED_BACK, ROLLED_BACK_MESSAGE)
-    return record.result_json()
+    return _with_entity(record.result_json(), body)
 
 
-def _not_processed(operations: list[Operation], message: str) -> list[dict]:
+def _validated(result: dict, body: dict) -> dict:
+    """A record of a validateOnly job that went in before the job was undone."""
+    if result["status"] not in SUCCESS:
+        return result
+    record = Record(operation_from_json(body))
+    record.status = Status.VALIDATED
+    record.warnings = [RecordWarning(**warning) for warning in result.get("warnings", ())]
+    return _with_entity(record.result_json(), body)
+
+
+def _not_processed(raw: list[dict], message: str) -> list[dict]:
     results = []
-    for op in operations:
-        record = Record(op)
+    for body in raw:
+        record = Record(operation_from_json(body))
         record.status = Status.SKIPPED
         record.error = RecordError(ErrorCode.SKIPPED, message)
-        results.append(record.result_json())
+        results.append(_with_entity(record.result_json(), body))
     return results
+
+
+def _with_entity(result: dict, body: dict) -> dict:
+    """A composite job's results name their entity, after the index."""
+    if "entity" not in body:
+        return result
+    return {"index": result["index"], "entity": body["entity"], **result}
 
 
 def _commit_chunk(
@@ -259,8 +297,7 @@ def _close_rest(job: BatchJob, status: JobStatus, message: str, *, as_processor:
     each operation has exactly one result and a retry can pick the rest up."""
     with transaction.atomic():
         for chunk in job.chunks.select_for_update().filter(status=ChunkStatus.PENDING):
-            operations = [operation_from_json(raw) for raw in loads(chunk.operations)]
-            results = _not_processed(operations, message)
+            results = _not_processed(loads(chunk.operations), message)
             _commit_chunk(job, chunk, results, as_processor=as_processor)
         job.refresh_from_db()
         _finish(job, status, as_processor=as_processor)

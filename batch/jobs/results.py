@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterator
 
 from batch.engine.codes import Status
+from batch.engine.composite import COMPOSITE
 from batch.engine.handlers import Handler, get_handler
 from batch.files.columns import layout_for
 from batch.files.mapping import operation_rows
@@ -22,6 +23,9 @@ def results_page(job: BatchJob, *, start: int, stop: int, status: str | None = N
     if status:
         matching = (result for result in iter_results(job) if result["status"] == status)
         return [result for position, result in enumerate(matching) if start <= position < stop]
+    if job.entity == COMPOSITE:  # chunks in dependency order: any may hold the range
+        found = (result for result in iter_results(job) if start <= result["index"] < stop)
+        return sorted(found, key=lambda result: result["index"])
     chunks = (
         job.chunks.filter(status=ChunkStatus.DONE, first_index__lt=stop)
         .order_by("position")

@@ -76,14 +76,43 @@ def submit_job_from_chunks(
     retry_of: BatchJob | None = None,
 ) -> BatchJob:
     """Store a job from chunks of at most handler.max_records operations, taken one at a
-    time from `chunks` (a file read lazily), so no more than CHUNKS_PER_COPY are ever held.
-    The job, its chunks and its total commit together — a request error raised while the
-    chunks are read leaves nothing — and a worker picks the job up once they have."""
+    time from `chunks` (a file read lazily)."""
+
+    def encoded(operations: list[Operation]) -> list[dict]:
+        if len(operations) > handler.max_records:
+            raise ValueError(f"a chunk of {len(operations)} is over {handler.max_records}")
+        return [operation_json(op) for op in operations]
+
+    return store_job(
+        company=company,
+        user=user,
+        entity=handler.entity,
+        chunks=(encoded(operations) for operations in chunks),
+        options=options,
+        source=source,
+        retry_of=retry_of,
+    )
+
+
+def store_job(
+    *,
+    company: Company,
+    user,
+    entity: str,
+    chunks: Iterable[list[dict]],
+    options: BatchOptions,
+    source: str = "api",
+    retry_of: BatchJob | None = None,
+) -> BatchJob:
+    """Store a job from its chunks of stored operations (batch.jobs.codec), taken one at a
+    time, so no more than CHUNKS_PER_COPY are ever held. The job, its chunks and its total
+    commit together — a request error raised while the chunks are read leaves nothing — and
+    a worker picks the job up once they have."""
     with transaction.atomic():
         job = BatchJob.objects.create(
             company=company,
             public_id=ASYNC_JOB_ID(),
-            entity=handler.entity,
+            entity=entity,
             mode=JobMode.ASYNC,
             source=source,
             status=JobStatus.QUEUED,
@@ -93,15 +122,13 @@ def submit_job_from_chunks(
         )
         total, pending = 0, []
         for position, operations in enumerate(chunks):
-            if len(operations) > handler.max_records:
-                raise ValueError(f"a chunk of {len(operations)} is over {handler.max_records}")
             pending.append(
                 BatchChunk(
                     job=job,
                     position=position,
                     first_index=total,
                     size=len(operations),
-                    operations=dumps([operation_json(op) for op in operations]),
+                    operations=dumps(operations),
                 )
             )
             total += len(operations)

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.db import transaction
 
 from batch.engine.codes import RequestCode
-from batch.engine.composite import COMPOSITE, CompositeOutcome, CompositeRequest, run_composite
+from batch.engine.composite import COMPOSITE, CompositeRequest
 from batch.engine.envelope import BatchRequest
 from batch.engine.executor import BatchOutcome, run_batch
 from batch.engine.handlers import Handler, get_handler
+from batch.engine.stages import CompositeOutcome, run_composite
 from batch.jobs.codec import dumps
 from batch.models import BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
 from bigledger.errors import NotFound, RequestError

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from django.db import IntegrityError
 
 from batch.engine.codes import RequestCode
+from batch.engine.composite import COMPOSITE, CompositeRequest
 from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.jobs import composite as composite_jobs
 from batch.jobs import results
 from batch.jobs.processing import request_cancel
 from batch.jobs.submit import submit_job
@@ -21,6 +23,11 @@ def submit_batch_job(*, company: Company, user, entity: str, request: BatchReque
     handler = handler_for(entity)
     handler.check_options(request.options)
     return submit_job(company=company, user=user, handler=handler, request=request)
+
+
+def submit_composite_job(*, company: Company, user, request: CompositeRequest) -> BatchJob:
+    """Store a migration of several entities (POST /v1/batch with options.async) as a job."""
+    return composite_jobs.submit_composite_job(company=company, user=user, request=request)
 
 
 def find_job(*, company: Company, job_id: str) -> BatchJob:
@@ -56,6 +63,12 @@ def job_results(*, job: BatchJob) -> Iterator[dict]:
 
 
 def failed_rows_csv(*, job: BatchJob) -> Iterator[str]:
+    if job.entity == COMPOSITE:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            "A batch of several entities has no failed-rows CSV (its rows have no one set of "
+            "columns); read its failed results with ?status=failed.",
+        )
     return results.failed_rows_csv(job)
 
 
@@ -67,6 +80,12 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
     the retry job, whose own unwritten records are what is left to retry."""
     if not job.is_finished:
         raise Conflict(RequestCode.INVALID_REQUEST, "The job has not finished yet.")
+    if job.entity == COMPOSITE:
+        raise Conflict(
+            RequestCode.INVALID_REQUEST,
+            "A batch of several entities is not retried; send its failed operations again "
+            "with POST /v1/batch.",
+        )
     if retry := job.retries.first():
         raise already_retried(job, retry)
     raw, row_numbers, seen = [], [], set()
