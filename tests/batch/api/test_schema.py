@@ -59,6 +59,27 @@ def test_every_entity_has_its_batch_path_and_data_schemas(openapi, entity):
         assert f"{name}{op.capitalize()}Data" in schemas
 
 
+def test_the_composite_batch_is_described(openapi, settings):
+    schemas = openapi["components"]["schemas"]
+
+    operation = openapi["paths"]["/v1/batch"]["post"]
+
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CompositeBatchRequest"}
+    assert {"200", "400", "422", "429"} <= operation["responses"].keys()
+    assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"])
+    assert "RateLimit-Remaining" in operation["responses"]["200"]["headers"]
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
+    request = schemas["CompositeBatchRequest"]["properties"]["operations"]
+    assert request["maxItems"] == settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS
+    one = schemas["CompositeOperation"]
+    assert set(one["properties"]["entity"]["enum"]) == set(registered_handlers())
+    assert set(one["required"]) == {"entity", "operation", "data"}
+    assert {"referenceId", "group"} <= one["properties"].keys()
+    assert one["additionalProperties"] is False
+    assert "DEPENDENCY_FAILED" in schemas["RecordErrorCode"]["enum"]
+
+
 def test_field_rules_come_from_the_handlers(openapi):
     schemas = openapi["components"]["schemas"]
     customer = schemas["CustomersCreateData"]["properties"]
