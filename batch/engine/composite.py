@@ -12,7 +12,7 @@ group whole and each chunk after what it refers to."""
 
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -99,11 +99,33 @@ def parse_composite_request(payload: Any) -> CompositeRequest:
     operations = parse_operations(raw)
     steps = [_step(op, source) for op, source in zip(operations, raw, strict=True)]
     request = CompositeRequest(steps=steps, options=options)
-    for entity in request.entities:
-        get_handler(entity).check_options(options)
+    _check_match_on(request)
     _link(steps)
     stage_steps(steps)
     return request
+
+
+def _check_match_on(request: CompositeRequest) -> None:
+    """Each field options.matchOn names must be one some entity of the request matches on;
+    each entity then matches on the ones it takes (match_on_for)."""
+    taken = {
+        name
+        for entity in request.entities
+        for name in (get_handler(entity).match_fields + get_handler(entity).extra_match_fields)
+    }
+    unknown = [name for name in request.options.match_on if name not in taken]
+    if unknown:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            f"options.matchOn: no entity of this request matches on {', '.join(unknown)}.",
+            details=[{"field": "options.matchOn", "message": f"Takes {', '.join(sorted(taken))}."}],
+        )
+
+
+def match_on_for(handler: type[Handler], options: BatchOptions) -> BatchOptions:
+    """The options as `handler` takes them: of matchOn, the fields it matches on."""
+    allowed = (*handler.match_fields, *handler.extra_match_fields)
+    return replace(options, match_on=tuple(name for name in options.match_on if name in allowed))
 
 
 def _step(op: Operation, raw: dict) -> Step:

@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from batch.engine.codes import ErrorCode, FieldCode, Status
-from batch.engine.composite import REF, CompositeRequest, Step
+from batch.engine.composite import REF, CompositeRequest, Step, match_on_for
 from batch.engine.envelope import BatchOptions, Operation
 from batch.engine.executor import SKIPPED_MESSAGE, count, run_batch
 from batch.engine.fields import Detail
@@ -125,12 +125,13 @@ def _run_stages(company, user, steps, options, settled) -> dict[int, Record]:
             else:
                 records[step.index] = blocked
         if ready:
+            handler = ready[0].handler
             outcome = run_batch(
-                handler_class=ready[0].handler,
+                handler_class=handler,
                 company=company,
                 user=user,
                 operations=[_resolved(step, records) for step in ready],
-                options=stage_options,
+                options=match_on_for(handler, stage_options),
             )
             records.update(
                 (step.index, record) for step, record in zip(ready, outcome.records, strict=True)

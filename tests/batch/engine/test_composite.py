@@ -235,3 +235,18 @@ def test_each_stage_costs_the_same_queries_whatever_its_size(api, company, setti
     large = count_queries(lambda: post_composite(api, migration(30, "b")))
 
     assert small == large
+
+
+def test_match_on_applies_to_the_entities_that_take_it(api, company):
+    post_composite(api, [customer("c0", email="ap@acme.com")])
+    operations = [
+        op("customers", "c1", {"email": "AP@acme.com", "name": "Acme Bhd"}, operation="upsert"),
+        invoice("i1", "c1"),
+    ]
+
+    answer = post_composite(api, operations, matchOn=["email"])
+
+    assert [r["status"] for r in answer["data"]["results"]] == ["updated", "created"]
+    assert Customer.objects.get(company=company).name == "Acme Bhd"
+    refused = post_composite(api, operations, status=400, matchOn=["colour"])
+    assert "colour" in refused["error"]["message"]
