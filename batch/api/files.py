@@ -253,6 +253,7 @@ class MigrationImportView(APIView):
 
     parser_classes = [MultiPartParser]
     kind: ClassVar[str]
+    source: ClassVar[str]
 
     def run_import(self, request) -> Response:
         upload = read_upload(request)
@@ -262,12 +263,15 @@ class MigrationImportView(APIView):
             migration=opened_migration(request, self.kind),
             mapping=upload.mapping,
             options=upload.options,
+            source=self.source,
         )
+        if outcome.is_async:
+            return Response(job_accepted_response(outcome.job), status=202)
         return Response(batch_response(outcome.job, outcome.outcome))
 
 
 class MigrationCsvImportView(MigrationImportView):
-    kind = imports.CSV
+    kind, source = imports.CSV, "csv"
 
     @openapi.migration_import_csv_schema
     @upload_guard
@@ -278,7 +282,7 @@ class MigrationCsvImportView(MigrationImportView):
 
 
 class MigrationExcelImportView(MigrationImportView):
-    kind = imports.XLSX
+    kind, source = imports.XLSX, "excel"
 
     @openapi.migration_import_excel_schema
     @upload_guard

@@ -26,6 +26,8 @@ def operation_json(op: Operation) -> dict:
         body["lineRows"] = op.line_rows
     if op.problems:
         body["problems"] = [problem.as_json() for problem in op.problems]
+    if op.sheet:  # from a workbook of several sheets: which one, for its errors' context
+        body["sheet"] = op.sheet
     return body
 
 
@@ -40,4 +42,5 @@ def operation_from_json(raw: dict) -> Operation:
         original=data if isinstance(data, dict) else {},
         line_rows=raw.get("lineRows", []),
         problems=[Detail(**problem) for problem in raw.get("problems", ())],
+        sheet=raw.get("sheet"),
     )

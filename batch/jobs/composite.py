@@ -32,7 +32,9 @@ from bigledger.models import Company
 KEEP = "keep"  # a stored operation a later chunk refers to
 
 
-def submit_composite_job(*, company: Company, user, request: CompositeRequest) -> BatchJob:
+def submit_composite_job(
+    *, company: Company, user, request: CompositeRequest, source: str = "api"
+) -> BatchJob:
     size, limit = len(request.steps), settings.BATCH_ASYNC_MAX_OPERATIONS
     if size > limit:
         raise RequestError(
@@ -55,6 +57,7 @@ def submit_composite_job(*, company: Company, user, request: CompositeRequest) -
         entity=COMPOSITE,
         chunks=([_stored(step, kept) for step in chunk] for chunk in chunks),
         options=replace(request.options, run_async=True),
+        source=source,
     )
 
 

@@ -54,7 +54,7 @@ def run_sync_batch(
 
 
 def run_sync_composite(
-    *, company: Company, user, request: CompositeRequest
+    *, company: Company, user, request: CompositeRequest, source: str = "api"
 ) -> tuple[BatchJob, CompositeOutcome]:
     """Process a migration of several entities now (POST /v1/batch) and keep its record."""
     size, limit = len(request.steps), settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS
@@ -67,7 +67,7 @@ def run_sync_composite(
         )
     with transaction.atomic():
         outcome = run_composite(company=company, user=user, request=request)
-        return record_sync_batch(company, user, COMPOSITE, outcome, "api"), outcome
+        return record_sync_batch(company, user, COMPOSITE, outcome, source), outcome
 
 
 def record_sync_batch(company, user, entity: str, outcome, source: str) -> BatchJob:

@@ -23,6 +23,7 @@ from batch.files.readers import CsvRows, XlsxRows, open_csv, open_xlsx
 from batch.files.sheets import Migration, read_migration, workbook_sheets, zip_sheets
 from batch.files.templates import TEMPLATE_LIST_LIMIT, Lists, csv_template, excel_template
 from batch.files.workbook import SHEETS, migration_workbook
+from batch.jobs.composite import submit_composite_job
 from batch.jobs.submit import submit_job_from_chunks
 from batch.models import BatchJob
 from batch.services.batches import handler_for, run_sync_batch, run_sync_composite
@@ -139,9 +140,8 @@ def file_operations(chunk: FileChunk, seen: dict[str, int]) -> list[Operation]:
 
 def open_migration(file: BinaryIO, kind: str) -> Migration:
     """The operations of an uploaded migration file: an .xlsx of one sheet per entity
-    (`kind` "xlsx") or a zip of <entity>.csv files ("csv"). More than a sync request of
-    several entities takes (BATCH_COMPOSITE_SYNC_MAX_OPERATIONS) is BATCH_TOO_LARGE, found
-    without reading further."""
+    (`kind` "xlsx") or a zip of <entity>.csv files ("csv"). More than an async job takes
+    (BATCH_ASYNC_MAX_OPERATIONS) is BATCH_TOO_LARGE, found without reading further."""
     max_rows = settings.BATCH_FILE_MAX_ROWS
     if kind == CSV:
         sheets = zip_sheets(file, max_rows=max_rows)
@@ -149,7 +149,7 @@ def open_migration(file: BinaryIO, kind: str) -> Migration:
         sheets = workbook_sheets(file, max_rows=max_rows)
     else:
         raise ValueError(f"kind must be {CSV!r} or {XLSX!r}, not {kind!r}")
-    return read_migration(sheets, limit=settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS)
+    return read_migration(sheets, limit=settings.BATCH_ASYNC_MAX_OPERATIONS)
 
 
 def import_migration(
@@ -159,10 +159,12 @@ def import_migration(
     migration: Migration,
     mapping: dict | str | None = None,
     options: BatchOptions,
+    source: str = "api",
 ) -> ImportOutcome:
     """Run a migration file as one request of several entities (POST /v1/batch): entities
     in dependency order, so a sheet names what an earlier sheet creates by its key; each
-    result's error names its sheet and row."""
+    result's error names its sheet and row. A file of more operations than a sync request
+    takes, or sent with options.async, becomes a job."""
     if parse_mapping(mapping) is not None:
         raise RequestError(
             RequestCode.INVALID_REQUEST,
@@ -170,14 +172,12 @@ def import_migration(
             "migration template does.",
             details=[{"field": "mapping", "message": "Not taken here."}],
         )
-    if options.run_async:
-        raise RequestError(
-            RequestCode.INVALID_REQUEST,
-            "options.async is not taken by a file of several sheets yet; send at most "
-            f"{settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS} operations at a time.",
-        )
+    if options.run_async or len(migration) > settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS:
+        request = migration_request(migration, replace(options, run_async=True))
+        job = submit_composite_job(company=company, user=user, request=request, source=source)
+        return ImportOutcome(job)
     job, outcome = run_sync_composite(
-        company=company, user=user, request=migration_request(migration, options)
+        company=company, user=user, request=migration_request(migration, options), source=source
     )
     return ImportOutcome(job, outcome)
 

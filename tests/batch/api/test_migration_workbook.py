@@ -20,6 +20,7 @@ from batch.models import BatchJob
 from inventory.models import Item, StockLevel
 from ledger.models import Account, Customer, DocumentStatus, Invoice, Payment
 from tests.books import assert_books_sound
+from tests.helpers import finished
 
 TEMPLATE = "/v1/batch/templates/excel/migration"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -358,15 +359,30 @@ def test_a_workbook_sent_as_a_zip_of_csvs_is_refused_clearly(api, company):
     assert "import-excel" in body["error"]["message"]
 
 
-def test_more_operations_than_a_sync_request_takes_is_refused_and_nothing_goes_in(
+def test_more_operations_than_an_async_job_takes_is_refused_and_nothing_goes_in(
     api, company, settings
 ):
-    settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS = 4
+    settings.BATCH_ASYNC_MAX_OPERATIONS = 4
 
     body = upload(api, "xlsx", filled_workbook(api, migration_rows()), status=400)
 
     assert refusal(body) == "BATCH_TOO_LARGE"
     assert not Customer.objects.for_company(company).filter(external_id="crm-acme").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_workbook_larger_than_a_sync_request_runs_as_one_job(
+    api, company, settings, celery_worker
+):
+    settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS = 4  # the workbook has more: a job
+
+    accepted = upload(api, "xlsx", filled_workbook(api, migration_rows()), status=202)
+    done = finished(api, accepted["data"]["jobId"])
+
+    assert (done["status"], done["entity"], done["source"]) == ("completed", "batch", "excel")
+    assert done["progress"]["failedRecords"] == 0
+    assert Customer.objects.for_company(company).filter(external_id="crm-acme").exists()
+    assert_books_sound(company)
 
 
 def test_validate_only_checks_the_whole_migration_and_keeps_nothing(api, company):
