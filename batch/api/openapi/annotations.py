@@ -70,6 +70,7 @@ composite_post_schema = extend_schema(
     request={"application/json": ref("CompositeBatchRequest")},
     responses={
         200: OpenApiResponse(ref("CompositeBatchResult"), description="A processed batch."),
+        202: OpenApiResponse(ref("JobAccepted"), description="An accepted async job."),
         **_errors(400, 401, 409, 413, 415, 422, 429),
     },
 )
@@ -212,8 +213,9 @@ _MIGRATION_FORM = object_schema(
 )
 
 
-def _migration_import_schema(what: str) -> Any:
+def _migration_import_schema(what: str, kind: str) -> Any:
     return extend_schema(
+        operation_id=f"batch_migration_import_{kind}",
         summary=f"Import a migration: {what}",
         description="Every sheet named after an entity, read as that entity's own import "
         "reads its file, runs as one request of several entities (POST /v1/batch): entities "
@@ -225,13 +227,18 @@ def _migration_import_schema(what: str) -> Any:
         request={"multipart/form-data": _MIGRATION_FORM},
         responses={
             200: OpenApiResponse(ref("CompositeBatchResult"), description="A processed batch."),
+            202: OpenApiResponse(
+                ref("JobAccepted"), description="A file of more than a sync request: a job."
+            ),
             **_errors(400, 401, 409, 413, 415, 422, 429),
         },
     )
 
 
-migration_import_csv_schema = _migration_import_schema("a zip of <entity>.csv files")
-migration_import_excel_schema = _migration_import_schema("a workbook of one sheet per entity")
+migration_import_csv_schema = _migration_import_schema("a zip of <entity>.csv files", "csv")
+migration_import_excel_schema = _migration_import_schema(
+    "a workbook of one sheet per entity", "excel"
+)
 migration_template_schema = extend_schema(
     operation_id="batch_template_excel_migration_retrieve",
     summary="The migration workbook",

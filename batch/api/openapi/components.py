@@ -128,7 +128,8 @@ def composite_components() -> dict[str, dict]:
         required=("entity", "operation", "data"),
         additionalProperties=False,
     )
-    limit = settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS
+    sync_limit = settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS
+    async_limit = settings.BATCH_ASYNC_MAX_OPERATIONS
     return {
         "CompositeOperation": operation,
         "CompositeBatchRequest": object_schema(
@@ -136,8 +137,10 @@ def composite_components() -> dict[str, dict]:
                 "operations": {
                     "type": "array",
                     "minItems": 1,
-                    "maxItems": limit,
+                    "maxItems": async_limit,
                     "items": ref("CompositeOperation"),
+                    "description": f"At most {sync_limit} answered at once; up to "
+                    f"{async_limit} with options.async.",
                 },
                 "options": ref("BatchOptions"),
             },

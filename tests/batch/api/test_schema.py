@@ -71,7 +71,7 @@ def test_the_composite_batch_is_described(openapi, settings):
     assert "RateLimit-Remaining" in operation["responses"]["200"]["headers"]
     assert "Retry-After" in operation["responses"]["429"]["headers"]
     request = schemas["CompositeBatchRequest"]["properties"]["operations"]
-    assert request["maxItems"] == settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS
+    assert request["maxItems"] == settings.BATCH_ASYNC_MAX_OPERATIONS
     one = schemas["CompositeOperation"]
     assert set(one["properties"]["entity"]["enum"]) == set(registered_handlers())
     assert set(one["required"]) == {"entity", "operation", "data"}
