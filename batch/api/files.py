@@ -196,9 +196,14 @@ class FileImportView(APIView):
             options=upload.options,
             source=self.source,
         )
-        if outcome.is_async:
-            return Response(job_accepted_response(outcome.job), status=202)
-        return Response(batch_response(outcome.job, outcome.outcome))
+        return import_answer(outcome)
+
+
+def import_answer(outcome: imports.ImportOutcome) -> Response:
+    """A file run at once answers its batch (200); a file queued as a job, the job (202)."""
+    if outcome.is_async:
+        return Response(job_accepted_response(outcome.job), status=202)
+    return Response(batch_response(outcome.job, outcome.outcome))
 
 
 class CsvImportView(FileImportView):
@@ -265,9 +270,7 @@ class MigrationImportView(APIView):
             options=upload.options,
             source=self.source,
         )
-        if outcome.is_async:
-            return Response(job_accepted_response(outcome.job), status=202)
-        return Response(batch_response(outcome.job, outcome.outcome))
+        return import_answer(outcome)
 
 
 class MigrationCsvImportView(MigrationImportView):

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from batch.engine.codes import FieldCode, RequestCode
-from batch.engine.envelope import BatchOptions, Operation, parse_operations
+from batch.engine.envelope import BatchOptions, Operation, envelope_parts, parse_operations
 from batch.engine.fields import Detail
 from batch.engine.handlers import Handler, get_handler
 from batch.engine.unicode import displayable
@@ -85,17 +85,7 @@ class CompositeRequest:
 def parse_composite_request(payload: Any) -> CompositeRequest:
     """The request's steps, their references resolved to steps and their stages set; a
     reference cycle is a request error naming the referenceIds in it."""
-    if not isinstance(payload, dict):
-        raise RequestError(RequestCode.INVALID_REQUEST, "The body must be a JSON object.")
-    unknown = sorted(payload.keys() - {"operations", "options"})
-    if unknown:
-        raise RequestError(RequestCode.INVALID_REQUEST, f"Unknown key: {', '.join(unknown)}.")
-    options = BatchOptions.from_json(payload.get("options"))
-    raw = payload.get("operations")
-    if not isinstance(raw, list) or not raw:
-        raise RequestError(
-            RequestCode.INVALID_REQUEST, "operations must be a non-empty list of operations."
-        )
+    options, raw = envelope_parts(payload)
     operations = parse_operations(raw)
     steps = [_step(op, source) for op, source in zip(operations, raw, strict=True)]
     request = CompositeRequest(steps=steps, options=options)

@@ -163,6 +163,13 @@ def parse_json(body: bytes) -> Any:
 
 
 def parse_batch_request(payload: Any) -> BatchRequest:
+    options, raw_operations = envelope_parts(payload)
+    return BatchRequest(operations=parse_operations(raw_operations), options=options)
+
+
+def envelope_parts(payload: Any) -> tuple[BatchOptions, list]:
+    """A batch body's options and its operations as sent: an object of `operations` (a
+    non-empty list) and `options`, nothing else."""
     if not isinstance(payload, dict):
         raise RequestError(RequestCode.INVALID_REQUEST, "The body must be a JSON object.")
     unknown = sorted(payload.keys() - {"operations", "options"})
@@ -174,7 +181,7 @@ def parse_batch_request(payload: Any) -> BatchRequest:
         raise RequestError(
             RequestCode.INVALID_REQUEST, "operations must be a non-empty list of operations."
         )
-    return BatchRequest(operations=parse_operations(raw_operations), options=options)
+    return options, raw_operations
 
 
 def parse_operations(

@@ -264,6 +264,17 @@ def split_refs(values: Iterable[dict], params: Iterable[str]) -> tuple[set[str],
     return refs, external
 
 
+def duplicate_error(record: Record, field: str, value: str, message: str = "") -> None:
+    """`field` of the record holds a value another record already has."""
+    message = message or f"{field[0].upper()}{field[1:]} '{value}' already exists"
+    record.fail(
+        ErrorCode.DUPLICATE_ERROR,
+        message,
+        field=field,
+        details=[Detail(field, message, FieldCode.DUPLICATE)],
+    )
+
+
 def reference_error(record: Record, field: str, what: str, ref: str) -> None:
     record.fail(
         ErrorCode.REFERENCE_ERROR,

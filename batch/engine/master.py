@@ -25,7 +25,7 @@ from django.utils import timezone
 from batch.engine.bulk import copy_insert, values_update
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import MISSING, Detail
-from batch.engine.handlers import EXTERNAL_ID, Handler, ReferenceIndex
+from batch.engine.handlers import EXTERNAL_ID, Handler, ReferenceIndex, duplicate_error
 from batch.engine.locks import lock_keys
 from batch.engine.records import Record
 from bigledger.models import Tombstone
@@ -383,13 +383,7 @@ class MasterDataHandler(Handler):
                 continue
             owner = self.owners[param].get(self.unique_value(value, insensitive))
             if owner is not None and owner != owner_key(instance):
-                message = f"{param[0].upper()}{param[1:]} '{value}' already exists"
-                record.fail(
-                    ErrorCode.DUPLICATE_ERROR,
-                    message,
-                    field=param,
-                    details=[Detail(param, message, FieldCode.DUPLICATE)],
-                )
+                duplicate_error(record, param, value)
                 return False
         return True
 

@@ -17,7 +17,6 @@ references to earlier chunks arrive as `known` records (batch.jobs.composite).""
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -27,26 +26,17 @@ from django.utils import timezone
 from batch.engine.codes import ErrorCode, FieldCode, Status
 from batch.engine.composite import REF, CompositeRequest, Step, match_on_for
 from batch.engine.envelope import BatchOptions, Operation
-from batch.engine.executor import SKIPPED_MESSAGE, count, run_batch
+from batch.engine.executor import SKIPPED_MESSAGE, BatchOutcome, count, run_batch
 from batch.engine.fields import Detail
 from batch.engine.records import SUCCESS, Record, RecordError
 from bigledger.models import Company
 
 
 @dataclass
-class CompositeOutcome:
-    steps: list[Step]
-    records: list[Record]  # one per step, in request order
-    options: BatchOptions
-    started_at: datetime
-    completed_at: datetime
-    execution_time: float
-    rolled_back: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
+class CompositeOutcome(BatchOutcome):
+    """A run's records in request order, each result naming its entity."""
 
-    @property
-    def status(self) -> Status:
-        return Status.ROLLED_BACK if self.rolled_back else Status.COMPLETED
+    steps: list[Step] = field(default_factory=list)
 
     @cached_property
     def results(self) -> list[dict]:

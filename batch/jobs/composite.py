@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from django.conf import settings
 
-from batch.engine.codes import RequestCode, Status
+from batch.engine.codes import Status
 from batch.engine.composite import (
     COMPOSITE,
     CompositeRequest,
@@ -24,9 +24,8 @@ from batch.engine.envelope import Operation
 from batch.engine.records import SUCCESS, Record
 from batch.engine.stages import run_composite
 from batch.jobs.codec import operation_from_json, operation_json
-from batch.jobs.submit import store_job
+from batch.jobs.submit import check_async_size, store_job
 from batch.models import BatchJob, BatchReference
-from bigledger.errors import RequestError
 from bigledger.models import Company
 
 KEEP = "keep"  # a stored operation a later chunk refers to
@@ -35,13 +34,7 @@ KEEP = "keep"  # a stored operation a later chunk refers to
 def submit_composite_job(
     *, company: Company, user, request: CompositeRequest, source: str = "api"
 ) -> BatchJob:
-    size, limit = len(request.steps), settings.BATCH_ASYNC_MAX_OPERATIONS
-    if size > limit:
-        raise RequestError(
-            RequestCode.BATCH_TOO_LARGE,
-            f"An async batch takes at most {limit} operations; this one has {size}.",
-            details=[{"field": "operations", "max": limit, "received": size}],
-        )
+    check_async_size(len(request.steps))
     chunks = plan_chunks(request.steps, settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS)
     chunk_of = {step.index: position for position, chunk in enumerate(chunks) for step in chunk}
     kept = {

@@ -21,8 +21,8 @@ ASYNC_JOB_ID = PublicIdGenerator("job")
 RUN_JOB_TASK = "batch.run_job"  # batch.jobs.tasks.run_job
 
 
-def check_async_size(request: BatchRequest) -> None:
-    size, limit = len(request.operations), settings.BATCH_ASYNC_MAX_OPERATIONS
+def check_async_size(size: int) -> None:
+    limit = settings.BATCH_ASYNC_MAX_OPERATIONS
     if size > limit:
         raise RequestError(
             RequestCode.BATCH_TOO_LARGE,
@@ -43,7 +43,7 @@ def submit_job(
     """Store the job and its chunks; a worker picks it up once this commits. The operations
     need only be sized and iterable: an API request's are read from its body as they are
     stored, so a refusal met while reading them (a repeated referenceId) leaves no job."""
-    check_async_size(request)
+    check_async_size(len(request.operations))
     return submit_job_from_chunks(
         company=company,
         user=user,

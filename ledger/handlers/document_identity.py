@@ -13,8 +13,7 @@ from django.db.models import Q
 
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.codes import Status as Outcome
-from batch.engine.fields import Detail
-from batch.engine.handlers import EXTERNAL_ID
+from batch.engine.handlers import EXTERNAL_ID, duplicate_error
 from batch.engine.records import Record
 
 from ..services.documents import TradeDocumentChange
@@ -156,22 +155,11 @@ class DocumentIdentity:
 
     def duplicate_number(self, record: Record, number: str) -> None:
         message = f"{self.what} number '{number}' already exists."
-        record.fail(
-            ErrorCode.DUPLICATE_ERROR,
-            message,
-            field=self.number_param,
-            details=[Detail(self.number_param, message, FieldCode.DUPLICATE)],
-        )
+        duplicate_error(record, self.number_param, number, message)
 
     @staticmethod
     def duplicate_external_id(record: Record, external_id: str) -> None:
-        message = f"ExternalId '{external_id}' already exists"
-        record.fail(
-            ErrorCode.DUPLICATE_ERROR,
-            message,
-            field=EXTERNAL_ID,
-            details=[Detail(EXTERNAL_ID, message, FieldCode.DUPLICATE)],
-        )
+        duplicate_error(record, EXTERNAL_ID, external_id)
 
     # Write-time conflicts ------------------------------------------------------------------
 

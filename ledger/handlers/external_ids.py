@@ -6,9 +6,7 @@ the unique constraint, finds what a concurrent batch committed meanwhile."""
 
 from django.db.models import QuerySet
 
-from batch.engine.codes import ErrorCode, FieldCode
-from batch.engine.fields import Detail
-from batch.engine.handlers import EXTERNAL_ID
+from batch.engine.handlers import EXTERNAL_ID, duplicate_error
 from batch.engine.records import Record
 
 
@@ -51,10 +49,4 @@ def external_id_of(record: Record) -> str | None:
 
 
 def duplicate(record: Record, external_id: str) -> None:
-    message = f"ExternalId '{external_id}' already exists"
-    record.fail(
-        ErrorCode.DUPLICATE_ERROR,
-        message,
-        field=EXTERNAL_ID,
-        details=[Detail(EXTERNAL_ID, message, FieldCode.DUPLICATE)],
-    )
+    duplicate_error(record, EXTERNAL_ID, external_id)
