@@ -86,10 +86,10 @@ class EntityChunks:
 
     def __init__(self, job: BatchJob, handler: type[Handler], options: BatchOptions):
         self.job, self.handler, self.options = job, handler, options
+        self.statistics = TableStatistics(handler.model)
 
     def refresh_statistics(self, done: int) -> None:
-        if done & (done - 1) == 0:  # after 1, 2, 4, 8 … chunks
-            refresh_statistics(self.handler.model)
+        self.statistics.refresh()
 
     def run(self, raw: list[dict], *, failed_so_far: bool = False) -> tuple[list[dict], bool]:
         """The chunk's results, and whether it failed. After a failure in a rollbackOnError
@@ -105,6 +105,7 @@ class EntityChunks:
         failed = outcome.rolled_back or any(
             record.status == Status.FAILED for record in outcome.records
         )
+        self.statistics.added(sum(record.status == Status.CREATED for record in outcome.records))
         return outcome.results, failed
 
 
@@ -173,14 +174,44 @@ def _process_in_chunks(job: BatchJob, runner, options: BatchOptions) -> None:
         _finish(job, JobStatus.COMPLETED, as_processor=True)
 
 
-def refresh_statistics(model) -> None:
-    """ANALYZE a table this job is growing. The planner otherwise keeps the picture of a
-    small table (until autovacuum's turn, or forever where it is off) and looks values up
-    by scanning every row — each chunk slower than the last. Doubling intervals keep the
-    cost to a handful of ANALYZEs per job."""
-    if is_postgres():
+# The job's own inserts since its last ANALYZE that make the table's statistics stale enough
+# to refresh: a share of the rows the statistics describe, and never fewer than this many.
+ANALYZE_SHARE = 0.2
+ANALYZE_MIN_ROWS = 1000
+
+
+class TableStatistics:
+    """Keeps the planner's picture of a table a job is growing true enough, at a cost that
+    does not grow with the table.
+
+    Without fresh statistics the planner keeps the picture of a small table (until
+    autovacuum's turn, or forever where it is off) and looks values up by scanning every
+    row — each chunk slower than the last. But ANALYZE samples the whole table, so its cost
+    grows with the table, not with the job: ~200 ms on a 1,000,000-row table, a fifth of a
+    1,000-record job. The picture only goes wrong when the job changes the table's size a
+    lot, so ANALYZE runs when the job's own inserts since its last ANALYZE exceed
+    ANALYZE_SHARE of the rows the statistics count (pg_class.reltuples, one catalog read;
+    -1 or 0 when never analyzed) and at least ANALYZE_MIN_ROWS — a job doubling a table
+    analyzes it a few times, a small job on a big table never. Growth across many small
+    jobs is left to autovacuum's ANALYZE (10% of the table by default)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.unanalyzed = 0  # rows this job inserted since its last ANALYZE
+
+    def added(self, rows: int) -> None:
+        self.unanalyzed += rows
+
+    def refresh(self) -> None:
+        if self.unanalyzed < ANALYZE_MIN_ROWS or not is_postgres():
+            return
+        table = connection.ops.quote_name(self.model._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+            counted = max(cursor.fetchone()[0], 0)
+            if self.unanalyzed > ANALYZE_SHARE * counted:
+                cursor.execute(f"ANALYZE {table}")
+                self.unanalyzed = 0
 
 
 def _process_as_one_transaction(job, runner, options) -> None:
