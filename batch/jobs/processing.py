@@ -174,9 +174,9 @@ def _process_in_chunks(job: BatchJob, runner, options: BatchOptions) -> None:
         _finish(job, JobStatus.COMPLETED, as_processor=True)
 
 
-# The job's own inserts since its last ANALYZE that make the table's statistics stale enough
-# to refresh: a share of the rows the statistics describe, and never fewer than this many.
-ANALYZE_SHARE = 0.2
+# ANALYZE when the job's own inserts since its last ANALYZE reach this share of the rows the
+# table's statistics count, and at least this many rows.
+ANALYZE_SHARE = 1.0
 ANALYZE_MIN_ROWS = 1000
 
 
@@ -184,16 +184,20 @@ class TableStatistics:
     """Keeps the planner's picture of a table a job is growing true enough, at a cost that
     does not grow with the table.
 
-    Without fresh statistics the planner keeps the picture of a small table (until
-    autovacuum's turn, or forever where it is off) and looks values up by scanning every
-    row — each chunk slower than the last. But ANALYZE samples the whole table, so its cost
-    grows with the table, not with the job: ~200 ms on a 1,000,000-row table, a fifth of a
-    1,000-record job. The picture only goes wrong when the job changes the table's size a
-    lot, so ANALYZE runs when the job's own inserts since its last ANALYZE exceed
-    ANALYZE_SHARE of the rows the statistics count (pg_class.reltuples, one catalog read;
-    -1 or 0 when never analyzed) and at least ANALYZE_MIN_ROWS — a job doubling a table
-    analyzes it a few times, a small job on a big table never. Growth across many small
-    jobs is left to autovacuum's ANALYZE (10% of the table by default)."""
+    A table's statistics describe it as it was at its last ANALYZE. The planner scales their
+    row count by the table's current size itself; what goes stale is the picture of its
+    values, and for a table that was empty (or never analyzed) that picture is of a small
+    table, so values get looked up by scanning every row — each chunk slower than the last
+    (until autovacuum's turn, or forever where it is off). ANALYZE fixes that, but it reads a
+    sample of up to 30,000 rows from the whole table, so its cost grows with the table, not
+    with the job: on a 1,000,000-row table two of them took longer than the 1,000-record job
+    (bench/flat_cost.py). So a job analyzes only when its own inserts since its last ANALYZE
+    have reached ANALYZE_SHARE of the rows the statistics count (pg_class.reltuples, one
+    catalog read; -1 or 0 when never analyzed) and at least ANALYZE_MIN_ROWS: when it has
+    doubled the table. A small job on a big table never analyzes it; a job filling an empty
+    table does so after 1,000, 2,000, 4,000 … rows — a handful of times, as many as a
+    doubling schedule needs (a 20% share made a 100,000-record job on an empty table 40%
+    slower). Growth over many small jobs is left to autovacuum's ANALYZE."""
 
     def __init__(self, model):
         self.model = model
@@ -209,7 +213,7 @@ class TableStatistics:
         with connection.cursor() as cursor:
             cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
             counted = max(cursor.fetchone()[0], 0)
-            if self.unanalyzed > ANALYZE_SHARE * counted:
+            if self.unanalyzed >= ANALYZE_SHARE * counted:
                 cursor.execute(f"ANALYZE {table}")
                 self.unanalyzed = 0
 

@@ -17,14 +17,15 @@ from tests.helpers import make_company, numbered_customer
 
 def fill_customers(rows: int) -> None:
     """`rows` customers of another company, then ANALYZE, as autovacuum would have."""
-    other = make_company("Other Sdn Bhd").company
-    copy_insert(
-        Customer,
-        [
-            Customer(company=other, number=f"CUST-{i:04d}", name=f"Other {i}", email=f"o{i}@x.io")
-            for i in range(1, rows + 1)
-        ],
-    )
+    if rows:
+        other = make_company("Other Sdn Bhd").company
+        copy_insert(
+            Customer,
+            [
+                Customer(company=other, number=f"CUST-{i}", name=f"Other {i}", email=f"o{i}@x.io")
+                for i in range(1, rows + 1)
+            ],
+        )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE ledger_customer")
 
@@ -82,3 +83,13 @@ def test_a_job_that_doubles_a_table_analyzes_it_once_it_has_grown(credentials):
 
     assert analyzes(statements) == 1
     assert counted_rows() == 2_000
+
+
+@pytest.mark.django_db
+def test_a_job_filling_an_empty_table_analyzes_it_each_time_it_has_doubled(credentials):
+    fill_customers(0)
+
+    statements = run_job(credentials, 4_500)  # ANALYZE at 1,000, 2,000 and 4,000 rows
+
+    assert analyzes(statements) == 3
+    assert counted_rows() == 4_000
