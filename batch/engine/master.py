@@ -116,13 +116,22 @@ class MasterDataHandler(Handler):
                 for record in records
                 if (value := record.values.get(param))
             }
-            self.owners[param] = self.find_owners(model_field, insensitive, wanted)
+            if param == EXTERNAL_ID and wanted <= external:
+                # The index looked every one of them up already: no second query.
+                self.owners[param] = {
+                    row.external_id: owner_key(row)
+                    for row in self.index.rows()
+                    if row.external_id in wanted
+                }
+            else:
+                self.owners[param] = self.find_owners(model_field, insensitive, wanted)
             self.held[param] = {owner: value for value, owner in self.owners[param].items()}
         self.load_references(records)
         if self.numbered:
             self.next_number = 1 + next_number_hint(company=self.company, prefix=self.numbered[0])
         existing = [row.pk for row in self.index.rows()]
-        self.blocked = self.rows_in_use(existing) if existing else set()
+        if existing and self.checks_use(records):
+            self.blocked = self.rows_in_use(existing)
         self.load_tombstones([record for record in named if record.operation == "delete"])
 
     def upsert_keys(self, records: list[Record]) -> set[str]:
@@ -208,6 +217,11 @@ class MasterDataHandler(Handler):
     def rows_in_use(self, pks: list[int]) -> set[int]:
         """Hook: of these rows, those other records depend on (they cannot be deleted)."""
         return set()
+
+    def checks_use(self, records: list[Record]) -> bool:
+        """Whether the batch needs rows_in_use: only a delete does, by default, so a batch
+        of updates and upserts is spared those queries."""
+        return any(record.operation == "delete" for record in records)
 
     # Validate ------------------------------------------------------------------------------
 

@@ -93,6 +93,9 @@ class AccountHandler(MasterDataHandler):
         self.by_ref = {ref: row for row in self.chart for ref in (row.public_id, row.code)}
         self.by_external = {row.external_id: row for row in self.chart if row.external_id}
 
+    def checks_use(self, records) -> bool:
+        return True  # an update may change an account's type, fixed once it has lines
+
     def rows_in_use(self, pks: list[int]) -> set[int]:
         """Accounts with journal lines: their type is fixed."""
         lines = self.scoped(JournalLine).filter(account_id__in=pks).order_by()
