@@ -3,6 +3,8 @@ other with "$ref:<referenceId>", run in dependency order, with groups that succe
 
 import simplejson
 
+from batch.engine.composite import ENTITY_ORDER
+from batch.engine.handlers import registered_handlers
 from inventory.models import Item
 from ledger.models import Account, Customer, Invoice, JournalEntry, Payment
 from tests.books import assert_books_sound
@@ -250,3 +252,7 @@ def test_match_on_applies_to_the_entities_that_take_it(api, company):
     assert Customer.objects.get(company=company).name == "Acme Bhd"
     refused = post_composite(api, operations, status=400, matchOn=["colour"])
     assert "colour" in refused["error"]["message"]
+
+
+def test_every_batch_entity_has_its_turn_in_the_entity_order():
+    assert sorted(ENTITY_ORDER) == sorted(registered_handlers())
