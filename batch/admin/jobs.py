@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHt
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 
+from batch.engine.composite import COMPOSITE
 from batch.engine.envelope import BatchOptions
 from batch.engine.handlers import get_handler
 from batch.jobs.codec import dumps
@@ -130,9 +131,12 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
 
     def failed_rows_view(self, request, object_id):
         job = self.get_job(request, object_id)
-        response = StreamingHttpResponse(
-            jobs.failed_rows_csv(job=job), content_type="text/csv; charset=utf-8"
-        )
+        try:
+            rows = jobs.failed_rows_csv(job=job)
+        except RequestError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(self._change_url(job))
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{job.public_id}-failed.csv"'
         return response
 
@@ -184,7 +188,11 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
             "job_status": status,
             "can_operate": self.has_operate_permission(request),
             "can_cancel": job.mode == JobMode.ASYNC and not job.is_finished,
-            "can_retry": job.is_finished and bool(job.total_records - job.successful_records),
+            # A batch of several entities has neither (docs/api.md, Migrations in one request).
+            "has_failed_rows": job.entity != COMPOSITE,
+            "can_retry": job.entity != COMPOSITE
+            and job.is_finished
+            and bool(job.total_records - job.successful_records),
             "job_urls": {
                 name: reverse(f"admin:batch_batchjob_{name}", args=[job.pk])
                 for name in ("progress", "status", "results", "failed_rows", "retry", "cancel")

@@ -8,7 +8,9 @@ import json
 import pytest
 from django.urls import reverse
 
+from batch.engine.composite import parse_composite_request
 from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.jobs.composite import submit_composite_job
 from batch.jobs.processing import process_job
 from batch.jobs.submit import submit_job
 from batch.models import BatchJob
@@ -161,3 +163,27 @@ def test_another_companys_staff_see_none_of_its_jobs(client, alpha, finished_job
         assert client.get(job_url(name, finished_job)).status_code == 404, name
     assert client.post(job_url("retry", finished_job)).status_code == 404
     assert not BatchJob.objects.filter(retry_of=finished_job).exists()
+
+
+def test_a_batch_of_several_entities_offers_no_failed_rows_csv_or_retry(client, alpha):
+    request = parse_composite_request(
+        {
+            "operations": [
+                {"entity": "customers", "operation": "create", "data": {"name": "Acme"}},
+                {"entity": "customers", "operation": "create", "data": {"name": ""}},
+            ],
+            "options": {"async": True},
+        }
+    )
+    job = submit_composite_job(company=alpha.company, user=staff_user(alpha), request=request)
+    process_job(job.pk)
+    client.force_login(staff_user(alpha))
+
+    page = client.get(job_url("change", job))
+    csv_link = client.get(job_url("failed_rows", job))
+
+    assert page.status_code == 200
+    assert "Download results (JSON)" in page.text
+    assert "Download failed rows (CSV)" not in page.text
+    assert 'value="Retry failed records"' not in page.text
+    assert csv_link.status_code == 302  # back to the job, with the reason as a message
