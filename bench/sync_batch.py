@@ -81,22 +81,22 @@ def serve() -> int:
 # Payloads: fresh unique values each call.
 
 
+def customer_data(label: str, credit: str = "10000.00") -> dict:
+    return {
+        "name": f"Customer {label}",
+        "email": f"{label}@example.com",
+        "phone": "+60123456789",
+        "address": {"street": "1 Jalan", "city": "Kuala Lumpur", "country": "MY"},
+        "creditLimit": Decimal(credit),
+        "paymentTerms": 30,
+        "taxNumber": "123456789012",
+    }
+
+
 def customers_payload(size: int) -> list[dict]:
     run = next(_unique)
     return [
-        {
-            "operation": "create",
-            "referenceId": f"c{run}-{i}",
-            "data": {
-                "name": f"Customer {run}-{i}",
-                "email": f"c{run}-{i}@example.com",
-                "phone": "+60123456789",
-                "address": {"street": "1 Jalan", "city": "Kuala Lumpur", "country": "MY"},
-                "creditLimit": Decimal("10000.00"),
-                "paymentTerms": 30,
-                "taxNumber": "123456789012",
-            },
-        }
+        {"operation": "create", "referenceId": f"c{run}-{i}", "data": customer_data(f"c{run}-{i}")}
         for i in range(size)
     ]
 
@@ -225,16 +225,7 @@ def upserts_payload(size: int, run: int, *, credit: str = "10000.00") -> list[di
         {
             "operation": "upsert",
             "referenceId": f"u{run}-{i}",
-            "data": {
-                "externalId": f"crm-{run}-{i}",
-                "name": f"Customer {run}-{i}",
-                "email": f"u{run}-{i}@example.com",
-                "phone": "+60123456789",
-                "address": {"street": "1 Jalan", "city": "Kuala Lumpur", "country": "MY"},
-                "creditLimit": Decimal(credit),
-                "paymentTerms": 30,
-                "taxNumber": "123456789012",
-            },
+            "data": {"externalId": f"crm-{run}-{i}", **customer_data(f"u{run}-{i}", credit)},
         }
         for i in range(size)
     ]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from batch.engine.codes import ErrorCode, Status
 from batch.engine.envelope import BatchOptions, Operation
 from batch.engine.handlers import PERMISSION_ACTIONS, BatchContext, Handler
-from batch.engine.records import Record, RecordError
+from batch.engine.records import Record
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,20 @@ class BatchOutcome:
     execution_time: float
     rolled_back: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def finished(cls, *, records, options, started_at, clock: float, rolled_back, **extra):
+        """The outcome of a run begun at `started_at` (time.perf_counter() then: `clock`)."""
+        return cls(
+            records=records,
+            options=options,
+            started_at=started_at,
+            completed_at=timezone.now(),
+            execution_time=round(time.perf_counter() - clock, 4),
+            rolled_back=rolled_back,
+            counts=count(records),
+            **extra,
+        )
 
     @property
     def status(self) -> Status:
@@ -67,16 +81,13 @@ def run_batch(
             _conclude(handler, records, options)
     except _Unwind as unwind:
         rolled_back = unwind.rolled_back
-    outcome = BatchOutcome(
+    return BatchOutcome.finished(
         records=records,
         options=options,
         started_at=started_at,
-        completed_at=timezone.now(),
-        execution_time=round(time.perf_counter() - clock, 4),
+        clock=clock,
         rolled_back=rolled_back,
     )
-    outcome.counts = count(records)
-    return outcome
 
 
 def _precheck(handler: Handler, ctx: BatchContext, record: Record) -> None:
@@ -127,7 +138,7 @@ def _conclude(handler: Handler, records: list[Record], options: BatchOptions) ->
         raise _Unwind(rolled_back=False)
     failed = any(record.status == Status.FAILED for record in records)
     if options.rollback_on_error and failed:
-        _mark_rolled_back(passed)
+        mark_rolled_back(passed)
         raise _Unwind(rolled_back=True)
     _write(handler, records, passed, options)
 
@@ -163,7 +174,7 @@ def _write(handler: Handler, records, passed: list[Record], options: BatchOption
 
 def _unwind_if_rolling_back(passed: list[Record], options: BatchOptions, error) -> None:
     if options.rollback_on_error:
-        _mark_rolled_back([record for record in passed if record.ok])
+        mark_rolled_back([record for record in passed if record.ok])
         raise _Unwind(rolled_back=True) from error
 
 
@@ -171,10 +182,7 @@ SKIPPED_MESSAGE = "Not processed: an earlier record failed and continueOnError i
 
 
 def _skip(record: Record) -> None:
-    """Not processed at all, whatever its own data holds."""
-    record.status = Status.SKIPPED
-    record.error = RecordError(ErrorCode.SKIPPED, SKIPPED_MESSAGE)
-    record.warnings = []
+    record.skip(ErrorCode.SKIPPED, SKIPPED_MESSAGE)
 
 
 def _skip_after_first_failure(records: list[Record]) -> list[Record]:
@@ -186,14 +194,11 @@ def _skip_after_first_failure(records: list[Record]) -> list[Record]:
     return staged
 
 
-def _mark_rolled_back(records: list[Record]) -> None:
+def mark_rolled_back(records: list[Record]) -> None:
+    """Records that passed, undone with their batch."""
     for record in records:
         if record.error is None:
-            record.data = None
-            record.error = RecordError(
-                ErrorCode.ROLLED_BACK, "Rolled back because another record failed."
-            )
-            record.status = Status.ROLLED_BACK
+            record.roll_back("Rolled back because another record failed.")
 
 
 def _fail_system(records: list[Record], message: str) -> None:

@@ -107,21 +107,23 @@ class MasterDataHandler(Handler):
             refs.update(filter(None, (record.values.get(self.natural_key_param),)))
             external.update(filter(None, (record.values.get(EXTERNAL_ID),)))
         self.index = ReferenceIndex(self.scoped(), self.natural_key, refs, external_refs=external)
-        self.load_matches(upserts)
-        for row in self.index.rows():
+        loaded = self.index.rows()
+        self.load_matches(upserts, loaded)
+        for row in loaded:
             self.instances[owner_key(row)] = row
+        looked_up = {EXTERNAL_ID: external, self.natural_key_param: refs}
         for param, (model_field, insensitive) in self.unique_fields.items():
             wanted = {
                 self.unique_value(value, insensitive)
                 for record in records
                 if (value := record.values.get(param))
             }
-            if param == EXTERNAL_ID and wanted <= external:
+            if not insensitive and wanted <= looked_up.get(param, set()):
                 # The index looked every one of them up already: no second query.
                 self.owners[param] = {
-                    row.external_id: owner_key(row)
-                    for row in self.index.rows()
-                    if row.external_id in wanted
+                    value: owner_key(row)
+                    for row in loaded
+                    if (value := getattr(row, model_field)) in wanted
                 }
             else:
                 self.owners[param] = self.find_owners(model_field, insensitive, wanted)
@@ -129,7 +131,7 @@ class MasterDataHandler(Handler):
         self.load_references(records)
         if self.numbered:
             self.next_number = 1 + next_number_hint(company=self.company, prefix=self.numbered[0])
-        existing = [row.pk for row in self.index.rows()]
+        existing = [row.pk for row in loaded]
         if existing and self.checks_use(records):
             self.blocked = self.rows_in_use(existing)
         self.load_tombstones([record for record in named if record.operation == "delete"])
@@ -145,7 +147,7 @@ class MasterDataHandler(Handler):
                     keys.add(f"{param}={self.unique_value(value, insensitive)}")
         return keys
 
-    def load_matches(self, upserts: list[Record]) -> None:
+    def load_matches(self, upserts: list[Record], loaded: list[Model]) -> None:
         """The rows upserts match on fields other than ids and keys (options.matchOn
         ["email"]), as the same objects the index holds."""
         other = [
@@ -172,7 +174,7 @@ class MasterDataHandler(Handler):
                 for field, insensitive in (self.unique_fields[param],)
             }
         )
-        known = {row.pk: row for row in self.index.rows()}
+        known = {row.pk: row for row in loaded}
         for row in rows.filter(condition):
             row = known.setdefault(row.pk, row)
             self.instances[owner_key(row)] = row

@@ -100,6 +100,20 @@ class Record:
             self.error = RecordError(code, message, field=field, details=details or [])
         self.status = Status.FAILED
 
+    def skip(self, code: ErrorCode, message: str, field: str | None = None) -> "Record":
+        """Not processed at all, whatever its own data holds."""
+        self.status = Status.SKIPPED
+        self.error = RecordError(code, message, field=field)
+        self.warnings = []
+        return self
+
+    def roll_back(self, message: str) -> "Record":
+        """It passed, but what it wrote is undone with its batch (or group, or job)."""
+        self.status = Status.ROLLED_BACK
+        self.error = RecordError(ErrorCode.ROLLED_BACK, message)
+        self.data = None
+        return self
+
     def fail_fields(self, details: list[Detail], code=ErrorCode.VALIDATION_ERROR) -> None:
         self.error = RecordError.from_details(details, code)
         self.status = Status.FAILED

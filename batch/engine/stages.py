@@ -26,9 +26,9 @@ from django.utils import timezone
 from batch.engine.codes import ErrorCode, FieldCode, Status
 from batch.engine.composite import REF, CompositeRequest, Step, match_on_for
 from batch.engine.envelope import BatchOptions, Operation
-from batch.engine.executor import SKIPPED_MESSAGE, BatchOutcome, count, run_batch
+from batch.engine.executor import SKIPPED_MESSAGE, BatchOutcome, mark_rolled_back, run_batch
 from batch.engine.fields import Detail
-from batch.engine.records import SUCCESS, Record, RecordError
+from batch.engine.records import SUCCESS, Record
 from bigledger.models import Company
 
 
@@ -79,16 +79,13 @@ def run_composite(
                 continue
             rolled_back = undo.rolled_back
         break
-    ordered = [records[step.index] for step in steps]
-    return CompositeOutcome(
-        steps=steps,
-        records=ordered,
+    return CompositeOutcome.finished(
+        records=[records[step.index] for step in steps],
         options=options,
         started_at=started_at,
-        completed_at=timezone.now(),
-        execution_time=round(time.perf_counter() - clock, 4),
+        clock=clock,
         rolled_back=rolled_back,
-        counts=count(ordered),
+        steps=steps,
     )
 
 
@@ -193,11 +190,8 @@ def _settle_groups(steps, records, failed: set[str], settled: dict[int, Record])
             continue
         record = records[step.index]
         if record.status in SUCCESS:
-            record = Record(step.op)
-            record.status = Status.ROLLED_BACK
-            record.error = RecordError(
-                ErrorCode.ROLLED_BACK,
-                f"Rolled back because another operation of group '{step.group}' failed.",
+            record = Record(step.op).roll_back(
+                f"Rolled back because another operation of group '{step.group}' failed."
             )
         settled[step.index] = record
 
@@ -219,14 +213,6 @@ def mark_validated(records: list[Record]) -> None:
         record.status, record.data = Status.VALIDATED, None
 
 
-def mark_rolled_back(records: list[Record]) -> None:
-    for record in records:
-        record.status, record.data = Status.ROLLED_BACK, None
-        record.error = RecordError(
-            ErrorCode.ROLLED_BACK, "Rolled back because another record failed."
-        )
-
-
 def _refused(step: Step) -> Record:
     record = Record(step.op)
     record.fail_fields([step.refused])
@@ -234,7 +220,4 @@ def _refused(step: Step) -> Record:
 
 
 def _skipped(op: Operation, code: ErrorCode, message: str, field: str | None = None) -> Record:
-    record = Record(op)
-    record.status = Status.SKIPPED
-    record.error = RecordError(code, message, field=field)
-    return record
+    return Record(op).skip(code, message, field=field)

@@ -25,7 +25,7 @@ from batch.engine.composite import COMPOSITE
 from batch.engine.envelope import BatchOptions
 from batch.engine.executor import SKIPPED_MESSAGE, count_results, run_batch
 from batch.engine.handlers import Handler, get_handler
-from batch.engine.records import SUCCESS, Record, RecordError, RecordWarning
+from batch.engine.records import SUCCESS, Record, RecordWarning
 from batch.jobs.codec import dumps, loads, operation_from_json
 from batch.jobs.composite import CompositeChunks
 from batch.jobs.liveness import is_postgres, release_liveness_lock, take_liveness_lock
@@ -258,9 +258,7 @@ def _process_as_one_transaction(job, runner, options) -> None:
 def _rolled_back(result: dict, body: dict) -> dict:
     if result["status"] in (Status.FAILED, Status.SKIPPED, Status.ROLLED_BACK):
         return result
-    record = Record(operation_from_json(body))
-    record.status = Status.ROLLED_BACK
-    record.error = RecordError(ErrorCode.ROLLED_BACK, ROLLED_BACK_MESSAGE)
+    record = Record(operation_from_json(body)).roll_back(ROLLED_BACK_MESSAGE)
     return _with_entity(record.result_json(), body)
 
 
@@ -275,13 +273,12 @@ def _validated(result: dict, body: dict) -> dict:
 
 
 def _not_processed(raw: list[dict], message: str) -> list[dict]:
-    results = []
-    for body in raw:
-        record = Record(operation_from_json(body))
-        record.status = Status.SKIPPED
-        record.error = RecordError(ErrorCode.SKIPPED, message)
-        results.append(_with_entity(record.result_json(), body))
-    return results
+    return [
+        _with_entity(
+            Record(operation_from_json(body)).skip(ErrorCode.SKIPPED, message).result_json(), body
+        )
+        for body in raw
+    ]
 
 
 def _with_entity(result: dict, body: dict) -> dict:
