@@ -71,8 +71,8 @@ def start_server(env: dict) -> tuple[subprocess.Popen, int]:
     return server, int(server.stdout.readline())
 
 
-def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]:
-    server, port = start_server(env)
+def start_worker(env: dict, concurrency: int = 2) -> subprocess.Popen:
+    """A Celery worker of `concurrency` prefork processes, given a few seconds to start."""
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -81,7 +81,8 @@ def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]
             "-A",
             "bigledger",
             "worker",
-            "--concurrency=2",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
             "--loglevel=WARNING",
             "--without-gossip",
             "--without-mingle",
@@ -92,10 +93,15 @@ def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]
         stderr=subprocess.DEVNULL,
     )
     time.sleep(4)
-    return server, port, worker
+    return worker
 
 
-def payload(run: str) -> bytes:
+def start_processes(env: dict) -> tuple[subprocess.Popen, int, subprocess.Popen]:
+    server, port = start_server(env)
+    return server, port, start_worker(env)
+
+
+def payload(run: str, records: int = RECORDS) -> bytes:
     import simplejson
 
     operations = [
@@ -112,7 +118,7 @@ def payload(run: str) -> bytes:
                 "taxNumber": "123456789012",
             },
         }
-        for i in range(RECORDS)
+        for i in range(records)
     ]
     return simplejson.dumps({"operations": operations, "options": {"async": True}}).encode()
 
@@ -129,14 +135,14 @@ def request(port, method, path, key, body=None):
     return response.status, data
 
 
-def copy_baseline(company_id: int, run: str) -> float:
+def copy_baseline(company_id: int, run: str, records: int = RECORDS) -> float:
     """COPY the same rows (every column the engine writes) into ledger_customer."""
     import secrets
 
     from django.db import connection
 
     buffer = io.StringIO()
-    for i in range(RECORDS):
+    for i in range(records):
         fields = [
             str(company_id),
             f"cust_copy{secrets.token_hex(8)}",
@@ -216,10 +222,14 @@ def peak_rss(server: subprocess.Popen, worker: subprocess.Popen) -> dict[str, fl
     return rss
 
 
-def stop_processes(server: subprocess.Popen, worker: subprocess.Popen) -> None:
+def stop_worker(worker: subprocess.Popen) -> None:
     worker.terminate()
-    server.terminate()
     worker.wait(timeout=60)
+
+
+def stop_processes(server: subprocess.Popen, worker: subprocess.Popen) -> None:
+    server.terminate()
+    stop_worker(worker)
 
 
 def main() -> None:

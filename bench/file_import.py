@@ -77,8 +77,10 @@ def write_csv(path: Path, rows: int, run: str) -> None:
             )
 
 
-def write_multipart(csv_path: Path, body_path: Path) -> None:
-    """The request body on disk: the file part, then an empty options part."""
+def write_multipart(
+    csv_path: Path, body_path: Path, options: str = '{"continueOnError": true}'
+) -> None:
+    """The request body on disk: the file part, then the options part (JSON)."""
     with body_path.open("wb") as body, csv_path.open("rb") as source:
         body.write(
             f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
@@ -88,7 +90,7 @@ def write_multipart(csv_path: Path, body_path: Path) -> None:
             body.write(block)
         body.write(
             f'\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="options"\r\n\r\n'
-            f'{{"continueOnError": true}}\r\n--{BOUNDARY}--\r\n'.encode()
+            f"{options}\r\n--{BOUNDARY}--\r\n".encode()
         )
 
 
