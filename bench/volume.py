@@ -105,7 +105,7 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s"
 
 
-# Where it runs ---------------------------------------------------------------------------
+# Where it runs -----------------------------------------------------------------------------------
 
 
 def check_database() -> None:
@@ -166,7 +166,7 @@ def new_credentials(label: str):
     )
 
 
-# XLSX read --------------------------------------------------------------------------------
+# XLSX read ---------------------------------------------------------------------------------------
 
 
 def xlsx_figure() -> Figure:
@@ -183,7 +183,7 @@ def xlsx_figure() -> Figure:
     )
 
 
-# Sync batch over HTTP ----------------------------------------------------------------------
+# Sync batch over HTTP ----------------------------------------------------------------------------
 
 
 def sync_figure(key: str) -> Figure:
@@ -208,7 +208,7 @@ def sync_figure(key: str) -> Figure:
     )
 
 
-# A job on a big table against an empty one ----------------------------------------------------
+# A job on a big table against an empty one -------------------------------------------------------
 
 
 @contextmanager
@@ -271,7 +271,7 @@ def flat_figures() -> list[Figure]:
     return figures
 
 
-# Jobs through the API and a Celery worker ------------------------------------------------------
+# Jobs through the API and a Celery worker --------------------------------------------------------
 
 
 @dataclass
@@ -312,18 +312,18 @@ def upload_csv(live: Live, key: str, body: Path, rows: int, interval: float) -> 
     return time.perf_counter() - started
 
 
-def post_jobs(live: Live, key: str, bodies: list[bytes], records: int) -> float:
+def post_jobs(live: Live, key: str, bodies: list[bytes], records: int) -> tuple[float, float]:
     """POST each JSON job, then wait for all: the seconds from the first POST to the last
-    job done."""
+    job done, and the longest of the jobs' own processing times (executionTime)."""
     started = time.perf_counter()
     accepted = []
     for body in bodies:
         status, answer = async_job.request(live.port, "POST", "/v1/batch/customers", key, body)
         assert status == 202, answer
         accepted.append(answer["data"]["jobId"])
-    for job_id in accepted:
-        async_job.wait_for_job(live.port, key, job_id, records, 0.2)
-    return time.perf_counter() - started
+    jobs = [async_job.wait_for_job(live.port, key, job_id, records, 0.2) for job_id in accepted]
+    elapsed = time.perf_counter() - started
+    return elapsed, max(job["data"]["executionTime"] for job in jobs)
 
 
 def write_upload(directory: Path, rows: int, run: str, name: str) -> Path:
@@ -423,19 +423,20 @@ def json_job_figures(live: Live, run: str) -> list[Figure]:
     }
     live.start_worker(2)
     empty_customers()
-    two = post_jobs(live, key, [bodies["one"]], JOB_RECORDS)
+    two, two_worker = post_jobs(live, key, [bodies["one"]], JOB_RECORDS)
     copy = async_job.copy_baseline(credentials.company.pk, run, JOB_RECORDS)
     empty_customers()
-    pair = post_jobs(live, key, bodies["pair"], half)
+    pair, pair_worker = post_jobs(live, key, bodies["pair"], half)
     live.start_worker(1)
     empty_customers()
-    one = post_jobs(live, key, [bodies["alone"]], JOB_RECORDS)
+    one, one_worker = post_jobs(live, key, [bodies["alone"]], JOB_RECORDS)
     live.stop_worker()
     say(
-        f"{JOB_RECORDS:,}-customer JSON job: {two:.2f} s ({rate(JOB_RECORDS, two)}) on 2 "
-        f"processes, {one:.2f} s ({rate(JOB_RECORDS, one)}) on 1; COPY {copy:.2f} s "
-        f"({rate(JOB_RECORDS, copy)}); two {half:,} jobs on 2 processes {pair:.2f} s "
-        f"({rate(2 * half, pair)})"
+        f"{JOB_RECORDS:,}-customer JSON job, end to end (worker's executionTime): on 2 "
+        f"processes {two:.2f} s ({two_worker:.2f}) {rate(JOB_RECORDS, two)}, on 1 {one:.2f} s "
+        f"({one_worker:.2f}) {rate(JOB_RECORDS, one)}; COPY {copy:.2f} s "
+        f"{rate(JOB_RECORDS, copy)}; two {half:,} jobs on 2 processes {pair:.2f} s "
+        f"({pair_worker:.2f}) {rate(2 * half, pair)}"
     )
     gain, pair_gain = one / two, (2 * half / pair) / (JOB_RECORDS / one)
     return [
@@ -448,7 +449,7 @@ def json_job_figures(live: Live, run: str) -> list[Figure]:
             two / copy <= 4,
         ),
         Figure(
-            f"one {JOB_RECORDS:,} job: worker of 2 processes vs 1",
+            f"one {JOB_RECORDS:,}-customer job: worker of 2 processes vs 1",
             f"{rate(JOB_RECORDS, two)}",
             f"{rate(JOB_RECORDS, one)}",
             f"{gain:.2f}x",
@@ -493,7 +494,7 @@ def live_figures(env: dict, run: str) -> list[Figure]:
     return figures
 
 
-# The table ---------------------------------------------------------------------------------
+# The table ---------------------------------------------------------------------------------------
 
 
 def print_table(figures: list[Figure]) -> None:
@@ -521,7 +522,9 @@ def main() -> None:
     run, credentials, env = async_job.prepare("Volume")
     load_before = load()
     say(f"BENCH_SCALE={SCALE}; load average {load_before}")
-    figures = [xlsx_figure(), sync_figure(credentials.api_key)]
+    figures = [xlsx_figure()]
+    empty_customers()
+    figures.append(sync_figure(credentials.api_key))
     figures += flat_figures()
     figures += live_figures(env, run)
     print_table(figures)
