@@ -109,6 +109,12 @@ class BatchChunk(models.Model):
     results = models.TextField(blank=True, default="", help_text="JSON list of results.")
     failed_records = models.PositiveIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
+    keys = models.BinaryField(
+        default=b"", help_text="Hashes of the record keys its operations name (batch.jobs.lanes)."
+    )
+    processed_by = models.CharField(
+        max_length=200, blank=True, default="", help_text="The worker process that did it."
+    )
 
     class Meta:
         ordering = ["job_id", "position"]

@@ -100,6 +100,25 @@ def numbered_customer(i: int, **extra) -> dict:
     return create({"name": f"Customer {i}", "email": f"c{i}@example.com", **extra}, f"ref-{i}")
 
 
+def depreciation_entries(count: int) -> list[dict]:
+    """`count` journal entry creates of 10.00 each, on accounts of the default chart."""
+    return [
+        create(
+            {
+                "date": "2024-01-15",
+                "reference": f"DEP-{i:05d}",
+                "description": "Depreciation",
+                "lines": [
+                    {"accountCode": "6000", "debit": "10.00"},
+                    {"accountCode": "1620", "credit": "10.00"},
+                ],
+            },
+            f"je-{i}",
+        )
+        for i in range(count)
+    ]
+
+
 def submit(api, entity, operations, **options) -> dict:
     """Post an async batch and return the accepted job."""
     return post_batch(api, entity, operations, status=202, **{"async": True, **options})["data"]

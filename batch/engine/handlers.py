@@ -80,6 +80,11 @@ class Handler:
     extra_match_fields: ClassVar[tuple[str, ...]] = ()
     """Fields an upsert matches on only when options.matchOn names them ("email");
     options.matchOn names any of these and of match_fields, in its own order."""
+    key_references: ClassVar[dict[str, str]] = {}
+    """Fields naming another record an operation relies on, at any depth of its data, as
+    field -> the key they are compared with ("parentId" -> "id"). With each record's own
+    keys (`id`, `externalId`, match_fields, extra_match_fields) they tell which operations
+    of a job must apply in request order (batch.jobs.lanes)."""
     file_example: ClassVar[list[dict[str, str]] | None] = None
     """Example rows {column: value} for the templates; None lets them be made from the
     columns and the company's own codes."""

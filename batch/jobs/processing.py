@@ -8,11 +8,19 @@ exactly-once.
   slots free.
 - At most BATCH_MAX_CONCURRENT_JOBS jobs per company process at once; claiming a slot
   locks the company row, so concurrent claims cannot overshoot.
-- rollbackOnError makes the whole job one transaction.
+- A job's chunks run on several worker processes at once (batch.jobs.lanes says which may):
+  the processor asks BATCH_JOB_HELPERS more processes to help, each taking ready chunks
+  until none is left; a helper that finds the processor dead takes its place.
+- rollbackOnError makes the whole job one transaction; continueOnError=false, a composite
+  job and SQLite run the chunks one after the other, in order.
 - A job's final status commits together with what `job_finished` receivers write in its
   transaction (the webhook outbox), so a worker dying in between loses neither."""
 
+import enum
+import itertools
 import logging
+import os
+import socket
 from dataclasses import replace
 
 from django.conf import settings
@@ -28,7 +36,9 @@ from batch.engine.handlers import Handler, get_handler
 from batch.engine.records import SUCCESS, Record, RecordWarning
 from batch.jobs.codec import dumps, loads, operation_from_json
 from batch.jobs.composite import CompositeChunks
+from batch.jobs.lanes import first_pending_chunk, ready_chunk
 from batch.jobs.liveness import is_postgres, release_liveness_lock, take_liveness_lock
+from batch.jobs.submit import enqueue_helpers
 from batch.jobs.sweep import processing_count, start_queued_jobs
 from batch.models import FINISHED, BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
 from batch.signals import job_finished
@@ -41,8 +51,24 @@ FAILED_MESSAGE = "Not processed: the job stopped on a system error; retry the jo
 ROLLED_BACK_MESSAGE = "Rolled back because another record of the job failed."
 
 
+def process_name() -> str:
+    """Who processed a chunk, as the chunk records it (a pool process forked after import
+    has its own pid)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Role(enum.Enum):
+    """Who commits a chunk, which says when it may: the processor only within its attempt, a
+    helper only while the job is processing, the canceller of a queued job always."""
+
+    PROCESSOR = "processor"
+    HELPER = "helper"
+    CANCELLER = "canceller"
+
+
 class LeaseLost(Exception):
-    """Another worker took the job over; this one stops without committing."""
+    """Another worker took the job over, or the job ended; this one stops without
+    committing."""
 
 
 # Claiming -----------------------------------------------------------------------------------
@@ -130,6 +156,8 @@ def process_job(job_pk: int) -> None:
         whole = options.validate_only and job.entity == COMPOSITE
         if options.rollback_on_error or whole:
             _process_as_one_transaction(job, runner, options)
+        elif runs_in_parallel(job, options):
+            _process_in_parallel(job, runner)
         else:
             _process_in_chunks(job, runner, options)
     except LeaseLost:
@@ -157,21 +185,105 @@ def _process_in_chunks(job: BatchJob, runner, options: BatchOptions) -> None:
     stopped = not options.continue_on_error and job.failed_records > 0
     for done, chunk_pk in enumerate(_pending_chunk_ids(job), start=1):
         runner.refresh_statistics(done)
-        if BatchJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+        if _cancel_requested(job):
             _cancel_rest(job)
             return
         with transaction.atomic():
             chunk = BatchChunk.objects.select_for_update().get(pk=chunk_pk)
             if chunk.status == ChunkStatus.DONE:
                 continue  # a redelivered chunk: its work is already committed
-            raw = loads(chunk.operations)
-            results = _not_processed(raw, SKIPPED_MESSAGE) if stopped else runner.run(raw)[0]
-            _commit_chunk(job, chunk, results)
+            if stopped:
+                _commit_chunk(job, chunk, _not_processed(loads(chunk.operations), SKIPPED_MESSAGE))
+            else:
+                _run_chunk(job, runner, chunk)
             if not options.continue_on_error and chunk.failed_records:
                 stopped = True
     with transaction.atomic():
         job.refresh_from_db()
         _finish(job, JobStatus.COMPLETED, as_processor=True)
+
+
+def runs_in_parallel(job: BatchJob, options: BatchOptions) -> bool:
+    """Whether the job's chunks may run on several processes: not when a failure must stop
+    or undo the chunks after it, nor for a composite job (its stages are its order)."""
+    return (
+        is_postgres()
+        and settings.BATCH_JOB_HELPERS > 0
+        and job.entity != COMPOSITE
+        and options.continue_on_error
+        and not options.rollback_on_error
+    )
+
+
+def _process_in_parallel(job: BatchJob, runner) -> None:
+    """As the processor: ask for helpers, run ready chunks, and when every pending chunk is
+    running elsewhere or waits for one that is, wait for the first; finish once none is
+    left."""
+    pending = job.chunks.filter(status=ChunkStatus.PENDING).count()
+    enqueue_helpers(job.pk, min(settings.BATCH_JOB_HELPERS, pending - 1))
+    for done in itertools.count(1):
+        if _cancel_requested(job):
+            _cancel_rest(job)
+            return
+        with transaction.atomic():
+            chunk = ready_chunk(job) or first_pending_chunk(job)
+            if chunk is None:
+                break
+            runner.refresh_statistics(done)
+            _run_chunk(job, runner, chunk)
+    with transaction.atomic():
+        job.refresh_from_db()
+        _finish(job, JobStatus.COMPLETED, as_processor=True)
+
+
+def help_job(job_pk: int) -> None:
+    """As a helper: run the job's ready chunks until none is left, then stop — the processor
+    waits for the rest and finishes the job. A helper that finds the processor gone (its
+    liveness lock free) becomes the processor."""
+    job = BatchJob.objects.filter(pk=job_pk, mode=JobMode.ASYNC).first()
+    if job is None or job.status != JobStatus.PROCESSING:
+        return
+    options = BatchOptions.from_json(job.options)
+    if not runs_in_parallel(job, options):
+        return
+    runner = chunk_runner(job, options)
+    try:
+        for done in itertools.count(1):
+            if _cancel_requested(job):
+                return
+            if _processor_gone(job):
+                process_job(job_pk)
+                continue
+            with transaction.atomic():
+                chunk = ready_chunk(job)
+                if chunk is None:
+                    return
+                runner.refresh_statistics(done)
+                _run_chunk(job, runner, chunk, role=Role.HELPER)
+    except LeaseLost:
+        return
+    except Exception:
+        # The chunk stays pending: the processor runs it, and records the job as failed if
+        # it fails again.
+        logger.exception("helping with job %s failed", job.public_id)
+
+
+def _processor_gone(job: BatchJob) -> bool:
+    if not take_liveness_lock(job):
+        return False
+    release_liveness_lock(job.pk)
+    return True
+
+
+def _cancel_requested(job: BatchJob) -> bool:
+    return BatchJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+
+def _run_chunk(job: BatchJob, runner, chunk: BatchChunk, *, role: Role = Role.PROCESSOR) -> None:
+    """Inside the chunk's transaction, the chunk locked: run it and commit its results."""
+    results = runner.run(loads(chunk.operations))[0]
+    chunk.processed_by = process_name()
+    _commit_chunk(job, chunk, results, role=role)
 
 
 # ANALYZE when the job's own inserts since its last ANALYZE reach this share of the rows the
@@ -289,20 +401,31 @@ def _with_entity(result: dict, body: dict) -> dict:
 
 
 def _commit_chunk(
-    job: BatchJob, chunk: BatchChunk, results: list[dict], *, as_processor: bool = True
+    job: BatchJob, chunk: BatchChunk, results: list[dict], *, role: Role = Role.PROCESSOR
 ) -> None:
-    """Inside the chunk's transaction: store its results, mark it done, add its counts.
-    As the job's processor, only while this worker's attempt still owns the job."""
+    """Inside the chunk's transaction: store its results, mark it done, add its counts, as
+    far as the committer's role allows (Role)."""
     counts = count_results((r["status"], len(r.get("warnings", ()))) for r in results)
     chunk.results = dumps(results)
     chunk.operations = ""
     chunk.status = ChunkStatus.DONE
     chunk.failed_records = counts["failedRecords"]
     chunk.completed_at = timezone.now()
-    chunk.save(update_fields=["results", "operations", "status", "failed_records", "completed_at"])
+    chunk.save(
+        update_fields=[
+            "results",
+            "operations",
+            "status",
+            "failed_records",
+            "completed_at",
+            "processed_by",
+        ]
+    )
     owned = BatchJob.objects.filter(pk=job.pk)
-    if as_processor:
+    if role == Role.PROCESSOR:
         owned = owned.filter(status=JobStatus.PROCESSING, attempts=job.attempts)
+    elif role == Role.HELPER:
+        owned = owned.filter(status=JobStatus.PROCESSING)
     updated = owned.update(
         heartbeat_at=timezone.now(),
         processed_records=F("processed_records") + counts["processedRecords"],
@@ -330,7 +453,9 @@ def _close_rest(job: BatchJob, status: JobStatus, message: str, *, as_processor:
     with transaction.atomic():
         for chunk in job.chunks.select_for_update().filter(status=ChunkStatus.PENDING):
             results = _not_processed(loads(chunk.operations), message)
-            _commit_chunk(job, chunk, results, as_processor=as_processor)
+            _commit_chunk(
+                job, chunk, results, role=Role.PROCESSOR if as_processor else Role.CANCELLER
+            )
         job.refresh_from_db()
         _finish(job, status, as_processor=as_processor)
 

@@ -2,7 +2,7 @@
 is handed the job (by task name: the tasks import this package, not the other way round)."""
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from celery import signature
 from django.conf import settings
@@ -13,12 +13,14 @@ from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions, BatchRequest, Operation
 from batch.engine.handlers import Handler
 from batch.jobs.codec import dumps, operation_json
+from batch.jobs.lanes import packed_keys
 from batch.models import BatchChunk, BatchJob, JobMode, JobStatus
 from bigledger.errors import RequestError
 from bigledger.models import Company, PublicIdGenerator
 
 ASYNC_JOB_ID = PublicIdGenerator("job")
 RUN_JOB_TASK = "batch.run_job"  # batch.jobs.tasks.run_job
+HELP_JOB_TASK = "batch.help_job"  # batch.jobs.tasks.help_job
 
 
 def check_async_size(size: int) -> None:
@@ -91,6 +93,7 @@ def submit_job_from_chunks(
         options=options,
         source=source,
         retry_of=retry_of,
+        keys=lambda operations: packed_keys(handler, operations),
     )
 
 
@@ -103,11 +106,13 @@ def store_job(
     options: BatchOptions,
     source: str = "api",
     retry_of: BatchJob | None = None,
+    keys: Callable[[list[dict]], bytes] | None = None,
 ) -> BatchJob:
     """Store a job from its chunks of stored operations (batch.jobs.codec), taken one at a
-    time, so no more than CHUNKS_PER_COPY are ever held. The job, its chunks and its total
-    commit together — a request error raised while the chunks are read leaves nothing — and
-    a worker picks the job up once they have."""
+    time, so no more than CHUNKS_PER_COPY are ever held, with the record keys each chunk's
+    operations name (`keys`; batch.jobs.lanes). The job, its chunks and its total commit
+    together — a request error raised while the chunks are read leaves nothing — and a
+    worker picks the job up once they have."""
     with transaction.atomic():
         job = BatchJob.objects.create(
             company=company,
@@ -129,6 +134,7 @@ def store_job(
                     first_index=total,
                     size=len(operations),
                     operations=dumps(operations),
+                    keys=keys(operations) if keys else b"",
                 )
             )
             total += len(operations)
@@ -147,3 +153,9 @@ def enqueue(job_pk: int) -> None:
     """Hand the job to a worker. A message lost on the way delays the job, never loses it:
     the sweeper enqueues queued and stale jobs again."""
     signature(RUN_JOB_TASK, args=[job_pk]).apply_async()
+
+
+def enqueue_helpers(job_pk: int, count: int) -> None:
+    """Ask `count` more worker processes to take a share of the job's chunks."""
+    for _ in range(count):
+        signature(HELP_JOB_TASK, args=[job_pk]).apply_async()

@@ -87,6 +87,8 @@ class StockAdjustmentHandler(Handler):
     max_records = 500
     operations = frozenset({"create"})
     create_schema = ADJUSTMENT
+    # An item's adjustments apply in request order: a decrease may need an earlier increase.
+    key_references = dict(zip(ITEM_PARAMS, ITEM_PARAMS, strict=True))
 
     @classmethod
     def template_lists(cls, company) -> dict[str, list[str]]:

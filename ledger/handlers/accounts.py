@@ -60,6 +60,7 @@ class AccountHandler(MasterDataHandler):
     natural_key_param = "code"
     unique_fields = {"code": ("code", False), "externalId": ("external_id", False)}
     match_fields = ("externalId", "code")
+    key_references = {"parentId": "id", "parentExternalId": "externalId"}
     field_map = {
         "code": "code",
         "name": "name",

@@ -21,6 +21,7 @@ class InvoiceHandler(TradeDocumentHandler):
     party_model = Customer
     party_what = "Customer"
     party_params = ("customerId", "customerNumber", "customerExternalId")
+    key_references = dict(zip(party_params, party_params, strict=True))  # credit limits
     date_param = "invoiceDate"
     number_param = "invoiceNumber"
     match_fields = (EXTERNAL_ID, number_param)

@@ -62,6 +62,10 @@ class PaymentHandler(Handler):
     max_records = 200
     operations = frozenset({"create"})
     create_schema = PAYMENT
+    # Payments of one document apply in request order: each pays what the earlier left.
+    key_references = dict(
+        zip(INVOICE_PARAMS + BILL_PARAMS, INVOICE_PARAMS + BILL_PARAMS, strict=True)
+    )
 
     @classmethod
     def template_lists(cls, company) -> dict[str, list[str]]:

@@ -1,0 +1,109 @@
+"""Which chunks of a job may run at once, on several worker processes.
+
+Operations must apply in request order where order can matter: when two of them name the
+same record — the customer an update changes and a later delete removes, the account a
+later one takes as its parent, the invoice two payments pay. Each operation's keys are the
+values that name records (its own `id`, `externalId` and match fields; the fields its
+handler lists in `key_references`, at any depth of its data), stored with its chunk as
+8-byte hashes when the job is submitted. A chunk is ready when no earlier chunk still
+pending shares one of its keys; ready chunks run in parallel, the others wait their turn.
+A hash collision only makes two chunks wait for each other, never the reverse.
+
+What this cannot see: one record named by different keys in two chunks (its id in one,
+its number in the other) — those two may apply in either order."""
+
+import hashlib
+from array import array
+from collections.abc import Iterable, Iterator
+
+from batch.engine.handlers import EXTERNAL_ID, Handler
+from batch.models import BatchChunk, BatchJob, ChunkStatus
+
+# Pending chunks read, in order, when looking for a ready one: later chunks wait even when
+# ready, which bounds the reading and keeps the work close to request order.
+WINDOW = 32
+
+
+def operation_keys(handler: type[Handler], data) -> Iterator[str]:
+    """The keys an operation's data names, as "kind=value" (values case-folded, so two
+    spellings of one email are one key)."""
+    if not isinstance(data, dict):
+        return
+    for field in ("id", EXTERNAL_ID, *handler.match_fields, *handler.extra_match_fields):
+        yield from _key(field, data.get(field))
+    yield from _references(handler.key_references, data)
+
+
+def _references(fields: dict[str, str], data) -> Iterator[str]:
+    if isinstance(data, list):
+        for value in data:
+            yield from _references(fields, value)
+    elif isinstance(data, dict):
+        for field, value in data.items():
+            if field in fields:
+                yield from _key(fields[field], value)
+            elif isinstance(value, dict | list):
+                yield from _references(fields, value)
+
+
+def _key(kind: str, value) -> Iterator[str]:
+    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+        yield f"{kind}={str(value).strip().casefold()}"
+
+
+def packed_keys(handler: type[Handler], operations: Iterable[dict]) -> bytes:
+    """The distinct keys of a chunk's stored operations, as packed signed 8-byte hashes."""
+    hashes = {
+        _hash(key) for body in operations for key in operation_keys(handler, body.get("data"))
+    }
+    return array("q", sorted(hashes)).tobytes()
+
+
+def _hash(key: str) -> int:
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def unpacked(keys: bytes) -> frozenset[int]:
+    values = array("q")
+    values.frombytes(bytes(keys))
+    return frozenset(values)
+
+
+def ready_chunk(job: BatchJob) -> BatchChunk | None:
+    """Lock and return a pending chunk of the job that may run now, or None when every one
+    is running elsewhere or waits for one that is. Call inside the chunk's transaction."""
+    pending = job.chunks.filter(status=ChunkStatus.PENDING).order_by("position")
+    earlier: set[int] = set()
+    for pk, keys in pending.values_list("pk", "keys")[:WINDOW]:
+        own = unpacked(keys)
+        if earlier.isdisjoint(own):
+            chunk = (
+                BatchChunk.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, status=ChunkStatus.PENDING)
+                .first()
+            )
+            if chunk is not None:
+                return chunk
+        earlier |= own
+    return None
+
+
+def first_pending_chunk(job: BatchJob) -> BatchChunk | None:
+    """Lock and return the job's first pending chunk — always ready, nothing before it is
+    pending — waiting for the worker running it, if one is, to commit (then it is done and
+    this returns the next). None when the job has no pending chunk."""
+    while True:
+        pk = (
+            job.chunks.filter(status=ChunkStatus.PENDING)
+            .order_by("position")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pk is None:
+            return None
+        chunk = (
+            BatchChunk.objects.select_for_update().filter(pk=pk, status=ChunkStatus.PENDING).first()
+        )
+        if chunk is not None:
+            return chunk
