@@ -21,11 +21,43 @@ class JobStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class JobKind(models.TextChoices):
+    """What a batch was for, as people tell them apart in lists: a preview writes nothing
+    and is never counted as an import."""
+
+    API = "api", "API"
+    IMPORT = "import", "Import"
+    PREVIEW = "preview", "Preview"
+    RETRY = "retry", "Retry"
+
+
+class JobOutcome(models.TextChoices):
+    """How a finished job ended, in words that do not flatter: `failed` when nothing went
+    in, `partially_succeeded` when some records failed."""
+
+    SUCCEEDED = "succeeded", "Succeeded"
+    PARTIALLY_SUCCEEDED = "partially_succeeded", "Partially succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+
+
 class BatchJob(TenantModel):
     public_id = PublicIdField()
     entity = models.CharField(max_length=30)
     mode = models.CharField(max_length=5, choices=JobMode.choices, default=JobMode.SYNC)
     source = models.CharField(max_length=10, default="api", help_text="api, csv, excel, admin")
+    kind = models.CharField(max_length=8, choices=JobKind.choices, default=JobKind.API)
+    file_name = models.CharField(max_length=255, blank=True, default="")
+    file_checksum = models.CharField(
+        max_length=64, blank=True, default="", help_text="SHA-256 of the uploaded file."
+    )
+    file_columns = models.JSONField(
+        default=list, blank=True, help_text="The uploaded file's headers, in its order."
+    )
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a preview is deleted; imports never expire."
+    )
     status = models.CharField(max_length=12, choices=JobStatus.choices, default=JobStatus.QUEUED)
     options = models.JSONField(default=dict)
     created_by = models.ForeignKey(
@@ -78,6 +110,27 @@ class BatchJob(TenantModel):
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def outcome(self) -> JobOutcome | None:
+        """None until the job has finished."""
+        if self.status == JobStatus.CANCELLED:
+            return JobOutcome.CANCELLED
+        if self.status == JobStatus.ROLLED_BACK:
+            return JobOutcome.ROLLED_BACK
+        if self.status == JobStatus.FAILED:
+            return (
+                JobOutcome.FAILED
+                if not self.successful_records
+                else (JobOutcome.PARTIALLY_SUCCEEDED)
+            )
+        if self.status != JobStatus.COMPLETED:
+            return None
+        if not self.failed_records and not self.skipped_records:
+            return JobOutcome.SUCCEEDED
+        if self.successful_records:
+            return JobOutcome.PARTIALLY_SUCCEEDED
+        return JobOutcome.FAILED
 
 
 FINISHED = frozenset(
@@ -217,3 +270,36 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.event} ({self.status})"
+
+
+class MappingProfile(TenantModel):
+    """A saved column mapping for one entity's files: which header feeds which field, with
+    what transformations (batch.files.transforms). Proposed again when a file with the same
+    headers comes back (`headers_key`); the API's file imports name it by `mappingProfile`."""
+
+    entity = models.CharField(max_length=30)
+    name = models.CharField(max_length=100)
+    columns = models.JSONField(
+        default=list,
+        help_text='[{"header": …, "field": … or "", "transforms": [...]}], in the file\'s order.',
+    )
+    headers_key = models.CharField(
+        max_length=64, blank=True, default="", help_text="Hash of the normalized headers."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["entity", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "entity", "name"], name="mappingprofile_unique_name"
+            )
+        ]
+        indexes = [models.Index(fields=["company", "entity", "headers_key"])]
+
+    def __str__(self) -> str:
+        return f"{self.entity}: {self.name}"
