@@ -252,8 +252,8 @@ def help_job(job_pk: int) -> None:
             if _cancel_requested(job):
                 return
             if _processor_gone(job):
-                process_job(job_pk)
-                continue
+                process_job(job_pk)  # unless another worker claimed it first
+                return
             with transaction.atomic():
                 chunk = ready_chunk(job)
                 if chunk is None:
