@@ -160,6 +160,11 @@ class BatchChunk(models.Model):
     )
     operations = models.TextField(blank=True, default="", help_text="JSON; cleared when done.")
     results = models.TextField(blank=True, default="", help_text="JSON list of results.")
+    file_cells = models.TextField(
+        null=True,
+        blank=True,
+        help_text="From a file: JSON list, per operation, of its rows' original cells.",
+    )
     failed_records = models.PositiveIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
     keys = models.BinaryField(

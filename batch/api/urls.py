@@ -1,6 +1,7 @@
 from django.urls import path
 
 from batch.api import files as file_views
+from batch.api import profiles as profile_views
 from batch.api import views
 from batch.api import webhooks as webhook_views
 
@@ -19,6 +20,21 @@ urlpatterns = [
         name="webhook-deliveries",
     ),
     path("batch/metrics", views.MetricsView.as_view(), name="batch-metrics"),
+    path(
+        "batch/mapping-profiles",
+        profile_views.MappingProfileListView.as_view(),
+        name="batch-mapping-profiles",
+    ),
+    path(
+        "batch/mapping-profiles/propose",
+        profile_views.MappingProfileProposeView.as_view(),
+        name="batch-mapping-profiles-propose",
+    ),
+    path(
+        "batch/mapping-profiles/<str:key>",
+        profile_views.MappingProfileDetailView.as_view(),
+        name="batch-mapping-profile",
+    ),
     # A migration file (several entities) before the per-entity file paths it resembles.
     path(
         "batch/import-csv",

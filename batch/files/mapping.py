@@ -94,7 +94,8 @@ class FileChunk:
     operation i (its first row for a document with lines); `line_rows[i][n]` the row of its
     line n (empty for entities without lines); `problems[i]` what the file itself says is
     wrong with operation i (lines of one document that disagree), to be reported as that
-    operation's VALIDATION_ERROR."""
+    operation's VALIDATION_ERROR; `cells[i]` the file's own cells of operation i's rows, when
+    they are kept."""
 
     first_index: int
     operations: list[dict] = field(default_factory=list)
@@ -102,6 +103,7 @@ class FileChunk:
     line_rows: list[list[int]] = field(default_factory=list)
     problems: list[list[Detail]] = field(default_factory=list)
     list_name: str | None = None
+    cells: list[list[list[str]]] = field(default_factory=list)  # batch.files.file_rows
 
     def __len__(self) -> int:
         return len(self.operations)

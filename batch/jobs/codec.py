@@ -6,6 +6,11 @@ from batch.engine.envelope import Operation
 from batch.engine.fields import Detail
 
 
+# An operation read from a file may carry its rows' original cells as this attribute
+# (batch.files.file_rows); stored under CELLS_KEY until the job keeps them per chunk.
+FILE_CELLS, CELLS_KEY = "file_cells", "cells"
+
+
 def dumps(value) -> str:
     return simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
 
@@ -28,6 +33,8 @@ def operation_json(op: Operation) -> dict:
         body["problems"] = [problem.as_json() for problem in op.problems]
     if op.sheet:  # from a workbook of several sheets: which one, for its errors' context
         body["sheet"] = op.sheet
+    if cells := getattr(op, FILE_CELLS, None):  # a file's own cells, for its failed rows
+        body[CELLS_KEY] = cells
     return body
 
 
