@@ -102,14 +102,15 @@ def csv_template(handler: type[Handler], lists: Lists | None = None) -> str:
 
 
 def example_rows(handler: type[Handler], lists: Lists) -> list[dict[str, str]]:
-    """Example rows {column: value} for a create. A handler may declare its own as
-    `file_example` (a list of such rows); otherwise they are made from the columns:
-    identifiers blank, one of each id/code pair, document totals left to the system, and
-    for debit/credit lines a debit on the first line and a credit on the second."""
-    declared = handler.file_example
-    if declared:
-        return [dict(row) for row in declared]
+    """Example rows {column: value} for a create, valid as they are in a company holding
+    the codes of `lists`. A handler may declare its own as `file_example` (a list of such
+    rows, naming the default chart's accounts and tax codes); otherwise they are made from
+    the columns: identifiers blank, one of each id/code/external-id trio, references only
+    where the company's lists offer codes, document totals left to the system, and for
+    debit/credit lines a debit on the first line and a credit on the second."""
     layout = layout_for(handler)
+    if handler.file_example:
+        return [_with_company_codes(row, layout, lists) for row in handler.file_example]
     first = {}
     for column in layout.template_columns:
         value = None if column.computed else _example(column, lists, layout)
@@ -128,6 +129,17 @@ def example_rows(handler: type[Handler], lists: Lists) -> list[dict[str, str]]:
     return [first, second]
 
 
+def _with_company_codes(row: dict[str, str], layout: Layout, lists: Lists) -> dict[str, str]:
+    """A declared example row, where it names a code the company does not have (a customer
+    number, an account code), naming the company's first one instead."""
+    own = {}
+    for name, value in row.items():
+        column = layout.by_name.get(name)
+        codes = _company_list(column, lists) if column and column.kind == REFERENCE else []
+        own[name] = value if not codes or value in codes else codes[0]
+    return own
+
+
 _EXAMPLE_TEXT = {
     "street": "1 Jalan Example",
     "city": "Kuala Lumpur",
@@ -137,8 +149,7 @@ _EXAMPLE_TEXT = {
     "description": "Consulting services",
     "notes": "Imported from a spreadsheet",
     "reason": "Stock count",
-    "code": "1000",
-    "taxNumber": "123456789012",
+    "taxNumber": "202001012345",  # a Malaysian business registration number
     "category": "General",
     "method": "bank_transfer",
 }
@@ -163,9 +174,11 @@ def _example(column: Column, lists: Lists, layout: Layout) -> str | None:
     if document_total and not column.required:
         return None  # computed by the system, and checked against it when sent
     if column.kind == REFERENCE:
-        if column.leaf.endswith("Id") and column.hint:
+        if column.leaf.endswith("Id") and (column.hint or column.leaf.endswith("ExternalId")):
             return None  # its code/number twin carries the example
         values = _company_list(column, lists)
+        if lists and column.name not in lists and column.leaf not in lists:
+            return None  # codes the company's lists do not offer: a made-up one would fail
         stem = _KEY_SUFFIX.sub("", column.leaf).upper() or "REF"
         return values[0] if values else f"{stem}-001"
     if column.kind == CHOICE:
@@ -177,6 +190,8 @@ def _example(column: Column, lists: Lists, layout: Layout) -> str | None:
     if column.kind == TEXT:
         if column.leaf == "name":
             text = f"Example {layout.entity.removesuffix('s').replace('-', ' ')}"
+        elif column.leaf in _EXAMPLE_TEXT:
+            text = _EXAMPLE_TEXT[column.leaf]
         elif _KEY_SUFFIX.search(column.leaf):
             text = f"{_KEY_SUFFIX.sub('', column.leaf).upper()}-001"
         else:

@@ -87,6 +87,28 @@ class ItemHandler(MasterDataHandler):
         "externalId": "external_id",
     }
     create_schema = Schema(item_fields())
+    # The default chart's sales and purchases accounts and tax codes.
+    file_example = [
+        {
+            "operation": "create",
+            "itemCode": "WIDGET-001",
+            "name": "Widget",
+            "description": "Steel widget, 10 cm",
+            "category": "Hardware",
+            "type": "inventory",
+            "unitOfMeasure": "pieces",
+            "costPrice": "6.50",
+            "sellingPrice": "10.00",
+            "taxCode": "SST",
+            "salesAccountCode": "4000",
+            "purchaseAccountCode": "5000",
+            "reorderLevel": "10",
+            "reorderQuantity": "50",
+            "trackSerial": "false",
+            "trackBatch": "false",
+            "active": "true",
+        },
+    ]
     update_schema = Schema({**item_fields(), **IDENTITY})
     delete_schema = Schema(
         {

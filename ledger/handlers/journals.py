@@ -107,6 +107,23 @@ class JournalEntryHandler(Handler):
     max_records = 100
     operations = frozenset({"create"})
     create_schema = ENTRY
+    # Accounts of the default chart: an expense paid from the bank.
+    file_example = [
+        {
+            "reference": "JE-0001",
+            "date": "2024-01-15",
+            "description": "Office supplies",
+            "lines.accountCode": "6200",
+            "lines.debit": "100.00",
+            "lines.description": "Printer paper",
+        },
+        {
+            "reference": "JE-0001",
+            "lines.accountCode": "1010",
+            "lines.credit": "100.00",
+            "lines.description": "Paid by bank transfer",
+        },
+    ]
 
     @classmethod
     def template_lists(cls, company) -> dict[str, list[str]]:

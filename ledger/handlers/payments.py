@@ -62,6 +62,18 @@ class PaymentHandler(Handler):
     max_records = 200
     operations = frozenset({"create"})
     create_schema = PAYMENT
+    # A receipt names a customer, never a supplier too; left unallocated, as a new company
+    # has no invoices for it to pay (the company's first customer stands in for this one).
+    file_example = [
+        {
+            "reference": "RCPT-0001",
+            "customerNumber": "CUST-0001",
+            "paymentDate": "2024-01-15",
+            "amount": "100.00",
+            "method": "bank_transfer",
+            "notes": "Deposit",
+        },
+    ]
     # Payments of one document apply in request order: each pays what the earlier left.
     key_references = dict(
         zip(INVOICE_PARAMS + BILL_PARAMS, INVOICE_PARAMS + BILL_PARAMS, strict=True)
