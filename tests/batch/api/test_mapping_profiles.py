@@ -10,10 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from ledger.models import Customer
 
 OWN_FILE = (
-    "Customer Name,E-mail,Credit Limit (RM),Country,Notes\r\n"
-    '  acme trading ,ACME@EXAMPLE.COM,"1.500,55",Malaysia,first\r\n'
-    'Beta Sdn Bhd,not-an-email,"2.000,00",Singapore,second\r\n'
-).encode()
+    b"Customer Name,E-mail,Credit Limit (RM),Country,Notes\r\n"
+    b'  acme trading ,ACME@EXAMPLE.COM,"1.500,55",Malaysia,first\r\n'
+    b'Beta Sdn Bhd,not-an-email,"2.000,00",Singapore,second\r\n'
+)
 COLUMNS = [
     {
         "header": "Customer Name",
