@@ -4,9 +4,15 @@ Django 5.2's bulk_create on PostgreSQL sends each column as one array parameter;
 client-side binding psycopg escapes those arrays in Python, which costs seconds for large
 text (a job's chunk of JSON) and most of the time of a 500-row insert. COPY sends rows as
 they are. It returns no primary keys, so it is for rows nothing refers to in the same
-statement (the caller keeps the public ids)."""
+statement (the caller keeps the public ids).
 
+Finding many rows fast: `AnyOf` is `IN (…)` sent as one array parameter."""
+
+from operator import attrgetter
+
+from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
+from django.db.models.lookups import In
 
 # Values psycopg adapts itself, exactly as Django would prepare them.
 _AS_IS = frozenset(
@@ -48,7 +54,14 @@ def copy_insert(model: type[models.Model], objs: list[models.Model], *, using="d
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             for obj in objs:
                 field.pre_save(obj, add=True)
-    as_is = [field.get_internal_type() in _AS_IS for field in fields]
+    # Each row is read in one call; only the columns psycopg cannot take as they are are
+    # prepared one by one.
+    row_of = row_reader([field.attname for field in fields])
+    prepared = [
+        (position, field)
+        for position, field in enumerate(fields)
+        if field.get_internal_type() not in _AS_IS
+    ]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     table = connection.ops.quote_name(model._meta.db_table)
     statement = f"COPY {table} ({columns}) FROM STDIN"
@@ -58,14 +71,34 @@ def copy_insert(model: type[models.Model], objs: list[models.Model], *, using="d
         cursor.cursor.copy(statement) as copy,
     ):
         for obj in objs:
-            copy.write_row(
-                [
-                    getattr(obj, field.attname)
-                    if plain
-                    else field.get_db_prep_save(getattr(obj, field.attname), connection)
-                    for field, plain in zip(fields, as_is, strict=True)
-                ]
-            )
+            row = row_of(obj)
+            if prepared:
+                row = list(row)
+                for position, field in prepared:
+                    row[position] = field.get_db_prep_save(row[position], connection)
+            copy.write_row(row)
+
+
+def row_reader(attnames: list[str]):
+    """A function reading the attributes of an object as one tuple, in one call."""
+    read = attrgetter(*attnames)
+    return read if len(attnames) > 1 else lambda obj: (read(obj),)
+
+
+class AnyOf(In):
+    """`lhs IN (values)` that PostgreSQL receives as `lhs = ANY(%s)` with the values as one
+    array parameter: the statement's text is the same whatever their number, and 500 keys
+    are not 500 parameters to quote, send and parse (half the time of the IN at 500). Used
+    as an expression: `rows.filter(AnyOf(Lower("email"), keys))`."""
+
+    def as_postgresql(self, compiler, connection):
+        if not self.rhs_is_direct_value():
+            return self.as_sql(compiler, connection)
+        values = [value for value in self.rhs if value is not None]
+        if not values:
+            raise EmptyResultSet
+        lhs, params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s)", (*params, values)
 
 
 # PostgreSQL takes at most 65,535 parameters in one statement.
