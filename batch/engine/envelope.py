@@ -110,7 +110,9 @@ class Operation:
     wrong with it before its data is parsed, reported as its VALIDATION_ERROR: a referenceId
     that is not valid Unicode, or, from a file, lines of one document that disagree. From a
     file, `line_rows` are the spreadsheet rows of a document's lines; from a workbook of
-    several sheets, `sheet` is the sheet (or CSV of a zip) the operation was read from."""
+    several sheets, `sheet` is the sheet (or CSV of a zip) the operation was read from;
+    `cells` are the file's own cells of its rows, as uploaded (batch.files.file_rows), for a
+    failed-rows CSV in the file's own columns."""
 
     index: int
     operation: str
@@ -121,6 +123,7 @@ class Operation:
     line_rows: list[int] = field(default_factory=list)
     problems: list = field(default_factory=list)
     sheet: str | None = None
+    cells: list[list[str]] | None = None
 
     def row_for(self, field_path: str | None) -> int:
         """The row an error on `field_path` belongs to: a line's own row for

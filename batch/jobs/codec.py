@@ -5,10 +5,9 @@ import simplejson
 from batch.engine.envelope import Operation
 from batch.engine.fields import Detail
 
-
-# An operation read from a file may carry its rows' original cells as this attribute
-# (batch.files.file_rows); stored under CELLS_KEY until the job keeps them per chunk.
-FILE_CELLS, CELLS_KEY = "file_cells", "cells"
+# An operation read from a file carries its rows' original cells (Operation.cells, named
+# FILE_CELLS); stored under CELLS_KEY until the job keeps them per chunk.
+FILE_CELLS, CELLS_KEY = "cells", "cells"
 
 
 def dumps(value) -> str:
@@ -33,8 +32,8 @@ def operation_json(op: Operation) -> dict:
         body["problems"] = [problem.as_json() for problem in op.problems]
     if op.sheet:  # from a workbook of several sheets: which one, for its errors' context
         body["sheet"] = op.sheet
-    if cells := getattr(op, FILE_CELLS, None):  # a file's own cells, for its failed rows
-        body[CELLS_KEY] = cells
+    if op.cells:  # a file's own cells, for its failed rows
+        body[CELLS_KEY] = op.cells
     return body
 
 
@@ -50,4 +49,5 @@ def operation_from_json(raw: dict) -> Operation:
         line_rows=raw.get("lineRows", []),
         problems=[Detail(**problem) for problem in raw.get("problems", ())],
         sheet=raw.get("sheet"),
+        cells=raw.get(CELLS_KEY),
     )
