@@ -1,4 +1,4 @@
-"""The admin's import for entities with a batch handler: upload → preview → confirm.
+"""The admin's import for entities with a batch handler: upload → columns → preview → confirm.
 
 Why not django-import-export's own import here: its preview validates rows with the
 resource's widgets and the model's full_clean, a second set of rules beside the batch
@@ -10,13 +10,17 @@ validateOnly, the confirm for real. One set of rules, and the preview shows the 
 error code, field and message against the spreadsheet row. django-import-export provides the
 resources and the export.
 
-- GET  <changelist>/import/               upload form (import_file; company for superusers)
-- POST <changelist>/import/               store the file, show the dry-run preview
-- POST <changelist>/process_import/       import_token: run the stored file for real
+- GET  <changelist>/import/                    upload form (import_file; company for superusers)
+- POST <changelist>/import/                    store the file, show its columns' mapping
+- GET|POST <changelist>/import/<token>/mapping/  the mapping (batch.admin.import_mapping);
+       POST runs the preview: at once for a file within the entity's sync maximum, else as
+       a preview job (kind preview) whose progress, then results, the preview page shows
+- GET  <changelist>/import/<token>/preview/    a preview job's page (?page=, ?errors=1)
+- POST <changelist>/process_import/            import_token: import the previewed file as a job
 - GET  <changelist>/import/template.csv|xlsx   the entity's template
-The upload waits between preview and confirm under VAR_DIR (batch.admin_uploads). A file
-with more rows than the entity's sync maximum is submitted as an async job at once, and the
-admin follows it on the job's progress page.
+The upload waits between preview and confirm under VAR_DIR (batch.admin_uploads). Its
+SHA-256 is pinned on the preview job; the confirm refuses a file that no longer matches it,
+and always runs as a job (kind import) whose page the person lands on.
 
 Exports everywhere (ApiExportMixin) and the import of the two models without a handler
 (tax codes, locations: TenantImportExportMixin) are django-import-export's own flows, with
@@ -29,27 +33,48 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils import timezone
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.forms import ConfirmImportForm, ImportForm, SelectableFieldsExportForm
 
+from batch.admin.import_mapping import (
+    PROFILE_NAME_MAX,
+    SAMPLE_ROWS,
+    chosen_choices,
+    chosen_columns,
+    field_choices,
+    proposed_choices,
+    proposed_profile,
+    save_columns,
+)
+from batch.admin.import_preview import (
+    PAGE_SIZE,
+    job_page,
+    job_totals,
+    preview_rows,
+    row_totals,
+)
 from batch.admin.uploads import (
+    GONE,
+    SESSION_KEY,
     StoredUpload,
     VarDirStorage,
+    file_sample,
     fits_one_batch,
     forget_upload,
-    result_rows,
+    remember,
     store_upload,
     stored_upload,
 )
-from batch.engine.codes import Status
 from batch.engine.envelope import BatchOptions
 from batch.engine.handlers import Handler
 from batch.files.templates import csv_template, excel_template
-from batch.models import BatchJob
+from batch.jobs.status import percent_complete
+from batch.models import BatchJob, JobKind
 from batch.services.batches import handler_for
 from batch.services.imports import csv_template_for, excel_template_for, import_file
+from batch.services.profiles import profile_mapping
 from bigledger.admin import scoped_company
 from bigledger.errors import RequestError
 from bigledger.models import Company
@@ -108,6 +133,7 @@ class BatchImportAdminMixin(ApiExportMixin):
 
     import_entity: str
     import_form_template = "admin/batch/import_form.html"
+    import_mapping_template = "admin/batch/import_mapping.html"
     import_preview_template = "admin/batch/import_preview.html"
     import_export_change_list_template = "admin/import_export/change_list_import_export.html"
 
@@ -122,6 +148,16 @@ class BatchImportAdminMixin(ApiExportMixin):
                 "import/template.<str:file_format>",
                 view(self.import_template_view),
                 name=f"{prefix}_import_template",
+            ),
+            path(
+                "import/<str:token>/mapping/",
+                view(self.import_mapping_view),
+                name=f"{prefix}_import_mapping",
+            ),
+            path(
+                "import/<str:token>/preview/",
+                view(self.import_preview_view),
+                name=f"{prefix}_import_preview",
             ),
             path(
                 "process_import/", view(self.process_import_view), name=f"{prefix}_process_import"
@@ -156,8 +192,7 @@ class BatchImportAdminMixin(ApiExportMixin):
     # Views --------------------------------------------------------------------------------
 
     def import_view(self, request):
-        """GET: the upload form. POST: store the file and preview it (a dry run through the
-        engine), or import it as an async job when it is over one sync batch."""
+        """GET: the upload form. POST: store the file and show its mapping screen."""
         self._check_import_permission(request)
         choose_company = self.is_unscoped(request)
         form = ImportUploadForm(
@@ -172,14 +207,13 @@ class BatchImportAdminMixin(ApiExportMixin):
             token = store_upload(request, uploaded, entity=self.import_entity, company=company)
             upload = stored_upload(request, token, self.import_entity)
             try:
-                if not fits_one_batch(self.import_handler, upload):
-                    return self._import_as_job(request, token, upload, company)
-                preview = self._import(request, upload, company, BatchOptions(validate_only=True))
+                headers, samples = file_sample(upload, SAMPLE_ROWS)
             except RequestError as error:
                 forget_upload(request, token)
                 form.add_error("import_file", request_error_text(error))
             else:
-                return self._render_preview(request, token, upload, company, preview)
+                choices, profile = proposed_choices(self.import_handler, company, headers, samples)
+                return self._render_mapping(request, token, upload, company, choices, profile)
         return TemplateResponse(
             request,
             self.import_form_template,
@@ -190,25 +224,126 @@ class BatchImportAdminMixin(ApiExportMixin):
             },
         )
 
+    def import_mapping_view(self, request, token: str):
+        """GET: the mapping screen again. POST: the chosen mapping (saved as a profile when
+        named), then the preview: at once for a file of one sync batch, else as a preview
+        job followed on the preview page."""
+        self._check_import_permission(request)
+        upload = stored_upload(request, token, self.import_entity)
+        company = self._stored_company(request, upload)
+        headers, samples = file_sample(upload, SAMPLE_ROWS)
+        if request.method != "POST":
+            choices, profile = proposed_choices(self.import_handler, company, headers, samples)
+            return self._render_mapping(request, token, upload, company, choices, profile)
+        choices, errors = chosen_choices(self.import_handler, headers, samples, request.POST)
+        profile_name = request.POST.get("profile_name", "").strip()[:PROFILE_NAME_MAX]
+        if errors:
+            return self._render_mapping(request, token, upload, company, choices, None, errors)
+        columns = chosen_columns(
+            choices, proposed_profile(company, self.import_entity, request.POST)
+        )
+        try:
+            if profile_name:
+                save_columns(
+                    company=company,
+                    entity=self.import_entity,
+                    name=profile_name,
+                    columns=columns,
+                    user=request.user,
+                )
+                self.message_user(request, f"Mapping profile \u201c{profile_name}\u201d saved.")
+        except RequestError as error:
+            errors = [request_error_text(error)]
+            return self._render_mapping(request, token, upload, company, choices, None, errors)
+        chosen = profile_mapping(columns)
+        remember(
+            request, token, mapping=chosen.mapping, transforms=chosen.transforms, preview_job=None
+        )
+        upload = stored_upload(request, token, self.import_entity)
+        try:
+            if fits_one_batch(self.import_handler, upload, company):
+                preview = self._import(request, upload, company, BatchOptions(validate_only=True))
+            else:
+                options = BatchOptions(validate_only=True, run_async=True)
+                preview = self._import(request, upload, company, options)
+        except RequestError as error:
+            errors = [request_error_text(error)]
+            return self._render_mapping(request, token, upload, company, choices, None, errors)
+        pin_file(preview.job, upload)
+        remember(request, token, preview_job=preview.job.pk)
+        if preview.is_async:
+            return HttpResponseRedirect(self._admin_url("import_preview", token))
+        upload = stored_upload(request, token, self.import_entity)
+        results = preview.outcome.results
+        rows = preview_rows(
+            handler=self.import_handler, company=company, upload=upload, results=results
+        )
+        context = {"rows": rows, "totals": row_totals(rows), "paged": False}
+        return self._render_preview(request, token, upload, company, preview.job, context)
+
+    def import_preview_view(self, request, token: str):
+        """A preview job's page: its live progress while it runs, then its results a page at
+        a time (?page=, ?errors=1 for the rows with errors only)."""
+        self._check_import_permission(request)
+        upload = stored_upload(request, token, self.import_entity)
+        company = self._stored_company(request, upload)
+        job = self._preview_job(upload, company)
+        if job is None:
+            return HttpResponseRedirect(self._admin_url("import_mapping", token))
+        context = {"paged": True, "rows": [], "totals": None}
+        if job.is_finished:
+            errors_only = request.GET.get("errors") == "1"
+            page = _page_number(request.GET.get("page"))
+            results, count = job_page(job, page=page, errors_only=errors_only)
+            context |= {
+                "rows": preview_rows(
+                    handler=self.import_handler, company=company, upload=upload, results=results
+                ),
+                "totals": job_totals(job),
+                "errors_only": errors_only,
+                "page": page,
+                "pages": (pages := max(1, -(-count // PAGE_SIZE))),
+                "page_numbers": sorted(
+                    {1, pages, *range(max(1, page - 3), min(pages, page + 3) + 1)}
+                ),
+            }
+        return self._render_preview(request, token, upload, company, job, context)
+
     def process_import_view(self, request):
-        """Confirm (POST import_token): import the stored upload for real."""
+        """Confirm (POST import_token): import the previewed file, exactly as previewed, as a
+        job; the person lands on the job's page."""
         if request.method != "POST":
             return HttpResponseRedirect(self._admin_url("import"))
         self._check_import_permission(request)
         token = request.POST.get("import_token", "")
-        upload = stored_upload(request, token, self.import_entity)
-        company = self._stored_company(request, upload)
         try:
-            imported = self._import(request, upload, company, BatchOptions())
+            upload = stored_upload(request, token, self.import_entity)
+        except Http404:
+            if token not in request.session.get(SESSION_KEY, {}):
+                raise
+            forget_upload(request, token)
+            return self._refuse_confirm(request, GONE)
+        company = self._stored_company(request, upload)
+        preview = self._preview_job(upload, company)
+        if preview is None or not preview.is_finished:
+            return self._refuse_confirm(request, "Preview the file before importing it.")
+        if not preview.file_checksum or upload.current_checksum() != preview.file_checksum:
+            forget_upload(request, token)
+            return self._refuse_confirm(request, CHANGED)
+        try:
+            imported = self._import(request, upload, company, BatchOptions(run_async=True))
         except RequestError as error:
-            self.message_user(request, request_error_text(error), messages.ERROR)
-            return HttpResponseRedirect(self._admin_url("import"))
+            return self._refuse_confirm(request, request_error_text(error))
         finally:
             forget_upload(request, token)
-        if imported.is_async:
-            return HttpResponseRedirect(self._progress_url(imported.job))
-        self._report_import(request, upload.name, imported.job, imported.outcome.counts)
-        return HttpResponseRedirect(self._admin_url("changelist"))
+        pin_file(imported.job, upload)
+        self.message_user(
+            request,
+            f"Importing {upload.name} as job {imported.job.public_id}: this page shows how "
+            "it goes and, once it has finished, what was created.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:batch_batchjob_change", args=[imported.job.pk]))
 
     def import_template_view(self, request, file_format: str):
         """The entity's CSV or Excel template, with the member's company's codes."""
@@ -237,7 +372,8 @@ class BatchImportAdminMixin(ApiExportMixin):
     # Steps --------------------------------------------------------------------------------
 
     def _import(self, request, upload: StoredUpload, company: Company, options: BatchOptions):
-        """The stored file through batch.imports, the service the API's file imports use."""
+        """The stored file, with its chosen mapping, through batch.imports, the service the
+        API's file imports use."""
         with upload.path.open("rb") as file:
             return import_file(
                 company=company,
@@ -245,24 +381,12 @@ class BatchImportAdminMixin(ApiExportMixin):
                 entity=self.import_entity,
                 file=file,
                 kind=upload.kind,
+                mapping=upload.mapping,
+                transforms=upload.transforms,
                 options=options,
                 source=SOURCE,
+                file_name=upload.name,
             )
-
-    def _import_as_job(self, request, token: str, upload: StoredUpload, company: Company):
-        try:
-            imported = self._import(request, upload, company, BatchOptions(run_async=True))
-        finally:
-            forget_upload(request, token)
-        job = imported.job
-        self.message_user(
-            request,
-            f"The file {upload.name} holds more than one batch of {self.opts.verbose_name_plural} "
-            f"({self.import_handler.max_records:,}), so it is imported as job {job.public_id} "
-            "without a preview; rows with errors are left out and can be downloaded.",
-            messages.INFO,
-        )
-        return HttpResponseRedirect(self._progress_url(job))
 
     def _stored_company(self, request, upload: StoredUpload) -> Company:
         company = Company.objects.get(pk=upload.company_id)
@@ -270,46 +394,50 @@ class BatchImportAdminMixin(ApiExportMixin):
             raise PermissionDenied
         return company
 
-    def _render_preview(self, request, token, upload: StoredUpload, company, preview):
-        rows = result_rows(preview.outcome)
-        valid = sum(1 for row in rows if row.status == Status.VALIDATED)
+    @staticmethod
+    def _preview_job(upload: StoredUpload, company: Company) -> BatchJob | None:
+        if upload.preview_job_id is None:
+            return None
+        return BatchJob.objects.filter(
+            pk=upload.preview_job_id, company=company, kind=JobKind.PREVIEW
+        ).first()
+
+    def _refuse_confirm(self, request, message: str):
+        self.message_user(request, message, messages.ERROR)
+        return HttpResponseRedirect(self._admin_url("import"))
+
+    def _render_mapping(self, request, token, upload, company, choices, profile, errors=()):
+        return TemplateResponse(
+            request,
+            self.import_mapping_template,
+            {
+                **self._import_context(request, "Map the columns"),
+                "import_token": token,
+                "file_name": upload.name,
+                "company": company,
+                "choices": choices,
+                "field_choices": field_choices(self.import_handler),
+                "profile": profile,
+                "mapping_errors": list(errors),
+                "how_labels": HOW_LABELS,
+            },
+        )
+
+    def _render_preview(self, request, token, upload, company, job: BatchJob, context: dict):
         return TemplateResponse(
             request,
             self.import_preview_template,
             {
                 **self._import_context(request, "Import preview"),
+                **context,
                 "import_token": token,
                 "file_name": upload.name,
                 "company": company,
-                "preview_job": preview.job,
-                "rows": rows,
-                "valid_count": valid,
-                "error_count": len(rows) - valid,
+                "preview_job": job,
+                "job_progress": job_progress(job),
+                "status_url": reverse("admin:batch_batchjob_status", args=[job.pk]),
             },
         )
-
-    def _report_import(self, request, file_name: str, job: BatchJob, counts: dict) -> None:
-        failed = counts["failedRecords"] + counts["skippedRecords"] + counts["rolledBackRecords"]
-        done = ", ".join(
-            f"{counts[key]} {key}"
-            for key in ("created", "updated", "deleted", "unchanged")
-            if counts[key]
-        )
-        not_imported = f" {failed} row(s) were not imported." if failed else ""
-        message = format_html(
-            'Imported {} from {}: {}.{} Batch <a href="{}">{}</a>.',
-            self.opts.verbose_name_plural,
-            file_name,
-            done or "nothing changed",
-            not_imported,
-            reverse("admin:batch_batchjob_change", args=[job.pk]),
-            job.public_id,
-        )
-        self.message_user(request, message, messages.WARNING if failed else messages.SUCCESS)
-
-    @staticmethod
-    def _progress_url(job: BatchJob) -> str:
-        return reverse("admin:batch_batchjob_progress", args=[job.pk])
 
     def _import_context(self, request, title: str) -> dict:
         return {
@@ -320,8 +448,48 @@ class BatchImportAdminMixin(ApiExportMixin):
             "has_view_permission": self.has_view_permission(request),
         }
 
-    def _admin_url(self, view: str) -> str:
-        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{view}")
+    def _admin_url(self, view: str, *args) -> str:
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{view}", args=args)
+
+
+HOW_LABELS = {
+    "profile": "saved profile",
+    "exact": "same name",
+    "normalized": "same name",
+    "synonym": "usual name for it",
+    "similar": "similar name",
+    "unmapped": "no match",
+    "chosen": "",
+}
+CHANGED = (
+    "The uploaded file is not the one that was previewed (its contents changed), so it was "
+    "not imported: upload the file again and check its preview."
+)
+
+
+def pin_file(job: BatchJob, upload: StoredUpload) -> None:
+    """Record on the job which file it ran: the SHA-256 of the upload as stored."""
+    job.file_checksum = upload.checksum
+    BatchJob.objects.filter(pk=job.pk).update(file_checksum=upload.checksum)
+
+
+def job_progress(job: BatchJob) -> dict:
+    """Rows/s and seconds left of a running job, as the preview page shows them."""
+    elapsed = (timezone.now() - job.started_at).total_seconds() if job.started_at else 0
+    done = job.processed_records + job.skipped_records
+    rate = done / elapsed if elapsed > 0 and done else None
+    left = max(job.total_records - done, 0)
+    return {
+        "done": done,
+        "total": job.total_records,
+        "percent": percent_complete(job),
+        "rate": round(rate) if rate else None,
+        "seconds_left": round(left / rate) if rate else None,
+    }
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and int(raw) > 0 else 1
 
 
 def request_error_text(error: RequestError) -> str:

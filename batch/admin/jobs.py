@@ -12,6 +12,7 @@ from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHt
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 
+from batch.admin.import_log import import_log_context
 from batch.engine.composite import COMPOSITE
 from batch.engine.envelope import BatchOptions
 from batch.engine.handlers import get_handler
@@ -106,6 +107,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         job = self.get_job(request, object_id)
         extra_context = {**(extra_context or {}), **self._job_context(request, job)}
+        extra_context |= import_log_context(request, job)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def progress_view(self, request, object_id):

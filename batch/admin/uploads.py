@@ -2,9 +2,12 @@
 laid out per spreadsheet row for a person to read.
 
 An upload is a file under VAR_DIR/admin-imports named by a random token; the session holds
-the token (with the entity and company it was uploaded for), so only the session that
-uploaded a file can confirm it. Unconfirmed uploads are removed after a day."""
+the token (with the entity and company it was uploaded for, its SHA-256, the column mapping
+chosen for it and its preview), so only the session that uploaded a file can confirm it, and
+only as it was previewed. Unconfirmed uploads are removed after a day."""
 
+import hashlib
+import itertools
 import re
 import secrets
 import time
@@ -15,9 +18,8 @@ from django.conf import settings
 from django.http import Http404
 from import_export.tmp_storages import TempFolderStorage
 
-from batch.engine.executor import BatchOutcome
 from batch.engine.handlers import Handler
-from batch.files.mapping import read_operations
+from batch.files.reading import read_file
 from batch.services.imports import CSV, XLSX, open_rows
 from bigledger.models import Company
 
@@ -36,6 +38,14 @@ class StoredUpload:
     name: str  # as uploaded
     kind: str  # imports.CSV or imports.XLSX
     company_id: int
+    checksum: str = ""  # SHA-256 of the file as uploaded
+    mapping: dict | None = None  # {apiField: column, "_ignore": [...]} once chosen
+    transforms: dict | None = None  # {column: [transformation, …]}, from a mapping profile
+    preview_job_id: int | None = None
+
+    def current_checksum(self) -> str:
+        """The SHA-256 of the stored file now ("" when it is gone)."""
+        return file_checksum(self.path) if self.path.exists() else ""
 
 
 def upload_dir() -> Path:
@@ -53,9 +63,30 @@ def store_upload(request, uploaded, *, entity: str, company: Company) -> str:
         for chunk in uploaded.chunks():
             target.write(chunk)
     kept = dict(list(request.session.get(SESSION_KEY, {}).items())[-(KEPT_UPLOADS - 1) :])
-    kept[token] = {"entity": entity, "company": company.pk, "name": uploaded.name, "kind": kind}
+    kept[token] = {
+        "entity": entity,
+        "company": company.pk,
+        "name": uploaded.name,
+        "kind": kind,
+        "checksum": file_checksum(upload_dir() / f"{token}.{kind}"),
+    }
     request.session[SESSION_KEY] = kept
     return token
+
+
+def remember(request, token: str, **values) -> None:
+    """Keep more about an upload in the session: its mapping, its preview job."""
+    kept = dict(request.session.get(SESSION_KEY, {}))
+    kept[token] = {**kept[token], **values}
+    request.session[SESSION_KEY] = kept
+
+
+def file_checksum(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def stored_upload(request, token: str, entity: str) -> StoredUpload:
@@ -66,7 +97,16 @@ def stored_upload(request, token: str, entity: str) -> StoredUpload:
     path = upload_dir() / f"{token}.{entry['kind']}"
     if not path.exists():
         raise Http404(GONE)
-    return StoredUpload(path, entry["name"], entry["kind"], entry["company"])
+    return StoredUpload(
+        path,
+        entry["name"],
+        entry["kind"],
+        entry["company"],
+        checksum=entry.get("checksum", ""),
+        mapping=entry.get("mapping"),
+        transforms=entry.get("transforms"),
+        preview_job_id=entry.get("preview_job"),
+    )
 
 
 def forget_upload(request, token: str) -> None:
@@ -84,53 +124,70 @@ def _remove_stale_uploads() -> None:
             stale.unlink(missing_ok=True)
 
 
-def fits_one_batch(handler: type[Handler], upload: StoredUpload) -> bool:
+def fits_one_batch(handler: type[Handler], upload: StoredUpload, company: Company) -> bool:
     """Whether the file's operations fit in one sync batch (the entity's maximum), found by
     reading at most two chunks. Raises RequestError for a file that cannot be read."""
     with upload.path.open("rb") as file:
-        chunks = read_operations(handler, open_rows(file, upload.kind))
+        chunks = read_upload(handler, upload, file, company)
         return next(chunks, None) is None or next(chunks, None) is None
 
 
-# Results, row by row ----------------------------------------------------------------------
+def read_upload(handler: type[Handler], upload: StoredUpload, file, company: Company):
+    """The upload's chunks of operations, read as its import reads them (its mapping and
+    transformations)."""
+    rows = open_rows(file, upload.kind)
+    return read_file(
+        handler, rows, mapping=upload.mapping, transforms=upload.transforms, company=company
+    ).chunks
 
 
-@dataclass
-class ResultRow:
-    """One row of the preview, as a person reads it."""
-
-    row_number: int
-    operation: str
-    summary: str
-    status: str
-    error: dict | None
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status.replace("_", " ").capitalize())
+def file_sample(upload: StoredUpload, size: int) -> tuple[list[str], list[dict[str, str]]]:
+    """The file's headers and its first `size` rows {header: text}, for the mapping screen.
+    Raises RequestError for a file that cannot be read."""
+    with upload.path.open("rb") as file:
+        rows = open_rows(file, upload.kind)
+        return list(rows.headers), [row for _, row in itertools.islice(rows, size)]
 
 
-STATUS_LABELS = {"validated": "Valid", "failed": "Error", "skipped": "Skipped"}
+def file_cells(upload: StoredUpload, row_numbers: set[int]) -> dict[int, dict[str, str]]:
+    """The cells of the given spreadsheet rows as uploaded, {row: {header: text}}; the file
+    is read only as far as the last of them."""
+    found: dict[int, dict[str, str]] = {}
+    if not row_numbers:
+        return found
+    last = max(row_numbers)
+    with upload.path.open("rb") as file:
+        for row_number, row in open_rows(file, upload.kind):
+            if row_number in row_numbers:
+                found[row_number] = row
+            if row_number >= last:
+                break
+    return found
+
+
+def file_operations(
+    upload: StoredUpload, handler: type[Handler], company: Company, indexes: set[int]
+) -> dict:
+    """The operations at the given positions of the file, as its import reads them:
+    {index: (operation, row number, line rows)}."""
+    found: dict[int, tuple[dict, int, list[int]]] = {}
+    if not indexes:
+        return found
+    last = max(indexes)
+    with upload.path.open("rb") as file:
+        for chunk in read_upload(handler, upload, file, company):
+            for offset, operation in enumerate(chunk.operations):
+                index = chunk.first_index + offset
+                if index in indexes:
+                    found[index] = (operation, chunk.row_numbers[offset], chunk.line_rows[offset])
+            if chunk.first_index + len(chunk) > last:
+                break
+    return found
+
+
+# What a person recognises a row by --------------------------------------------------------
+
 SUMMARY_VALUES = 3
-
-
-def result_rows(outcome: BatchOutcome) -> list[ResultRow]:
-    """The engine's results beside the rows they answer, in spreadsheet order; an error
-    inside a document's line is shown at that line's row."""
-    rows = []
-    for record, result in zip(outcome.records, outcome.results, strict=True):
-        error = result.get("error")
-        row_number = (error or {}).get("context", {}).get("rowNumber", record.op.row_number)
-        rows.append(
-            ResultRow(
-                row_number=row_number,
-                operation=record.operation or "",
-                summary=summary(record.op.data),
-                status=result["status"],
-                error=error,
-            )
-        )
-    return sorted(rows, key=lambda row: row.row_number)
 
 
 def summary(data) -> str:

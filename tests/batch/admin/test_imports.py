@@ -3,15 +3,19 @@ confirm the real run, a large file an async job; exports carry the API's columns
 smuggle a formula into a spreadsheet."""
 
 import csv
+import hashlib
 import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from batch.admin import import_preview
 from batch.admin.uploads import SESSION_KEY, upload_dir
 from batch.files.columns import layout_for
-from batch.models import BatchJob
+from batch.jobs.processing import process_job
+from batch.models import BatchJob, MappingProfile
+from batch.services import profiles
 from inventory import resources as inventory_resources
 from inventory.models import Location
 from ledger import resources as ledger_resources
@@ -39,15 +43,41 @@ def upload(text: str, name: str = "customers.csv") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, text.encode("utf-8"), content_type="text/csv")
 
 
+def upload_file(client, text: str, model=Customer, name: str = "customers.csv", **fields):
+    """Upload a file: the answer is the mapping screen."""
+    response = client.post(
+        admin_url(model, "import"), {"import_file": upload(text, name), **fields}
+    )
+    assert response.status_code == 200, response.content[:2000]
+    return response
+
+
+def choose_columns(client, mapping_screen, model=Customer, **chosen):
+    """Post the mapping screen as proposed, with `chosen` {header: field} changed."""
+    token = mapping_screen.context["import_token"]
+    fields = {
+        choice.input_name: chosen.get(choice.header, choice.field or "")
+        for choice in mapping_screen.context["choices"]
+    }
+    extra = {key: value for key, value in chosen.items() if key == "profile_name"}
+    if mapping_screen.context["profile"] is not None:
+        extra["profile"] = mapping_screen.context["profile"].pk
+    return client.post(admin_url(model, "import_mapping", token), {**fields, **extra})
+
+
 def preview(client, text: str = CUSTOMERS_CSV, model=Customer, **fields):
-    response = client.post(admin_url(model, "import"), {"import_file": upload(text), **fields})
+    response = choose_columns(client, upload_file(client, text, model, **fields), model)
     assert response.status_code == 200, response.content[:2000]
     return response
 
 
 def confirm(client, preview_response, model=Customer):
+    """Confirm the preview and run the import job it becomes."""
     token = preview_response.context["import_token"]
-    return client.post(admin_url(model, "process_import"), {"import_token": token})
+    response = client.post(admin_url(model, "process_import"), {"import_token": token})
+    if response.status_code == 302 and "/batchjob/" in response.url:
+        process_job(BatchJob.objects.get(kind="import", source="admin").pk)
+    return response
 
 
 def test_preview_shows_the_bad_rows_error_against_its_spreadsheet_row_and_creates_nothing(
@@ -58,47 +88,82 @@ def test_preview_shows_the_bad_rows_error_against_its_spreadsheet_row_and_create
     response = preview(client)
 
     rows = {row.row_number: row for row in response.context["rows"]}
-    assert [row.status for row in rows.values()] == ["validated", "failed", "validated"]
-    bad = rows[3]
-    assert bad.error["code"] == "VALIDATION_ERROR"
-    assert bad.error["field"] == "email"
-    assert bad.error["details"][0]["code"] == "INVALID_EMAIL"
-    assert response.context["valid_count"] == 2
-    assert response.context["error_count"] == 1
+    assert [row.would for row in rows.values()] == ["create", "fail", "create"]
+    [problem] = rows[3].problems
+    assert (problem.field, problem.value, problem.code) == (
+        "email",
+        "not-an-email",
+        "INVALID_EMAIL",
+    )
+    assert response.context["totals"] == {
+        "create": 2,
+        "update": 0,
+        "unchanged": 0,
+        "delete": 0,
+        "fail": 1,
+    }
     page = response.text
     assert 'data-row="3"' in page
-    assert "VALIDATION_ERROR" in page
-    assert bad.error["message"] in page
+    assert "INVALID_EMAIL" in page and "not-an-email" in page
+    assert problem.message in page
     assert 'value="Confirm import"' in page
     assert Customer.objects.count() == 0
-    assert response.context["preview_job"].options["validateOnly"] is True
+    job = response.context["preview_job"]
+    assert (job.kind, job.options["validateOnly"], job.file_name) == (
+        "preview",
+        True,
+        "customers.csv",
+    )
+    assert job.file_checksum == hashlib.sha256(CUSTOMERS_CSV.encode()).hexdigest()
+    assert job.file_columns == ["name", "email", "phone", "address.city"]
 
 
-def test_confirm_creates_the_valid_rows_numbered_from_cust_0001(client, credentials):
+def test_confirm_imports_the_previewed_file_as_a_job_and_lands_on_its_page(client, credentials):
     client.force_login(staff_user(credentials))
     previewed = preview(client)
 
     response = confirm(client, previewed)
 
+    job = BatchJob.objects.get(kind="import")
     assert response.status_code == 302
-    assert response.url == admin_url(Customer, "changelist")
+    assert response.url == reverse("admin:batch_batchjob_change", args=[job.pk])
     created = Customer.objects.order_by("number")
     assert [(c.number, c.name, c.city) for c in created] == [
         ("CUST-0001", "Acme Trading", "Kuala Lumpur"),
         ("CUST-0002", "Beta Supplies", "Ipoh"),
     ]
     assert {c.company_id for c in created} == {credentials.company.pk}
-    job = BatchJob.objects.filter(source="admin").latest("created_at")
-    assert (job.created_count, job.failed_records, job.options["validateOnly"]) == (2, 1, False)
-    page = client.get(response.url)
-    assert "2 created" in page.text
-    assert "1 row(s) were not imported" in page.text
+    job.refresh_from_db()
+    assert (job.mode, job.created_count, job.failed_records, job.options["validateOnly"]) == (
+        "async",
+        2,
+        1,
+        False,
+    )
+    assert job.file_checksum == previewed.context["preview_job"].file_checksum
     assert list(upload_dir().iterdir()) == []  # the stored upload is gone once confirmed
     again = client.post(
         admin_url(Customer, "process_import"), {"import_token": previewed.context["import_token"]}
     )
     assert again.status_code == 404
     assert Customer.objects.count() == 2
+
+
+def test_a_file_changed_after_its_preview_is_not_imported(client, credentials):
+    client.force_login(staff_user(credentials))
+    previewed = preview(client)
+    token = previewed.context["import_token"]
+    [stored] = upload_dir().iterdir()
+    stored.write_text(CUSTOMERS_CSV + "Gamma Sdn Bhd,gamma@example.com,,Melaka\n")
+
+    response = client.post(admin_url(Customer, "process_import"), {"import_token": token})
+
+    assert response.status_code == 302
+    assert response.url == admin_url(Customer, "import")
+    page = client.get(response.url).text
+    assert "not the one that was previewed" in page
+    assert not BatchJob.objects.filter(kind="import").exists()
+    assert Customer.objects.count() == 0
 
 
 def test_a_duplicate_email_is_the_same_duplicate_error_in_the_admin_and_the_api(
@@ -116,9 +181,15 @@ def test_a_duplicate_email_is_the_same_duplicate_error_in_the_admin_and_the_api(
     )["data"]["results"][0]
 
     [row] = response.context["rows"]
-    assert row.error["code"] == api_result["error"]["code"] == "DUPLICATE_ERROR"
-    assert row.error["field"] == api_result["error"]["field"] == "email"
-    assert row.error["message"] == api_result["error"]["message"]
+    [problem] = row.problems
+    [detail] = api_result["error"]["details"]
+    assert api_result["error"]["code"] == "DUPLICATE_ERROR"
+    assert (problem.code, problem.field, problem.message) == (
+        detail["code"],
+        api_result["error"]["field"],
+        api_result["error"]["message"],
+    )
+    assert problem.value == "TAKEN@example.com"
     assert row.row_number == 2
 
 
@@ -163,40 +234,83 @@ def test_a_superuser_chooses_the_company_to_import_into(client, superuser, crede
     assert Customer.objects.filter(company=credentials.company).count() == 2
 
 
+def test_an_unknown_column_is_left_for_the_mapping_screen_not_refused(client, credentials):
+    client.force_login(staff_user(credentials))
+
+    screen = upload_file(client, "name,favouriteColour\nAcme,blue\n")
+    previewed = choose_columns(client, screen)
+
+    choices = {choice.header: choice for choice in screen.context["choices"]}
+    assert choices["favouriteColour"].field is None
+    assert choices["favouriteColour"].samples == ["blue"]
+    assert "Unknown columns" not in screen.text
+    assert [row.would for row in previewed.context["rows"]] == ["create"]
+
+
 def test_an_unreadable_file_is_a_form_error_naming_the_problem(client, credentials):
     client.force_login(staff_user(credentials))
 
-    response = preview(client, "name,favouriteColour\nAcme,blue\n")
+    response = upload_file(client, 'name,email\n"Acme,acme@example.com\n')
 
     assert response.context["form"].errors["import_file"]
-    assert "favouriteColour" in response.text
+    assert "quote" in response.text
     assert list(upload_dir().iterdir()) == []
 
 
-def test_a_file_over_one_batch_is_an_async_job_followed_on_a_progress_page(
-    client, credentials, monkeypatch
-):
+def test_a_file_over_one_batch_is_previewed_by_a_job_page_by_page(client, credentials, monkeypatch):
     monkeypatch.setattr(CustomerHandler, "max_records", 2)
+    monkeypatch.setattr(import_preview, "PAGE_SIZE", 2)
     client.force_login(staff_user(credentials))
 
-    response = client.post(admin_url(Customer, "import"), {"import_file": upload(CUSTOMERS_CSV)})
+    response = choose_columns(client, upload_file(client, CUSTOMERS_CSV))
 
     job = BatchJob.objects.get(mode="async")
+    token = client.session[SESSION_KEY].popitem()[0]
+    preview_url = admin_url(Customer, "import_preview", token)
     assert response.status_code == 302
-    assert response.url == reverse("admin:batch_batchjob_progress", args=[job.pk])
-    assert (job.entity, job.source, job.total_records, job.status) == (
+    assert response.url == preview_url
+    assert (job.kind, job.entity, job.total_records, job.options["validateOnly"]) == (
+        "preview",
         "customers",
-        "admin",
         3,
-        "queued",
+        True,
     )
-    assert job.chunks.count() == 2
-    progress = client.get(response.url)
-    assert progress.status_code == 200
-    assert 'id="job-percent">0.0<' in progress.text
-    status = client.get(reverse("admin:batch_batchjob_status", args=[job.pk])).json()
-    assert status["progress"]["percentComplete"] == 0.0
+    running = client.get(preview_url)
+    assert 'id="preview-done">0<' in running.text
+    assert 'id="preview-rate">starting<' in running.text
+    assert 'value="Confirm import"' not in running.text
+    status = client.get(running.context["status_url"]).json()
+    assert status["progress"]["totalRecords"] == 3
+
+    process_job(job.pk)
+    first = client.get(preview_url)
+    second = client.get(preview_url, {"page": 2})
+    errors = client.get(preview_url, {"errors": 1})
+
+    assert first.context["totals"] == {
+        "create": 2,
+        "update": 0,
+        "unchanged": None,
+        "delete": 0,
+        "fail": 1,
+    }
+    assert [row.row_number for row in first.context["rows"]] == [2, 3]
+    assert [row.row_number for row in second.context["rows"]] == [4]
+    [bad] = errors.context["rows"]
+    assert (bad.row_number, bad.problems[0].value, bad.problems[0].code) == (
+        3,
+        "not-an-email",
+        "INVALID_EMAIL",
+    )
+    assert 'value="Confirm import"' in first.text
     assert Customer.objects.count() == 0
+
+    done = confirm(client, first)
+
+    assert done.url == reverse(
+        "admin:batch_batchjob_change", args=[BatchJob.objects.get(kind="import").pk]
+    )
+    assert Customer.objects.count() == 2
 
 
 def test_a_template_downloads_from_the_import_page(client, credentials):
@@ -253,7 +367,11 @@ def test_an_exported_file_imports_back_as_updates_of_the_same_records(client, cr
     previewed = preview(client, buffer.getvalue())
     confirm(client, previewed)
 
-    assert [row.status for row in previewed.context["rows"]] == ["validated"]
+    [row] = previewed.context["rows"]
+    assert (row.would, [(c.field, c.old, c.new) for c in row.changes]) == (
+        "update",
+        [("address.city", "KL", "Penang")],
+    )
     customer = Customer.objects.get()
     assert (customer.number, customer.name, customer.city) == ("CUST-0001", "-5 Trading", "Penang")
 
@@ -269,15 +387,16 @@ def test_an_excel_export_imports_back_too(client, credentials):
         admin_url(Customer, "export"), {"format": "1", "resource": "0", **fields}
     )
 
-    response = client.post(
+    screen = client.post(
         admin_url(Customer, "import"),
         {"import_file": SimpleUploadedFile("customers.xlsx", exported.content)},
     )
+    response = choose_columns(client, screen)
 
     assert exported["Content-Type"].startswith("application/vnd.openxmlformats")
     [row] = response.context["rows"]
-    assert (row.status, row.operation, row.summary) == (
-        "validated",
+    assert (row.would, row.operation, row.summary) == (
+        "unchanged",
         "update",
         "CUST-0001 · Acme · a@example.com",
     )
@@ -373,3 +492,148 @@ def test_a_superuser_imports_locations_into_the_company_they_choose(client, supe
 
     assert done.status_code == 302
     assert Location.objects.get(code="KL-2").company == credentials.company
+
+
+# The mapping screen --------------------------------------------------------------------------
+
+OLD_SYSTEM_CSV = (
+    "Customer Name,E-mail,Credit Limit (RM),Notes\n"
+    'Acme Trading,acme@example.com,"1,500.555",call first\n'
+    "Beta Supplies,beta@example.com,2000,\n"
+)
+
+
+def test_the_mapping_screen_proposes_fields_with_sample_values(client, credentials):
+    client.force_login(staff_user(credentials))
+
+    screen = upload_file(client, OLD_SYSTEM_CSV)
+
+    choices = {choice.header: choice for choice in screen.context["choices"]}
+    assert {header: choice.field for header, choice in choices.items()} == {
+        "Customer Name": "name",
+        "E-mail": "email",
+        "Credit Limit (RM)": "creditLimit",
+        "Notes": None,
+    }
+    assert choices["Customer Name"].samples == ["Acme Trading", "Beta Supplies"]
+    assert "1,500.555" in screen.text
+    assert screen.context["profile"] is None
+    assert Customer.objects.count() == 0
+
+
+def test_the_preview_shows_the_cell_at_fault_and_the_fields_own_code(client, credentials):
+    client.force_login(staff_user(credentials))
+
+    previewed = choose_columns(client, upload_file(client, OLD_SYSTEM_CSV))
+
+    bad, good = previewed.context["rows"]
+    [problem] = bad.problems
+    assert (bad.row_number, problem.field, problem.value) == (2, "creditLimit", "1,500.555")
+    assert problem.code != "VALIDATION_ERROR"
+    assert problem.code in previewed.text and "1,500.555" in previewed.text
+    assert good.would == "create"
+
+
+def test_a_saved_mapping_profile_is_proposed_again_for_a_file_with_the_same_headers(
+    client, credentials
+):
+    client.force_login(staff_user(credentials))
+    screen = upload_file(client, OLD_SYSTEM_CSV)
+    choose_columns(client, screen, **{"Notes": "", "profile_name": "Old system"})
+
+    again = upload_file(client, OLD_SYSTEM_CSV.replace("Acme Trading", "Acme Again"))
+    other = upload_file(client, "name,email\nGamma,gamma@example.com\n")
+
+    profile = MappingProfile.objects.get(company=credentials.company, entity="customers")
+    assert profile.name == "Old system"
+    assert profile.columns[0] == {"header": "Customer Name", "field": "name", "transforms": []}
+    assert again.context["profile"] == profile
+    assert 'id="profile-used"' in again.text
+    assert [choice.how for choice in again.context["choices"]] == ["profile"] * 4
+    assert other.context["profile"] is None
+
+
+def test_a_proposed_profile_brings_its_transformations_to_the_preview(client, credentials):
+    columns = [
+        {
+            "header": "Customer Name",
+            "field": "name",
+            "transforms": [{"type": "case", "to": "upper"}],
+        },
+        {"header": "E-mail", "field": "email", "transforms": []},
+        {"header": "Credit Limit (RM)", "field": "", "transforms": []},
+        {"header": "Notes", "field": "", "transforms": []},
+    ]
+    profiles.save_profile(
+        company=credentials.company, user=None, entity="customers", name="Old", columns=columns
+    )
+    client.force_login(staff_user(credentials))
+
+    previewed = choose_columns(client, upload_file(client, OLD_SYSTEM_CSV))
+
+    assert [row.summary for row in previewed.context["rows"]] == [
+        "ACME TRADING · acme@example.com",
+        "BETA SUPPLIES · beta@example.com",
+    ]
+    assert [row.would for row in previewed.context["rows"]] == ["create", "create"]
+
+
+def test_two_columns_mapped_to_one_field_are_sent_back_to_the_mapping_screen(client, credentials):
+    client.force_login(staff_user(credentials))
+    screen = upload_file(client, OLD_SYSTEM_CSV)
+
+    response = choose_columns(client, screen, Notes="name")
+
+    assert response.context["mapping_errors"] == [
+        "Columns 'Customer Name' and 'Notes' are both mapped to name."
+    ]
+    assert not BatchJob.objects.exists()
+
+
+def test_an_update_preview_shows_old_and_new_values_and_unchanged_rows(client, credentials):
+    builders.customer(credentials.company, name="Acme", email="a@example.com", city="KL")
+    builders.customer(credentials.company, name="Beta", email="b@example.com", city="Ipoh")
+    client.force_login(staff_user(credentials))
+    text = (
+        "operation,customerNumber,name,address.city\n"
+        "update,CUST-0001,Acme Trading,KL\n"
+        "update,CUST-0002,Beta,Ipoh\n"
+    )
+
+    previewed = preview(client, text)
+
+    changed, same = previewed.context["rows"]
+    assert [(c.field, c.old, c.new) for c in changed.changes] == [("name", "Acme", "Acme Trading")]
+    assert (changed.would, same.would, same.changes) == ("update", "unchanged", [])
+    assert previewed.context["totals"]["unchanged"] == 1
+    assert 'Acme</span> &rarr; <span class="new">Acme Trading' in previewed.text
+    assert "unchanged" in previewed.text
+
+
+# The job page's import log ---------------------------------------------------------------------
+
+
+def test_the_job_page_logs_each_problem_and_filters_by_field_and_code(client, credentials):
+    client.force_login(staff_user(credentials))
+    text = (
+        "name,email,creditLimit\n"
+        "Acme,not-an-email,100\n"
+        "Beta,beta@example.com,abc\n"
+        "Gamma,gamma@example.com,5\n"
+    )
+    confirm(client, preview(client, text))
+    job = BatchJob.objects.get(kind="import")
+    url = reverse("admin:batch_batchjob_change", args=[job.pk])
+
+    page = client.get(url)
+    by_code = client.get(url, {"log_code": "INVALID_EMAIL"})
+
+    log = page.context["import_log"]
+    assert [(line.row, line.field, line.value) for line in log["lines"]] == [
+        (2, "email", "not-an-email"),
+        (3, "creditLimit", "abc"),
+    ]
+    assert log["fields"] == ["creditLimit", "email"]
+    assert 'id="import-log"' in page.text
+    assert reverse("admin:batch_batchjob_failed_rows", args=[job.pk]) in page.text
+    assert [line.row for line in by_code.context["import_log"]["lines"]] == [2]
