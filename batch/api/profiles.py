@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from batch.api.files import FILE_FIELD, check_upload_headers, parse_form
+from batch.api.openapi import profiles as openapi
 from batch.engine.codes import RequestCode
 from batch.services import imports, profiles
 from batch.services.batches import handler_for
@@ -39,6 +40,7 @@ class MappingProfileListView(APIView):
 
     parser_classes = [JSONParser]
 
+    @openapi.profile_list_schema
     def get(self, request):
         found = profiles.company_profiles(
             company=request.auth.company, entity=request.query_params.get("entity")
@@ -46,6 +48,7 @@ class MappingProfileListView(APIView):
         data = [profiles.profile_json(profile) for profile in found.order_by("entity", "name")]
         return Response({"success": True, "data": data})
 
+    @openapi.profile_create_schema
     def post(self, request):
         body = _body(request)
         profile = profiles.save_profile(
@@ -69,10 +72,12 @@ class MappingProfileDetailView(APIView):
             company=request.auth.company, key=key, entity=request.query_params.get("entity")
         )
 
+    @openapi.profile_detail_schema
     def get(self, request, key: str):
         profile = self.get_profile(request, key)
         return Response({"success": True, "data": profiles.profile_json(profile)})
 
+    @openapi.profile_update_schema
     def put(self, request, key: str):
         profile, body = self.get_profile(request, key), _body(request)
         profile = profiles.save_profile(
@@ -85,6 +90,7 @@ class MappingProfileDetailView(APIView):
         )
         return Response({"success": True, "data": profiles.profile_json(profile)})
 
+    @openapi.profile_delete_schema
     def delete(self, request, key: str):
         self.get_profile(request, key).delete()
         return Response(status=204)
@@ -96,6 +102,7 @@ class MappingProfileProposeView(APIView):
 
     parser_classes = [MultiPartParser]
 
+    @openapi.profile_propose_schema
     def post(self, request):
         check_upload_headers(request)
         parse_form(request)

@@ -11,6 +11,7 @@ from batch.api.openapi.components import (
     shared_components,
     webhook_components,
 )
+from batch.api.openapi.profiles import profile_components
 from batch.engine.handlers import Handler, registered_handlers
 
 GENERIC_BATCH_PATH = "/v1/batch/{entity}"
@@ -52,6 +53,7 @@ def postprocess_batch_schema(result, generator, request, public):
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(copy.deepcopy(shared_components()))
     schemas.update(copy.deepcopy(webhook_components()))
+    schemas.update(copy.deepcopy(profile_components()))
     handlers = sorted(registered_handlers().items())
     for _, handler in handlers:
         schemas.update(copy.deepcopy(entity_components(handler)))
