@@ -1,21 +1,30 @@
 """CSV and Excel templates for a handler's files; a filled template uploads back as is.
 
+Both carry the same example rows (example_rows), valid as they are: a template uploaded
+unchanged with validateOnly validates, so a person sees what a good row looks like before
+replacing the examples with their own.
+
 The Excel template has three sheets:
 - "Instructions": what each column takes, whether it is required, and how rows are grouped;
+  it says which rows of "Data" are examples to replace;
 - "Data": the header row (the field names readers.py and mapping.py understand), frozen, a
   comment on each header cell, validation on each column (dropdowns for enumerations and for
   the company's own codes, numbers, dates, text lengths) and, for entities with lines, the
   calculated columns (line amount; journal running totals and balance check) filled with
-  formulas — grey, and ignored on upload (layout.computed_columns). An entity with lines
-  keeps ONE data sheet with one row per line: the document fields go on a document's first
-  line and may be repeated or left blank on its other lines, and the reference is repeated
-  on every line (it is what groups the lines). One sheet keeps the file a plain table that
-  also saves as CSV and reads back through the same code;
+  formulas — grey, and ignored on upload (layout.computed_columns); then the example rows,
+  typed as a person types them (dates as dates, amounts and counts as numbers) so the
+  columns' validation accepts them. An entity with lines keeps ONE data sheet with one row
+  per line: the document fields go on a document's first line and may be repeated or left
+  blank on its other lines, and the reference is repeated on every line (it is what groups
+  the lines). One sheet keeps the file a plain table that also saves as CSV and reads back
+  through the same code;
 - "Lists" (hidden): the dropdowns' values, each list a named range."""
 
 import csv
+import datetime
 import io
 import re
+from decimal import Decimal
 
 from django.db.models import QuerySet
 from openpyxl import Workbook
@@ -221,7 +230,9 @@ def excel_template(handler: type[Handler], lists: Lists | None = None) -> bytes:
     hidden.sheet_state = "hidden"
     named_lists = _write_lists(workbook, hidden, columns, lists or {})
     write_data_sheet(data, layout, columns, named_lists)
-    _write_instructions(instructions, layout, columns, named_lists)
+    examples = example_rows(handler, lists or {})
+    _write_examples(data, columns, examples)
+    _write_instructions(instructions, layout, columns, named_lists, len(examples))
     workbook.active = workbook.index(data)
     out = io.BytesIO()
     workbook.save(out)
@@ -292,6 +303,28 @@ def write_data_sheet(sheet: Worksheet, layout: Layout, columns, named_lists) -> 
             sheet.add_data_validation(validation)
             validation.add(f"{letter}2:{letter}{LAST_ROW}")
     sheet.freeze_panes = "A2"
+
+
+def _write_examples(sheet: Worksheet, columns, rows: list[dict[str, str]]) -> None:
+    """The example rows under the header row, each cell of its column's kind and format."""
+    for row_number, row in enumerate(rows, start=2):
+        for position, column in enumerate(columns, start=1):
+            text = row.get(column.name)
+            if text is None or column.computed:
+                continue
+            cell = sheet.cell(row_number, position, _typed(column, text))
+            cell.number_format = _NUMBER_FORMATS.get(column.kind, _TEXT_FORMAT)
+
+
+def _typed(column: Column, text: str):
+    """An example's text as the cell a person would type: a date, a number, or text."""
+    if column.kind == DATE:
+        return datetime.date.fromisoformat(text)
+    if column.kind in (MONEY, NUMBER):
+        return Decimal(text)
+    if column.kind == INTEGER:
+        return int(text)
+    return safe_cell(text)
 
 
 def _validation(column: Column, list_name: str | None) -> DataValidation | None:
@@ -391,11 +424,15 @@ _FORMULA_NEEDS = {
 }
 
 
-def _write_instructions(sheet: Worksheet, layout: Layout, columns, named_lists) -> None:
+def _write_instructions(
+    sheet: Worksheet, layout: Layout, columns, named_lists, examples: int
+) -> None:
     title = sheet.cell(1, 1, f"BigLedger import template: {layout.entity}")
     title.font = Font(bold=True, size=14)
+    note = sheet.cell(3, 1, _examples_note(examples))
+    note.font = _BOLD
     row = 3
-    for paragraph in _guidance(layout, columns, named_lists):
+    for paragraph in [note.value, *_guidance(layout, columns, named_lists)]:
         cell = sheet.cell(row, 1, safe_cell(paragraph))
         cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=4)
@@ -417,6 +454,15 @@ def _write_instructions(sheet: Worksheet, layout: Layout, columns, named_lists) 
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     for letter, width in zip("ABCD", (28, 11, 11, 90), strict=True):
         sheet.column_dimensions[letter].width = width
+
+
+def _examples_note(examples: int) -> str:
+    """The Instructions' first paragraph, in bold: the Data sheet's examples are to go."""
+    rows = "Row 2" if examples == 1 else f"Rows 2-{examples + 1}"
+    return (
+        f"{rows} of the '{DATA_SHEET}' sheet are an example: replace the example rows with "
+        "your own before uploading. Uploaded as they are, they would be imported too."
+    )
 
 
 def _guidance(layout: Layout, columns, named_lists) -> list[str]:

@@ -12,6 +12,7 @@ from tests.helpers import make_company
 def fill_template(path, rows) -> None:
     workbook = openpyxl.load_workbook(path)
     sheet = workbook["Data"]
+    sheet.delete_rows(2, sheet.max_row)  # the template's example, replaced by `rows`
     headers = {cell.value: cell.column for cell in sheet[1] if cell.value}
     for offset, values in enumerate(rows, start=2):
         for header, value in values.items():

@@ -144,10 +144,22 @@ def excel_value(text: str):
     return text
 
 
+def without_examples(sheet) -> None:
+    """Blanks a template's example rows (from row 2 of its Data sheet), as a person replacing
+    them does; the calculated columns keep their formulas."""
+    for row in sheet.iter_rows(min_row=2):
+        typed = [cell for cell in row if cell.value is not None and cell.data_type != "f"]
+        if not typed:
+            return
+        for cell in typed:
+            cell.value = None
+
+
 def filled_excel_template(api, entity, rows) -> bytes:
-    """The company's Excel template from the API, its Data sheet filled with `rows`."""
+    """The company's Excel template from the API, its example rows replaced by `rows`."""
     workbook = load_workbook(io.BytesIO(api.get(f"/v1/batch/templates/excel/{entity}").content))
     sheet = workbook["Data"]
+    without_examples(sheet)
     column_of = {cell.value: cell.column for cell in sheet[1] if cell.value}
     for row_number, row in enumerate(rows, start=2):
         for name, value in row.items():

@@ -32,6 +32,7 @@ from batch.files.security import safe_cell
 from batch.files.templates import csv_template, example_rows, excel_template
 from batch.services.batches import run_sync_batch
 from tests import builders
+from tests.batch.api.test_file_imports import without_examples
 
 ENTITIES = sorted(registered_handlers())
 COMPANY_LISTS = {
@@ -79,8 +80,9 @@ def put(data: dict, path, value) -> None:
 
 
 def fill(sheet, handler):
-    """Two records (for an entity with lines, two documents of two lines each); returns
-    the operations they should read back as."""
+    """Two records (for an entity with lines, two documents of two lines each) in place of
+    the example; returns the operations they should read back as."""
+    without_examples(sheet)
     layout = layout_for(handler)
     positions = {cell.value: cell.column for cell in sheet[1] if cell.value}
     columns = [
@@ -311,6 +313,7 @@ def test_a_filled_invoice_template_creates_invoices_with_their_lines(credentials
     )
     workbook = load_workbook(io.BytesIO(template))
     sheet = workbook["Data"]
+    without_examples(sheet)
     column_of = {cell.value: cell.column for cell in sheet[1]}
     rows = [
         ("SO-1", customer.number, datetime.date(2024, 1, 15), 2, 100),
