@@ -3,9 +3,9 @@ do to it — create a record, change these fields of a stored one (old → new),
 unchanged, or refuse it, naming the field, the cell as uploaded ("1,500.555") and the
 field's own code (INVALID_AMOUNT), not only the record's VALIDATION_ERROR.
 
-The rows are read again from the stored upload, for one page of results at a time: a sync
-preview's results are all on one page, a preview job's are read a page at a time from its
-stored chunks. Old values are read for the page's update and upsert rows only."""
+The rows are read again from the stored upload beside the preview's stored results, a page
+at a time: a sync preview (one batch) whole, a preview job's page by page from its chunks.
+Old values are read for the shown rows' updates and upserts only."""
 
 import re
 from collections import Counter
@@ -20,7 +20,7 @@ from batch.engine.handlers import EXTERNAL_ID, Handler
 from batch.engine.master import MasterDataHandler
 from batch.files.columns import layout_for
 from batch.jobs import results as job_results
-from batch.models import BatchJob
+from batch.models import BatchJob, JobMode
 from bigledger.models import Company
 
 PAGE_SIZE = 100
@@ -265,10 +265,31 @@ def job_totals(job: BatchJob) -> dict[str, int | None]:
     }
 
 
-def job_page(job: BatchJob, *, page: int, errors_only: bool) -> tuple[list[dict], int]:
-    """One page of a preview job's results and how many results the filter holds."""
+@dataclass
+class PreviewPage:
+    rows: list[PreviewRow]
+    totals: dict[str, int | None]
+    count: int  # rows the filter holds, over every page
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // PAGE_SIZE))
+
+
+def preview_page(
+    *, handler, company: Company, upload: StoredUpload, job: BatchJob, page: int, errors_only: bool
+) -> PreviewPage:
+    """One page of a finished preview. A sync preview (one batch) is read whole, so its
+    totals tell updates from unchanged rows; a preview job's totals come from its stored
+    results and its page's rows only are read from the file."""
     start = (page - 1) * PAGE_SIZE
+    if job.mode == JobMode.SYNC:
+        results = list(job_results.iter_results(job))
+        rows = preview_rows(handler=handler, company=company, upload=upload, results=results)
+        shown = [row for row in rows if row.failed] if errors_only else rows
+        return PreviewPage(shown[start : start + PAGE_SIZE], row_totals(rows), len(shown))
     status = Status.FAILED if errors_only else None
     found = job_results.results_page(job, start=start, stop=start + PAGE_SIZE, status=status)
     count = job_results.count_with_status(job, status) if status else job.total_records
-    return found, count
+    rows = preview_rows(handler=handler, company=company, upload=upload, results=found)
+    return PreviewPage(rows, job_totals(job), count)

@@ -48,13 +48,7 @@ from batch.admin.import_mapping import (
     proposed_profile,
     save_columns,
 )
-from batch.admin.import_preview import (
-    PAGE_SIZE,
-    job_page,
-    job_totals,
-    preview_rows,
-    row_totals,
-)
+from batch.admin.import_preview import preview_page
 from batch.admin.uploads import (
     GONE,
     SESSION_KEY,
@@ -226,8 +220,8 @@ class BatchImportAdminMixin(ApiExportMixin):
 
     def import_mapping_view(self, request, token: str):
         """GET: the mapping screen again. POST: the chosen mapping (saved as a profile when
-        named), then the preview: at once for a file of one sync batch, else as a preview
-        job followed on the preview page."""
+        named), then the preview, shown on the preview page: run at once for a file of one
+        sync batch, else as a preview job the page follows."""
         self._check_import_permission(request)
         upload = stored_upload(request, token, self.import_entity)
         company = self._stored_company(request, upload)
@@ -261,51 +255,44 @@ class BatchImportAdminMixin(ApiExportMixin):
         )
         upload = stored_upload(request, token, self.import_entity)
         try:
-            if fits_one_batch(self.import_handler, upload, company):
-                preview = self._import(request, upload, company, BatchOptions(validate_only=True))
-            else:
-                options = BatchOptions(validate_only=True, run_async=True)
-                preview = self._import(request, upload, company, options)
+            in_background = not fits_one_batch(self.import_handler, upload, company)
+            options = BatchOptions(validate_only=True, run_async=in_background)
+            preview = self._import(request, upload, company, options)
         except RequestError as error:
             errors = [request_error_text(error)]
             return self._render_mapping(request, token, upload, company, choices, None, errors)
         pin_file(preview.job, upload)
         remember(request, token, preview_job=preview.job.pk)
-        if preview.is_async:
-            return HttpResponseRedirect(self._admin_url("import_preview", token))
-        upload = stored_upload(request, token, self.import_entity)
-        results = preview.outcome.results
-        rows = preview_rows(
-            handler=self.import_handler, company=company, upload=upload, results=results
-        )
-        context = {"rows": rows, "totals": row_totals(rows), "paged": False}
-        return self._render_preview(request, token, upload, company, preview.job, context)
+        return HttpResponseRedirect(self._admin_url("import_preview", token))
 
     def import_preview_view(self, request, token: str):
-        """A preview job's page: its live progress while it runs, then its results a page at
-        a time (?page=, ?errors=1 for the rows with errors only)."""
+        """The preview: a preview job's live progress while it runs, then the rows a page at
+        a time (?page=, ?errors=1 for the rows with errors only) under the totals."""
         self._check_import_permission(request)
         upload = stored_upload(request, token, self.import_entity)
         company = self._stored_company(request, upload)
         job = self._preview_job(upload, company)
         if job is None:
             return HttpResponseRedirect(self._admin_url("import_mapping", token))
-        context = {"paged": True, "rows": [], "totals": None}
+        context = {"rows": [], "totals": None}
         if job.is_finished:
             errors_only = request.GET.get("errors") == "1"
             page = _page_number(request.GET.get("page"))
-            results, count = job_page(job, page=page, errors_only=errors_only)
+            shown = preview_page(
+                handler=self.import_handler,
+                company=company,
+                upload=upload,
+                job=job,
+                page=page,
+                errors_only=errors_only,
+            )
             context |= {
-                "rows": preview_rows(
-                    handler=self.import_handler, company=company, upload=upload, results=results
-                ),
-                "totals": job_totals(job),
+                "rows": shown.rows,
+                "totals": shown.totals,
                 "errors_only": errors_only,
                 "page": page,
-                "pages": (pages := max(1, -(-count // PAGE_SIZE))),
-                "page_numbers": sorted(
-                    {1, pages, *range(max(1, page - 3), min(pages, page + 3) + 1)}
-                ),
+                "pages": shown.pages,
+                "page_numbers": _page_numbers(page, shown.pages),
             }
         return self._render_preview(request, token, upload, company, job, context)
 
@@ -490,6 +477,11 @@ def job_progress(job: BatchJob) -> dict:
 
 def _page_number(raw: str | None) -> int:
     return int(raw) if raw and raw.isdigit() and int(raw) > 0 else 1
+
+
+def _page_numbers(page: int, pages: int) -> list[int]:
+    """The first, the last and the pages near this one."""
+    return sorted({1, pages, *range(max(1, page - 3), min(pages, page + 3) + 1)})
 
 
 def request_error_text(error: RequestError) -> str:

@@ -62,7 +62,8 @@ def choose_columns(client, mapping_screen, model=Customer, **chosen):
     extra = {key: value for key, value in chosen.items() if key == "profile_name"}
     if mapping_screen.context["profile"] is not None:
         extra["profile"] = mapping_screen.context["profile"].pk
-    return client.post(admin_url(model, "import_mapping", token), {**fields, **extra})
+    url = admin_url(model, "import_mapping", token)
+    return client.post(url, {**fields, **extra}, follow=True)
 
 
 def preview(client, text: str = CUSTOMERS_CSV, model=Customer, **fields):
@@ -102,6 +103,9 @@ def test_preview_shows_the_bad_rows_error_against_its_spreadsheet_row_and_create
         "delete": 0,
         "fail": 1,
     }
+    errors_only = client.get(response.wsgi_request.path, {"errors": "1"})
+    assert [row.row_number for row in errors_only.context["rows"]] == [3]
+    assert errors_only.context["totals"] == response.context["totals"]
     page = response.text
     assert 'data-row="3"' in page
     assert "INVALID_EMAIL" in page and "not-an-email" in page
@@ -164,6 +168,21 @@ def test_a_file_changed_after_its_preview_is_not_imported(client, credentials):
     assert "not the one that was previewed" in page
     assert not BatchJob.objects.filter(kind="import").exists()
     assert Customer.objects.count() == 0
+
+
+def test_a_previewed_file_gone_before_confirm_is_not_imported(client, credentials):
+    client.force_login(staff_user(credentials))
+    previewed = preview(client)
+    for stored in upload_dir().iterdir():
+        stored.unlink()
+
+    response = client.post(
+        admin_url(Customer, "process_import"), {"import_token": previewed.context["import_token"]}
+    )
+
+    assert response.url == admin_url(Customer, "import")
+    assert "no longer available" in client.get(response.url).text
+    assert not BatchJob.objects.filter(kind="import").exists()
 
 
 def test_a_duplicate_email_is_the_same_duplicate_error_in_the_admin_and_the_api(
@@ -267,8 +286,7 @@ def test_a_file_over_one_batch_is_previewed_by_a_job_page_by_page(client, creden
     job = BatchJob.objects.get(mode="async")
     token = client.session[SESSION_KEY].popitem()[0]
     preview_url = admin_url(Customer, "import_preview", token)
-    assert response.status_code == 302
-    assert response.url == preview_url
+    assert response.redirect_chain == [(preview_url, 302)]
     assert (job.kind, job.entity, job.total_records, job.options["validateOnly"]) == (
         "preview",
         "customers",
