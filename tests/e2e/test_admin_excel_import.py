@@ -1,10 +1,13 @@
 """A bookkeeper's round trip in a real browser: download the customers Excel template from
-the admin, fill it (one row wrong), upload it, see the preview flag the bad row, confirm,
-and find the good customers in the changelist."""
+the admin, fill it (one row wrong), upload it, keep the proposed columns, see the preview
+flag the bad row, confirm, follow the import job to its log, and find the good customers in
+the changelist."""
 
 import openpyxl
 import pytest
 
+from batch.jobs.processing import process_job
+from batch.models import BatchJob
 from ledger.models import Customer
 from tests.helpers import make_company
 
@@ -43,19 +46,30 @@ def test_a_bookkeeper_imports_a_filled_excel_template(live_server, page, artifac
         ],
     )
     page.set_input_files("#id_import_file", str(template))
-    page.click("text=Upload and preview")
+    page.click("input[value=Upload]")
+
+    page.wait_for_selector("#import-mapping")
+    assert page.locator("#id_column-0").input_value() == "operation"
+    page.click("text=Preview import")
 
     page.wait_for_selector("#import-preview")
     page.screenshot(path=str(artifacts / "admin-import-preview.png"), full_page=True)
     bad = page.locator("#import-preview tr.row-error")
     assert bad.count() == 1
     assert bad.first.get_attribute("data-row") == "3"  # header is row 1
-    assert "INVALID_EMAIL" in bad.first.inner_text() or "email" in bad.first.inner_text()
-    assert page.locator("#import-preview tr.row-valid").count() == 2
+    assert "INVALID_EMAIL" in bad.first.inner_text()
+    assert "not-an-email" in bad.first.inner_text()
+    assert page.locator("#import-preview tr.row-ok").count() == 2
     assert not Customer.objects.filter(company=credentials.company).exists()
 
     page.click("text=Confirm import")
 
+    page.wait_for_selector("#job-summary")
+    process_job(BatchJob.objects.get(kind="import", company=credentials.company).pk)
+    page.reload()
+    log = page.locator("#import-log-table").inner_text()
+    assert "not-an-email" in log and "INVALID_EMAIL" in log
+    page.goto(f"{live_server.url}/admin/ledger/customer/")
     page.wait_for_selector("#result_list")
     changelist = page.locator("#result_list").inner_text()
     assert "Acme Corporation" in changelist
