@@ -18,7 +18,7 @@ from django.db import connection
 
 from batch.jobs.liveness import is_postgres
 from batch.jobs.submit import enqueue
-from batch.jobs.sweep import due_jobs
+from batch.jobs.sweep import delete_expired_previews_when_due, due_jobs
 from batch.webhooks.notify import resend_overdue_deliveries
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class Sweeper(threading.Thread):
             if self.lead():
                 self.enqueue_due_jobs()
                 self.resend_overdue_webhooks()
+                delete_expired_previews_when_due()
         except Exception:
             logger.exception("sweep failed; the next one is in %s s", self.interval)
             self.leading = False

@@ -106,6 +106,11 @@ class ImportUploadForm(forms.Form):
 
 
 class ApiColumnsExportForm(SelectableFieldsExportForm):
+    def _init_formats(self, formats):
+        super()._init_formats(formats)
+        if CSV in formats:  # CSV chosen unless the user picks Excel, rather than "---"
+            self.fields["format"].initial = str(formats.index(CSV))
+
     def _get_field_label(self, resource, field_name: str) -> str:
         return field_name  # the API's own column name ("customerNumber"), not a title of it
 

@@ -195,6 +195,7 @@ class FileImportView(APIView):
             mapping=upload.mapping,
             options=upload.options,
             source=self.source,
+            file_name=upload.file.name,
         )
         return import_answer(outcome)
 
@@ -269,6 +270,7 @@ class MigrationImportView(APIView):
             mapping=upload.mapping,
             options=upload.options,
             source=self.source,
+            file_name=upload.file.name,
         )
         return import_answer(outcome)
 

@@ -1,5 +1,6 @@
 """GET /v1/batch/metrics: a company's batch work, as docs/api.md describes it, plus
-per-entity counts and throughput.
+per-entity counts and throughput. Previews write nothing, so they are counted only when
+asked for (?kind=preview), never beside the imports.
 
 Aggregates over the company's BatchJob rows (sync batches and async jobs alike): one query
 for this month by entity (the month's totals are their sums) and one for what is running or
@@ -13,7 +14,7 @@ from django.utils import timezone
 from batch.api.ratelimit import peek, standard_policy
 from batch.api.responses import iso
 from batch.engine.handlers import registered_handlers
-from batch.models import BatchJob, JobStatus
+from batch.models import BatchJob, JobKind, JobStatus
 
 
 def month_start(now: datetime) -> datetime:
@@ -21,10 +22,16 @@ def month_start(now: datetime) -> datetime:
     return timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def entity_rows(company, since: datetime) -> dict[str, dict]:
+def jobs_of_kind(company, kind: str | None):
+    """The company's jobs of `kind`; without one, every job but previews."""
+    jobs = BatchJob.objects.for_company(company)
+    return jobs.filter(kind=kind) if kind else jobs.exclude(kind=JobKind.PREVIEW)
+
+
+def entity_rows(company, since: datetime, kind: str | None = None) -> dict[str, dict]:
     timed = Q(execution_time__gt=0)
     rows = (
-        BatchJob.objects.for_company(company)
+        jobs_of_kind(company, kind)
         .filter(created_at__gte=since)
         .values("entity")
         .annotate(
@@ -43,9 +50,9 @@ def entity_rows(company, since: datetime) -> dict[str, dict]:
     return {row["entity"]: row for row in rows}
 
 
-def running_counts(company) -> dict[str, int]:
+def running_counts(company, kind: str | None = None) -> dict[str, int]:
     return (
-        BatchJob.objects.for_company(company)
+        jobs_of_kind(company, kind)
         .filter(status__in=[JobStatus.PROCESSING, JobStatus.QUEUED])
         .aggregate(
             active=Count("pk", filter=Q(status=JobStatus.PROCESSING)),
@@ -84,12 +91,13 @@ def entity_metrics(row: dict | None) -> dict:
     }
 
 
-def batch_metrics(*, company, now: datetime | None = None) -> dict:
+def batch_metrics(*, company, now: datetime | None = None, kind: str | None = None) -> dict:
     """The metrics: this month's batches, what is running and queued, and where the
-    company stands against its standard rate limit."""
+    company stands against its standard rate limit — of the jobs of `kind`, or of every
+    job but previews."""
     now = now or timezone.now()
-    rows = entity_rows(company, month_start(now))
-    running = running_counts(company)
+    rows = entity_rows(company, month_start(now), kind)
+    running = running_counts(company, kind)
     limit = peek(company=company, policy=standard_policy())
     entities = sorted(set(registered_handlers()) | set(rows))
     return {

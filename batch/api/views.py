@@ -15,14 +15,14 @@ from batch.api.body import (
     request_body,
 )
 from batch.api.idempotency import idempotent
-from batch.api.metrics import batch_metrics
+from batch.api.metrics import batch_metrics, jobs_of_kind
 from batch.api.openapi import annotations as openapi
 from batch.api.ratelimit import rate_limited, set_current_headers
 from batch.api.responses import batch_response, job_accepted_response, job_status_response
 from batch.engine.codes import RequestCode
 from batch.engine.composite import parse_composite_request
 from batch.engine.envelope import BatchOptions
-from batch.models import BatchJob
+from batch.models import BatchJob, JobKind
 from batch.services import jobs
 from batch.services.batches import handler_for, run_sync_batch, run_sync_composite
 from bigledger.api.permissions import REQUIRES_PERMISSIONS, view_permission
@@ -92,12 +92,26 @@ def _positive_int(request, name: str, default: int, maximum: int) -> int:
     return value
 
 
+def _kind(request) -> str | None:
+    """?kind=: api, import, preview or retry; without it, every kind but previews."""
+    kind = request.query_params.get("kind") or None
+    if kind is not None and kind not in JobKind.values:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            f"kind must be one of {', '.join(JobKind.values)}.",
+            details=[{"field": "kind", "message": f"Unknown kind '{kind}'."}],
+        )
+    return kind
+
+
 class JobListView(ReadsJobs, APIView):
-    """The company's jobs and sync batches, newest first; ?status= and ?entity= filter."""
+    """The company's jobs and sync batches, newest first; ?status=, ?entity=, ?mode= and
+    ?kind= filter. Previews are listed only with ?kind=preview: they are not imports."""
 
     @openapi.job_list_schema
     def get(self, request):
-        jobs_ = BatchJob.objects.for_company(request.auth.company).select_related("retry_of")
+        company = request.auth.company
+        jobs_ = jobs_of_kind(company, _kind(request)).select_related("retry_of")
         for param in ("status", "entity", "mode"):
             if value := request.query_params.get(param):
                 jobs_ = jobs_.filter(**{param: value})
@@ -213,10 +227,11 @@ class JobRetryView(CompanyJobMixin, APIView):
 
 
 class MetricsView(ReadsJobs, APIView):
-    """The batch metrics of the caller's company."""
+    """The batch metrics of the caller's company; previews only with ?kind=preview."""
 
     @openapi.metrics_schema
     def get(self, request):
-        response = Response({"success": True, "data": batch_metrics(company=request.auth.company)})
+        metrics = batch_metrics(company=request.auth.company, kind=_kind(request))
+        response = Response({"success": True, "data": metrics})
         set_current_headers(response, request)
         return response

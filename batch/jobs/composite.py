@@ -25,14 +25,20 @@ from batch.engine.records import SUCCESS, Record
 from batch.engine.stages import run_composite
 from batch.jobs.codec import operation_from_json, operation_json
 from batch.jobs.submit import check_async_size, store_job
-from batch.models import BatchJob, BatchReference
+from batch.models import BatchJob, BatchReference, JobKind
 from bigledger.models import Company
 
 KEEP = "keep"  # a stored operation a later chunk refers to
 
 
 def submit_composite_job(
-    *, company: Company, user, request: CompositeRequest, source: str = "api"
+    *,
+    company: Company,
+    user,
+    request: CompositeRequest,
+    source: str = "api",
+    kind: str = JobKind.API,
+    file_name: str = "",
 ) -> BatchJob:
     check_async_size(len(request.steps))
     chunks = plan_chunks(request.steps, settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS)
@@ -51,6 +57,8 @@ def submit_composite_job(
         chunks=([_stored(step, kept) for step in chunk] for chunk in chunks),
         options=replace(request.options, run_async=True),
         source=source,
+        kind=kind,
+        file_name=file_name,
     )
 
 

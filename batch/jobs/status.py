@@ -69,7 +69,10 @@ def job_status(job: BatchJob) -> dict:
         "entity": job.entity,
         "mode": job.mode,
         "source": job.source,
+        "kind": job.kind,
+        "fileName": job.file_name or None,
         "status": job.status,
+        "outcome": job.outcome,
         "progress": {
             "totalRecords": job.total_records,
             "processedRecords": job.processed_records,
@@ -92,6 +95,7 @@ def job_status(job: BatchJob) -> dict:
         "startedAt": iso(job.started_at),
         "estimatedCompletion": iso(estimated_completion(job)),
         "completedAt": iso(job.completed_at),
+        "expiresAt": iso(job.expires_at),
         "executionTime": job.execution_time,
         "cancelRequested": job.cancel_requested,
         "retryOf": job.retry_of.public_id if job.retry_of_id else None,

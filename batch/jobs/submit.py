@@ -3,10 +3,12 @@ is handed the job (by task name: the tasks import this package, not the other wa
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
 
 from celery import signature
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from batch.engine.bulk import copy_insert
 from batch.engine.codes import RequestCode
@@ -14,7 +16,7 @@ from batch.engine.envelope import BatchOptions, BatchRequest, Operation
 from batch.engine.handlers import Handler
 from batch.jobs.codec import dumps, operation_json
 from batch.jobs.lanes import packed_keys
-from batch.models import BatchChunk, BatchJob, JobMode, JobStatus
+from batch.models import BatchChunk, BatchJob, JobKind, JobMode, JobStatus
 from bigledger.errors import RequestError
 from bigledger.models import Company, PublicIdGenerator
 
@@ -33,6 +35,14 @@ def check_async_size(size: int) -> None:
         )
 
 
+def preview_expiry(kind: str) -> datetime | None:
+    """When a job of `kind` is swept away: previews after BATCH_PREVIEW_TTL_SECONDS, the
+    rest never."""
+    if kind != JobKind.PREVIEW:
+        return None
+    return timezone.now() + timedelta(seconds=settings.BATCH_PREVIEW_TTL_SECONDS)
+
+
 def submit_job(
     *,
     company: Company,
@@ -41,6 +51,8 @@ def submit_job(
     request: BatchRequest,
     source: str = "api",
     retry_of: BatchJob | None = None,
+    kind: str = JobKind.API,
+    file_name: str = "",
 ) -> BatchJob:
     """Store the job and its chunks; a worker picks it up once this commits. The operations
     need only be sized and iterable: an API request's are read from its body as they are
@@ -54,6 +66,8 @@ def submit_job(
         options=request.options,
         source=source,
         retry_of=retry_of,
+        kind=kind,
+        file_name=file_name,
     )
 
 
@@ -76,6 +90,8 @@ def submit_job_from_chunks(
     options: BatchOptions,
     source: str = "api",
     retry_of: BatchJob | None = None,
+    kind: str = JobKind.API,
+    file_name: str = "",
 ) -> BatchJob:
     """Store a job from chunks of at most handler.max_records operations, taken one at a
     time from `chunks` (a file read lazily)."""
@@ -93,6 +109,8 @@ def submit_job_from_chunks(
         options=options,
         source=source,
         retry_of=retry_of,
+        kind=kind,
+        file_name=file_name,
         keys=lambda operations: packed_keys(handler, operations),
     )
 
@@ -106,13 +124,16 @@ def store_job(
     options: BatchOptions,
     source: str = "api",
     retry_of: BatchJob | None = None,
+    kind: str = JobKind.API,
+    file_name: str = "",
     keys: Callable[[list[dict]], bytes] | None = None,
 ) -> BatchJob:
     """Store a job from its chunks of stored operations (batch.jobs.codec), taken one at a
     time, so no more than CHUNKS_PER_COPY are ever held, with the record keys each chunk's
-    operations name (`keys`; batch.jobs.lanes). The job, its chunks and its total commit
-    together — a request error raised while the chunks are read leaves nothing — and a
-    worker picks the job up once they have."""
+    operations name (`keys`; batch.jobs.lanes). `kind` says what the job is for (a
+    preview expires) and `file_name` which upload it came from. The job, its chunks and its
+    total commit together — a request error raised while the chunks are read leaves
+    nothing — and a worker picks the job up once they have."""
     with transaction.atomic():
         job = BatchJob.objects.create(
             company=company,
@@ -120,6 +141,9 @@ def store_job(
             entity=entity,
             mode=JobMode.ASYNC,
             source=source,
+            kind=kind,
+            file_name=file_name,
+            expires_at=preview_expiry(kind),
             status=JobStatus.QUEUED,
             options=options.as_json(),
             created_by=user,

@@ -1,12 +1,22 @@
 """Starting queued jobs as slots free, and resuming jobs whose worker died. Every worker's
 main process sweeps every couple of seconds (batch.worker); beat, when it runs, sends the
-same sweep as a task. Enqueuing twice is harmless: claiming lets only one worker through."""
+same sweep as a task. Enqueuing twice is harmless: claiming lets only one worker through.
+
+The sweep also deletes expired previews (with their results), at most once a minute and a
+bounded number at a time, so a sweep every couple of seconds stays cheap."""
+
+import time
 
 from django.conf import settings
+from django.utils import timezone
 
 from batch.jobs.liveness import orphaned_job_ids
 from batch.jobs.submit import enqueue
-from batch.models import BatchJob, JobMode, JobStatus
+from batch.models import FINISHED, BatchJob, JobKind, JobMode, JobStatus
+
+PREVIEWS_PER_SWEEP = 200  # expired previews deleted by one sweep; the rest wait a minute
+DELETE_PREVIEWS_EVERY_SECONDS = 60
+_previews_deleted_at: float | None = None  # this process's last deletion (time.monotonic)
 
 
 def processing_count(company_id: int) -> int:
@@ -49,9 +59,34 @@ def due_jobs() -> dict[int, int]:
     return {job_pk: claims[job_pk] for job_pk in due if job_pk in claims}
 
 
+def delete_expired_previews(limit: int = PREVIEWS_PER_SWEEP) -> int:
+    """Delete up to `limit` finished previews whose time is up; how many were deleted. A
+    preview still running is left until it has finished."""
+    expired = BatchJob.objects.filter(
+        kind=JobKind.PREVIEW, expires_at__lte=timezone.now(), status__in=FINISHED
+    ).order_by("expires_at")
+    pks = list(expired.values_list("pk", flat=True)[:limit])
+    if not pks:
+        return 0
+    BatchJob.objects.filter(pk__in=pks).delete()
+    return len(pks)
+
+
+def delete_expired_previews_when_due() -> int:
+    """delete_expired_previews(), at most once every DELETE_PREVIEWS_EVERY_SECONDS in this
+    process."""
+    global _previews_deleted_at
+    now = time.monotonic()
+    last = _previews_deleted_at
+    if last is not None and now - last < DELETE_PREVIEWS_EVERY_SECONDS:
+        return 0
+    _previews_deleted_at = now
+    return delete_expired_previews()
+
+
 def sweep() -> dict[str, int]:
-    """Enqueue every due job."""
+    """Enqueue every due job; delete expired previews when due."""
     due = due_jobs()
     for job_pk in due:
         enqueue(job_pk)
-    return {"enqueued": len(due)}
+    return {"enqueued": len(due), "previewsDeleted": delete_expired_previews_when_due()}

@@ -10,7 +10,8 @@ from batch.engine.executor import BatchOutcome, run_batch
 from batch.engine.handlers import Handler, get_handler
 from batch.engine.stages import CompositeOutcome, run_composite
 from batch.jobs.codec import dumps
-from batch.models import BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
+from batch.jobs.submit import preview_expiry
+from batch.models import BatchChunk, BatchJob, ChunkStatus, JobKind, JobMode, JobStatus
 from bigledger.errors import NotFound, RequestError
 from bigledger.models import Company, PublicIdGenerator
 
@@ -36,9 +37,17 @@ def check_sync_size(handler: type[Handler], request: BatchRequest) -> None:
 
 
 def run_sync_batch(
-    *, company: Company, user, entity: str, request: BatchRequest, source: str = "api"
+    *,
+    company: Company,
+    user,
+    entity: str,
+    request: BatchRequest,
+    source: str = "api",
+    kind: str = JobKind.API,
+    file_name: str = "",
 ) -> tuple[BatchJob, BatchOutcome]:
-    """Process a batch now and keep its record (a batch_ id) for lists and metrics."""
+    """Process a batch now and keep its record (a batch_ id) for lists and metrics; `kind`
+    and `file_name` say what it was for and which upload it came from."""
     handler = handler_for(entity)
     check_sync_size(handler, request)
     handler.check_options(request.options)
@@ -50,11 +59,20 @@ def run_sync_batch(
             operations=request.operations,
             options=request.options,
         )
-        return record_sync_batch(company, user, entity, outcome, source), outcome
+        job = record_sync_batch(
+            company, user, entity, outcome, source, kind=kind, file_name=file_name
+        )
+        return job, outcome
 
 
 def run_sync_composite(
-    *, company: Company, user, request: CompositeRequest, source: str = "api"
+    *,
+    company: Company,
+    user,
+    request: CompositeRequest,
+    source: str = "api",
+    kind: str = JobKind.API,
+    file_name: str = "",
 ) -> tuple[BatchJob, CompositeOutcome]:
     """Process a migration of several entities now (POST /v1/batch) and keep its record."""
     size, limit = len(request.steps), settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS
@@ -67,10 +85,15 @@ def run_sync_composite(
         )
     with transaction.atomic():
         outcome = run_composite(company=company, user=user, request=request)
-        return record_sync_batch(company, user, COMPOSITE, outcome, source), outcome
+        job = record_sync_batch(
+            company, user, COMPOSITE, outcome, source, kind=kind, file_name=file_name
+        )
+        return job, outcome
 
 
-def record_sync_batch(company, user, entity: str, outcome, source: str) -> BatchJob:
+def record_sync_batch(
+    company, user, entity: str, outcome, source: str, *, kind: str, file_name: str
+) -> BatchJob:
     """The batch's own record (a batch_ id), with its results, for lists, metrics and
     GET /v1/batch/jobs/{batchId}/results."""
     counts = outcome.counts
@@ -80,6 +103,9 @@ def record_sync_batch(company, user, entity: str, outcome, source: str) -> Batch
         entity=entity,
         mode=JobMode.SYNC,
         source=source,
+        kind=kind,
+        file_name=file_name,
+        expires_at=preview_expiry(kind),
         status=JobStatus.ROLLED_BACK if outcome.rolled_back else JobStatus.COMPLETED,
         options=outcome.options.as_json(),
         created_by=user,

@@ -25,7 +25,7 @@ from batch.files.templates import TEMPLATE_LIST_LIMIT, Lists, csv_template, exce
 from batch.files.workbook import SHEETS, migration_workbook
 from batch.jobs.composite import submit_composite_job
 from batch.jobs.submit import submit_job_from_chunks
-from batch.models import BatchJob
+from batch.models import BatchJob, JobKind
 from batch.services.batches import handler_for, run_sync_batch, run_sync_composite
 from bigledger.errors import RequestError
 from bigledger.models import Company
@@ -67,6 +67,7 @@ def import_file(
     mapping: dict | str | None = None,
     options: BatchOptions,
     source: str,
+    file_name: str = "",
 ) -> ImportOutcome:
     """Import an uploaded CSV or XLSX file of `entity` records. `mapping` is {apiField:
     column} (or its JSON); `source` ("csv", "excel", "admin") is recorded on the batch.
@@ -81,6 +82,7 @@ def import_file(
         mapping=mapping,
         options=options,
         source=source,
+        file_name=file_name,
     )
 
 
@@ -93,9 +95,11 @@ def import_rows(
     mapping: dict | str | None = None,
     options: BatchOptions,
     source: str,
+    file_name: str = "",
 ) -> ImportOutcome:
     """import_file() for a file already opened with open_rows()."""
     handler = handler_for(entity)
+    kind = file_kind(options)
     handler.check_options(options)
     chunks = read_operations(handler, rows, mapping=parse_mapping(mapping))
     first = next(chunks, None)
@@ -107,7 +111,13 @@ def import_rows(
         if second is None:
             request = BatchRequest(operations=file_operations(first, seen), options=options)
             job, outcome = run_sync_batch(
-                company=company, user=user, entity=entity, request=request, source=source
+                company=company,
+                user=user,
+                entity=entity,
+                request=request,
+                source=source,
+                kind=kind,
+                file_name=file_name,
             )
             return ImportOutcome(job, outcome)
         chunks = itertools.chain([second], chunks)
@@ -118,8 +128,16 @@ def import_rows(
         chunks=(file_operations(chunk, seen) for chunk in itertools.chain([first], chunks)),
         options=replace(options, run_async=True),
         source=source,
+        kind=kind,
+        file_name=file_name,
     )
     return ImportOutcome(job)
+
+
+def file_kind(options: BatchOptions) -> str:
+    """A file run with validateOnly is a preview (never counted as an import, and swept
+    away after a while); any other file run is an import."""
+    return JobKind.PREVIEW if options.validate_only else JobKind.IMPORT
 
 
 def file_operations(chunk: FileChunk, seen: dict[str, int]) -> list[Operation]:
@@ -160,6 +178,7 @@ def import_migration(
     mapping: dict | str | None = None,
     options: BatchOptions,
     source: str = "api",
+    file_name: str = "",
 ) -> ImportOutcome:
     """Run a migration file as one request of several entities (POST /v1/batch): entities
     in dependency order, so a sheet names what an earlier sheet creates by its key; each
@@ -174,10 +193,22 @@ def import_migration(
         )
     if options.run_async or len(migration) > settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS:
         request = migration_request(migration, replace(options, run_async=True))
-        job = submit_composite_job(company=company, user=user, request=request, source=source)
+        job = submit_composite_job(
+            company=company,
+            user=user,
+            request=request,
+            source=source,
+            kind=file_kind(options),
+            file_name=file_name,
+        )
         return ImportOutcome(job)
     job, outcome = run_sync_composite(
-        company=company, user=user, request=migration_request(migration, options), source=source
+        company=company,
+        user=user,
+        request=migration_request(migration, options),
+        source=source,
+        kind=file_kind(options),
+        file_name=file_name,
     )
     return ImportOutcome(job, outcome)
 

@@ -5,14 +5,14 @@ from collections.abc import Iterator
 
 from django.db import IntegrityError
 
-from batch.engine.codes import RequestCode
+from batch.engine.codes import ErrorCode, RequestCode
 from batch.engine.composite import COMPOSITE, CompositeRequest
 from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
 from batch.jobs import composite as composite_jobs
 from batch.jobs import results
 from batch.jobs.processing import request_cancel
 from batch.jobs.submit import submit_job
-from batch.models import BatchJob, JobMode
+from batch.models import BatchJob, JobKind, JobMode, JobStatus
 from batch.services.batches import handler_for
 from bigledger.errors import Conflict, NotFound, RequestError
 from bigledger.models import Company
@@ -72,9 +72,59 @@ def failed_rows_csv(*, job: BatchJob) -> Iterator[str]:
     return results.failed_rows_csv(job)
 
 
+# Failures the same data meets again however often it is sent: only corrected data helps.
+DATA_ERRORS = frozenset(
+    {
+        ErrorCode.VALIDATION_ERROR,
+        ErrorCode.DUPLICATE_ERROR,
+        ErrorCode.REFERENCE_ERROR,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.PERMISSION_ERROR,
+        ErrorCode.UNSUPPORTED_OPERATION,
+        ErrorCode.DEPENDENCY_FAILED,
+    }
+)
+
+
+# Records another record's failure held back: skipped after it (continueOnError false) or
+# rolled back with it (rollbackOnError).
+HELD_BACK = frozenset({ErrorCode.SKIPPED, ErrorCode.ROLLED_BACK})
+
+
+def retry_can_help(job: BatchJob, options: BatchOptions) -> bool:
+    """Whether sending a finished job's unwritten records again with `options` could put
+    any of them in: a cancelled job's; records that met a system error or a conflict; and
+    records held back by another's failure, if this time they are not (continueOnError and
+    no rollbackOnError). Records that failed on their data fail again: their way forward is
+    a corrected file."""
+    if job.status == JobStatus.CANCELLED:
+        return True
+    codes = {(result.get("error") or {}).get("code") for result in results.not_written(job)}
+    if codes - DATA_ERRORS - HELD_BACK:
+        return True
+    return bool(codes & HELD_BACK) and options.continue_on_error and not options.rollback_on_error
+
+
+def only_data_errors(job: BatchJob) -> Conflict:
+    way_forward = (
+        f"correct the rows in {job.file_name or 'the file'} and import it again"
+        if job.kind in (JobKind.IMPORT, JobKind.PREVIEW) or job.file_name
+        else "send the records again corrected (corrections, keyed by referenceId)"
+    )
+    return Conflict(
+        RequestCode.INVALID_REQUEST,
+        f"Retrying {job.public_id} would fail again: the records that did not go in failed "
+        "on their data (validation, duplicate or reference errors), or were held back by "
+        f"those that did. To go on, {way_forward}.",
+        details=[{"jobId": job.public_id, "retryable": False}],
+    )
+
+
 def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) -> BatchJob:
-    """A new async job of the records that did not go in (failed, skipped, rolled back),
-    with corrected data where the caller sent some, keyed by referenceId.
+    """A new async job (kind retry) of the records that did not go in (failed, skipped,
+    rolled back), with corrected data where the caller sent some, keyed by referenceId.
+    Without corrections, a job whose unwritten records all failed on their data is a
+    Conflict: sending them again as they are cannot help.
 
     A job is retried once: a second retry, even one racing the first, is a Conflict naming
     the retry job, whose own unwritten records are what is left to retry."""
@@ -88,6 +138,15 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
         )
     if retry := job.retries.first():
         raise already_retried(job, retry)
+    if job.kind == JobKind.PREVIEW:
+        raise Conflict(
+            RequestCode.INVALID_REQUEST,
+            f"{job.public_id} is a preview: it wrote nothing, so there is nothing to retry. "
+            "Import the file instead.",
+        )
+    unwritten = job.successful_records < job.total_records
+    if not corrections and unwritten and not retry_can_help(job, options):
+        raise only_data_errors(job)
     raw, row_numbers, seen = [], [], set()
     for result in results.not_written(job):
         reference_id = result.get("referenceId")
@@ -115,6 +174,8 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
             request=request,
             source=job.source,
             retry_of=job,
+            kind=JobKind.RETRY,
+            file_name=job.file_name,
         )
     except IntegrityError as error:
         # The constraint waited for a racing retry of the job to commit: that one won.

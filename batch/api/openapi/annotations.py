@@ -9,7 +9,7 @@ from batch.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from batch.api.idempotency import MAX_KEY_LENGTH, REPLAYED_HEADER
 from batch.api.openapi.blocks import OBJECT, object_schema, ref
 from batch.engine.codes import Status
-from batch.models import JobMode, JobStatus
+from batch.models import JobKind, JobMode, JobStatus
 
 # On every answer of the view; a 401 comes before it, from authentication.
 _ANSWERS = [200, 202, 400, 404, 409, 413, 415, 422, 429]
@@ -82,6 +82,12 @@ job_list_schema = extend_schema(
         OpenApiParameter("status", str, enum=JobStatus.values),
         OpenApiParameter("entity", str),
         OpenApiParameter("mode", str, enum=JobMode.values),
+        OpenApiParameter(
+            "kind",
+            str,
+            enum=JobKind.values,
+            description="Previews are listed only when asked for: ?kind=preview.",
+        ),
         OpenApiParameter("page", int),
         OpenApiParameter("pageSize", int),
     ],
@@ -124,7 +130,15 @@ job_retry_schema = extend_schema(
 metrics_schema = extend_schema(
     summary="Batch metrics for the company",
     tags=["batch"],
-    parameters=_LIMIT_HEADERS,
+    parameters=[
+        *_LIMIT_HEADERS,
+        OpenApiParameter(
+            "kind",
+            str,
+            enum=JobKind.values,
+            description="Previews are counted only when asked for: ?kind=preview.",
+        ),
+    ],
     responses={200: ref("BatchMetrics"), **_errors(401)},
 )
 

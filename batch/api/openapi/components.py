@@ -25,7 +25,7 @@ from batch.engine.composite import ENTITY_ORDER
 from batch.engine.countries import COUNTRY_CODES
 from batch.engine.envelope import MATCH_ON, MAX_MATCH_ON, OPTION_DEFAULTS
 from batch.engine.handlers import Handler
-from batch.models import DeliveryStatus, JobMode, JobStatus, WebhookEvent
+from batch.models import DeliveryStatus, JobKind, JobMode, JobOutcome, JobStatus, WebhookEvent
 
 # Request-level codes answered outside batch.engine.codes: auth, routing, limits, idempotency.
 OTHER_REQUEST_CODES = [
@@ -272,7 +272,19 @@ def shared_components() -> dict[str, dict]:
                 "entity": STRING,
                 "mode": enum_schema(JobMode.values, "sync (batch_…) or async (job_…)."),
                 "source": STRING,
+                "kind": enum_schema(
+                    JobKind.values,
+                    "What the job was for: api (a JSON batch), import (a file), preview (a "
+                    "file run with validateOnly; expires) or retry.",
+                ),
+                "fileName": {"type": "string", "nullable": True},
                 "status": enum_schema(JobStatus.values, "The job's state."),
+                "outcome": {
+                    "type": "string",
+                    "enum": [*JobOutcome.values, None],
+                    "nullable": True,
+                    "description": "How a finished job ended; null until it has finished.",
+                },
                 "progress": object_schema(
                     {
                         **{
@@ -288,6 +300,7 @@ def shared_components() -> dict[str, dict]:
                 "startedAt": DATETIME,
                 "estimatedCompletion": DATETIME,
                 "completedAt": DATETIME,
+                "expiresAt": DATETIME,
                 "executionTime": {"type": "number", "nullable": True},
                 "cancelRequested": BOOLEAN,
                 "retryOf": {"type": "string", "nullable": True},

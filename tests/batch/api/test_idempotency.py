@@ -129,7 +129,13 @@ def test_a_replayed_async_request_does_not_create_a_second_job(api, company):
 
 
 def test_retry_of_a_job_takes_a_key_too(api, company):
-    post(api, body={"operations": [{"operation": "create", "data": {}}]}, key=None)
+    # The nameless customer fails; Acme, held back after it, is what a retry can put in.
+    operations = [
+        {"operation": "create", "data": {}},
+        {"operation": "create", "data": {"name": "Acme"}},
+    ]
+    body = {"operations": operations, "options": {"continueOnError": False}}
+    post(api, body=body, key=None)
     batch_id = BatchJob.objects.for_company(company).get().public_id
     retry = f"/v1/batch/jobs/{batch_id}/retry"
 

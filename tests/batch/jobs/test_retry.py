@@ -1,15 +1,20 @@
 """Retrying a job: its unwritten records go into one retry job, once — a second retry, even
-four at the same moment, is refused and nothing is posted twice."""
+four at the same moment, is refused and nothing is posted twice. Records refused on their
+data are retried only with corrections: sent again as they are, they would fail again."""
 
 import threading
 from decimal import Decimal
 
 import pytest
 import simplejson
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
+from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.jobs.processing import request_cancel
+from batch.jobs.submit import submit_job
 from batch.models import BatchJob
+from batch.services.batches import handler_for
 from ledger.models import JournalEntry
 from tests.helpers import api_client_for, create, finished, staff_user, submit
 
@@ -34,6 +39,7 @@ def entry(reference: str, debit_account: str) -> dict:
 
 
 CORRECTIONS = {"corrections": {"JE-2": entry("JE-2", "6000")["data"]}}
+STILL_WRONG = {"corrections": {"JE-2": entry("JE-2", "9998")["data"]}}
 
 
 def failed_job(api) -> str:
@@ -110,7 +116,7 @@ def test_four_concurrent_retries_make_one_job_and_post_once(credentials, company
 
 def test_what_the_retry_left_unwritten_is_retried_from_the_retry(api, company, celery_worker):
     job_id = failed_job(api)
-    retry_id = retry(api, job_id).json()["data"]["jobId"]  # the same bad account again
+    retry_id = retry(api, job_id, STILL_WRONG).json()["data"]["jobId"]  # another bad account
     assert finished(api, retry_id)["progress"]["failedRecords"] == 1
 
     again = retry(api, retry_id, CORRECTIONS)
@@ -120,15 +126,28 @@ def test_what_the_retry_left_unwritten_is_retried_from_the_retry(api, company, c
     assert (postings(company, "JE-1"), postings(company, "JE-2")) == (1, 1)
 
 
-def test_the_admins_retry_button_pressed_twice_says_so_and_makes_no_second_job(
+def cancelled_job(credentials) -> BatchJob:
+    """A journal-entries job of JE-1 and JE-2 (account 9999), cancelled while queued."""
+    operations = [entry("JE-1", "6000"), entry("JE-2", "9999")]
+    with transaction.atomic():  # cancelled before any worker sees it queued
+        job = submit_job(
+            company=credentials.company,
+            user=staff_user(credentials),
+            handler=handler_for(ENTITY),
+            request=BatchRequest(parse_operations(operations), BatchOptions(run_async=True)),
+        )
+        return request_cancel(job)
+
+
+def test_the_admins_retry_confirmed_twice_says_so_and_makes_no_second_job(
     client, api, credentials, company, celery_worker
 ):
-    job = BatchJob.objects.get(public_id=failed_job(api))
+    job = cancelled_job(credentials)
     client.force_login(staff_user(credentials))
     url = reverse("admin:batch_batchjob_retry", args=[job.pk])
 
-    first = client.post(url, follow=True)
-    second = client.post(url, follow=True)
+    first = client.post(url, {"post": "yes"}, follow=True)
+    second = client.post(url, {"post": "yes"}, follow=True)
 
     [retry_job] = BatchJob.objects.filter(retry_of=job)
     assert first.redirect_chain[-1][0] == reverse(

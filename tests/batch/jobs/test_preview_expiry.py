@@ -1,0 +1,77 @@
+"""Previews expire: the sweep deletes those whose time is up, with their results, and
+nothing else — a bounded number at a time, and at most once a minute."""
+
+import io
+
+import pytest
+
+from batch.engine.envelope import BatchOptions
+from batch.jobs import sweep
+from batch.models import BatchChunk, BatchJob
+from batch.services.imports import import_file
+from tests.helpers import staff_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CSV = b"name,email\r\nAcme,acme@example.com\r\n"
+
+
+def run_file(credentials, **options) -> BatchJob:
+    return import_file(
+        company=credentials.company,
+        user=staff_user(credentials),
+        entity="customers",
+        file=io.BytesIO(CSV),
+        kind="csv",
+        options=BatchOptions(**options),
+        source="admin",
+        file_name="customers.csv",
+    ).job
+
+
+@pytest.fixture
+def fresh_pacing(monkeypatch):
+    """Each test starts as a process that has never deleted previews."""
+    monkeypatch.setattr(sweep, "_previews_deleted_at", None)
+
+
+def test_expired_previews_are_deleted_with_their_results_and_imports_stay(
+    credentials, settings, fresh_pacing
+):
+    settings.BATCH_PREVIEW_TTL_SECONDS = -1  # made already expired
+    expired = run_file(credentials, validate_only=True)
+    imported = run_file(credentials)
+    settings.BATCH_PREVIEW_TTL_SECONDS = 3600
+    kept = run_file(credentials, validate_only=True)
+
+    outcome = sweep.sweep()
+
+    assert outcome["previewsDeleted"] == 1
+    assert not BatchJob.objects.filter(pk=expired.pk).exists()
+    assert not BatchChunk.objects.filter(job_id=expired.pk).exists()
+    assert set(BatchJob.objects.values_list("pk", flat=True)) == {imported.pk, kept.pk}
+    assert imported.expires_at is None
+
+
+def test_one_sweep_deletes_a_bounded_number(credentials, settings, fresh_pacing):
+    settings.BATCH_PREVIEW_TTL_SECONDS = -1
+    for _ in range(3):
+        run_file(credentials, validate_only=True)
+
+    first = sweep.delete_expired_previews(limit=2)
+    second = sweep.delete_expired_previews(limit=2)
+
+    assert (first, second) == (2, 1)
+    assert not BatchJob.objects.exists()
+
+
+def test_the_sweep_deletes_at_most_once_a_minute(credentials, settings, fresh_pacing):
+    settings.BATCH_PREVIEW_TTL_SECONDS = -1
+    run_file(credentials, validate_only=True)
+    assert sweep.delete_expired_previews_when_due() == 1
+    run_file(credentials, validate_only=True)
+
+    again = sweep.delete_expired_previews_when_due()
+
+    assert again == 0  # its turn comes a minute after the last
+    assert BatchJob.objects.count() == 1
