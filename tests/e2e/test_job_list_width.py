@@ -5,6 +5,7 @@ with long file names and every kind of job in it."""
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from batch.engine.envelope import BatchOptions
 from batch.jobs.processing import process_job
@@ -38,35 +39,50 @@ def file_job(credentials, **options) -> BatchJob:
     ).job
 
 
+def measured_list(browser, live_server, artifacts, username, password, name) -> dict:
+    """Log in at 1366×900 and measure the job list, by default and with every kind."""
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_selector("#site-name")
+    measured = {}
+    for label, query in (("default", ""), ("every kind", "?kind=all")):
+        page.goto(f"{live_server.url}/admin/batch/batchjob/{query}")
+        page.wait_for_selector("#result_list")
+        sizes = page.evaluate(MEASURE)
+        last_cell = page.locator("#result_list tbody tr").first.locator("td").last
+        box = last_cell.bounding_box()
+        sizes["lastCellRight"] = box["x"] + box["width"]
+        sizes["rows"] = page.locator("#result_list tbody tr").count()
+        measured[label] = sizes
+    page.screenshot(path=str(artifacts / f"job-list-1366-{name}.png"), full_page=True)
+    context.close()
+    return measured
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_job_list_fits_1366_pixels(live_server, browser, artifacts):
-    credentials = make_company("Laptop Trading Sdn Bhd")
+    credentials = make_company("Syarikat Perdagangan Antarabangsa Laptop Trading Sdn Bhd")
     for _ in range(3):
         file_job(credentials)
     queued = file_job(credentials, run_async=True)
     process_job(queued.pk)
     file_job(credentials, validate_only=True)
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw-test-123")
 
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", credentials.username)
-    page.fill("#id_password", credentials.password)
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-    widths = {}
-    for label, query in (("default", ""), ("every kind", "?kind=all")):
-        page.goto(f"{live_server.url}/admin/batch/batchjob/{query}")
-        page.wait_for_selector("#result_list")
-        widths[label] = page.evaluate(MEASURE)
-    page.screenshot(path=str(artifacts / "job-list-1366.png"), full_page=True)
-    rows = page.locator("#result_list tbody tr").count()
-    last_cell = page.locator("#result_list tbody tr").first.locator("td").last.bounding_box()
-    context.close()
+    staff = measured_list(
+        browser, live_server, artifacts, credentials.username, credentials.password, "staff"
+    )
+    superuser = measured_list(browser, live_server, artifacts, "root", "pw-test-123", "superuser")
 
-    assert rows == 5
-    for label, sizes in widths.items():
-        assert sizes["page"] <= sizes["window"], (label, sizes)
-        assert sizes["table"] <= sizes["box"], (label, sizes)
-    assert last_cell["x"] + last_cell["width"] <= 1366
+    assert staff["default"]["rows"] == 4  # the preview is left out …
+    assert staff["every kind"]["rows"] == 5  # … until asked for
+    for who, measured in (("staff", staff), ("superuser", superuser)):
+        for label, sizes in measured.items():
+            assert sizes["page"] <= sizes["window"], (who, label, sizes)
+            assert sizes["table"] <= sizes["box"], (who, label, sizes)
+            assert sizes["lastCellRight"] <= 1366, (who, label, sizes)

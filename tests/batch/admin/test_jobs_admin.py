@@ -111,6 +111,7 @@ def test_a_job_with_nothing_in_is_failed_in_red_not_completed(client, alpha):
     assert "job-badge-failed" in page.text and "#f8d7da" in page.text
     assert "job-badge-completed" not in page.text
     assert "job-badge-failed" in detail.text
+    assert "job-badge-failed" in client.get(job_url("progress", job)).text
 
 
 def test_previews_are_hidden_from_the_list_unless_the_kind_filter_asks(client, alpha):
