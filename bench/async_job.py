@@ -71,8 +71,9 @@ def start_server(env: dict) -> tuple[subprocess.Popen, int]:
     return server, int(server.stdout.readline())
 
 
-def start_worker(env: dict, concurrency: int = 2) -> subprocess.Popen:
-    """A Celery worker of `concurrency` prefork processes, given a few seconds to start."""
+def start_worker(env: dict, concurrency: int = 2, log=subprocess.DEVNULL) -> subprocess.Popen:
+    """A Celery worker of `concurrency` prefork processes, given a few seconds to start;
+    its output goes to `log` (a file), else nowhere."""
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -89,8 +90,8 @@ def start_worker(env: dict, concurrency: int = 2) -> subprocess.Popen:
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     time.sleep(4)
     return worker
@@ -203,12 +204,18 @@ def prepare(label: str) -> tuple[str, object, dict]:
     return run, credentials, {**os.environ, "BIGLEDGER_VAR_DIR": str(ROOT / "var" / "bench")}
 
 
-def wait_for_job(port: int, key: str, job_id: str, records: int, interval: float) -> dict:
-    """Poll the job until it finishes; it must have completed with every record in."""
+def wait_for_job(
+    port: int, key: str, job_id: str, records: int, interval: float, timeout: float | None = None
+) -> dict:
+    """Poll the job until it finishes; it must have completed with every record in. A job
+    not finished after `timeout` seconds (when given) raises TimeoutError."""
+    started = time.perf_counter()
     while True:
         _, job = request(port, "GET", f"/v1/batch/jobs/{job_id}", key)
         if job["data"]["status"] not in ("queued", "processing"):
             break
+        if timeout is not None and time.perf_counter() - started > timeout:
+            raise TimeoutError(f"job not finished after {timeout:.0f} s: {job['data']}")
         time.sleep(interval)
     assert job["data"]["status"] == "completed", job
     assert job["data"]["progress"]["successfulRecords"] == records, job["data"]["progress"]

@@ -40,6 +40,7 @@ minutes; the full run takes about ten.
     python bench/volume.py
 """
 
+import hashlib
 import os
 import statistics
 import subprocess
@@ -105,6 +106,13 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f}/s"
 
 
+def speed(seconds: float, against: float) -> str:
+    """How much faster (or slower) `seconds` is than `against`."""
+    if seconds <= against:
+        return f"{against / seconds:.2f}x faster"
+    return f"{seconds / against:.2f}x slower"
+
+
 # Where it runs -----------------------------------------------------------------------------------
 
 
@@ -136,15 +144,21 @@ def postgres_version() -> str:
         return cursor.fetchone()[0]
 
 
-def code_measured() -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout
 
+
+def code_measured() -> str:
+    """HEAD, the number of files changed since, and a digest of those changes: other work
+    in the checkout can change the code under a run."""
     changed = [line for line in git("status", "--porcelain").splitlines() if line[:2] != "??"]
-    dirty = f" + uncommitted changes in {len(changed)} files" if changed else ""
-    return f"{git('rev-parse', '--short', 'HEAD')}{dirty}"
+    if not changed:
+        return git("rev-parse", "--short", "HEAD").strip()
+    digest = hashlib.sha256(git("diff", "HEAD").encode()).hexdigest()[:8]
+    return (
+        f"{git('rev-parse', '--short', 'HEAD').strip()} + uncommitted changes in "
+        f"{len(changed)} files (diff {digest})"
+    )
 
 
 def load() -> str:
@@ -231,7 +245,7 @@ def jobs_run_here() -> Iterator[None]:
             setattr(submit, name, function)
 
 
-def flat_figures() -> list[Figure]:
+def flat_figures() -> Iterator[Figure]:
     from batch.jobs.processing import EntityChunks
 
     policy = EntityChunks.refresh_statistics
@@ -251,24 +265,20 @@ def flat_figures() -> list[Figure]:
             )
             for job in FLAT_JOBS
         }
-    figures = []
     for job in FLAT_JOBS:
         a, b = empty[job], full[job]
         say(
             f"{job:,}-customer job, median of {RUNS}: empty table {a:.3f} s, "
             f"{TABLE_ROWS:,}-row table {b:.3f} s"
         )
-        figures.append(
-            Figure(
-                f"{job:,}-customer job on a {TABLE_ROWS:,}-row table vs an empty one",
-                f"{b:.3f} s",
-                f"{a:.3f} s",
-                f"{b / a:.2f}x",
-                "<= 1.2x",
-                b / a <= 1.2,
-            )
+        yield Figure(
+            f"{job:,}-customer job on a {TABLE_ROWS:,}-row table vs an empty one",
+            f"{b:.3f} s",
+            f"{a:.3f} s",
+            f"{b / a:.2f}x",
+            "<= 1.2x",
+            b / a <= 1.2,
         )
-    return figures
 
 
 # Jobs through the API and a Celery worker --------------------------------------------------------
@@ -281,6 +291,7 @@ class Live:
     env: dict
     server: subprocess.Popen
     port: int
+    log: Path
     worker: subprocess.Popen | None = None
     concurrency: int = 0
 
@@ -289,7 +300,8 @@ class Live:
         if self.worker is not None and self.concurrency == concurrency:
             return
         self.stop_worker()
-        self.worker = async_job.start_worker(self.env, concurrency)
+        with self.log.open("a") as log:
+            self.worker = async_job.start_worker(self.env, concurrency, log)
         self.concurrency = concurrency
 
     def stop_worker(self) -> None:
@@ -302,13 +314,27 @@ class Live:
         self.server.terminate()
         self.server.wait(timeout=60)
 
+    def wait(self, key: str, job_id: str, records: int, interval: float) -> dict:
+        """The job, once completed; a job still unfinished after two minutes plus 500
+        records a second shows the end of the worker's log."""
+        try:
+            return async_job.wait_for_job(
+                self.port, key, job_id, records, interval, timeout=120 + records / 500
+            )
+        except TimeoutError:
+            say("worker log, last lines:\n" + "\n".join(self.log_tail()))
+            raise
+
+    def log_tail(self, lines: int = 30) -> list[str]:
+        return self.log.read_text(errors="replace").splitlines()[-lines:]
+
 
 def upload_csv(live: Live, key: str, body: Path, rows: int, interval: float) -> float:
     """POST a customers CSV as an async job and wait for it: the seconds to the job done."""
     started = time.perf_counter()
     status, accepted = file_import.post_file(live.port, key, body)
     assert status == 202, accepted
-    async_job.wait_for_job(live.port, key, accepted["data"]["jobId"], rows, interval)
+    live.wait(key, accepted["data"]["jobId"], rows, interval)
     return time.perf_counter() - started
 
 
@@ -321,7 +347,7 @@ def post_jobs(live: Live, key: str, bodies: list[bytes], records: int) -> tuple[
         status, answer = async_job.request(live.port, "POST", "/v1/batch/customers", key, body)
         assert status == 202, answer
         accepted.append(answer["data"]["jobId"])
-    jobs = [async_job.wait_for_job(live.port, key, job_id, records, 0.2) for job_id in accepted]
+    jobs = [live.wait(key, job_id, records, 0.2) for job_id in accepted]
     elapsed = time.perf_counter() - started
     return elapsed, max(job["data"]["executionTime"] for job in jobs)
 
@@ -405,13 +431,13 @@ def csv_upload_figure(live: Live, directory: Path, run: str) -> Figure:
         f"{CSV_ROWS:,}-row customers CSV, upload to job done vs django-import-export use_bulk",
         f"{ours:.2f} s",
         f"{theirs:.2f} s",
-        f"{theirs / ours:.2f}x faster",
+        speed(ours, theirs),
         ">= 5x faster",
         theirs / ours >= 5,
     )
 
 
-def json_job_figures(live: Live, run: str) -> list[Figure]:
+def json_job_figures(live: Live, run: str) -> Iterator[Figure]:
     """The 100k JSON job on 2 processes against COPY; on 1 process; two 50k jobs on 2."""
     credentials = new_credentials("json")
     key = credentials.api_key
@@ -439,24 +465,22 @@ def json_job_figures(live: Live, run: str) -> list[Figure]:
         f"({pair_worker:.2f}) {rate(2 * half, pair)}"
     )
     gain, pair_gain = one / two, (2 * half / pair) / (JOB_RECORDS / one)
-    return [
-        Figure(
-            f"{JOB_RECORDS:,} customers as one async JSON job vs PostgreSQL COPY",
-            f"{rate(JOB_RECORDS, two)} ({two:.1f} s)",
-            f"{rate(JOB_RECORDS, copy)} ({copy:.2f} s)",
-            f"{two / copy:.1f}x slower",
-            "within 4x",
-            two / copy <= 4,
-        ),
-        Figure(
-            f"one {JOB_RECORDS:,}-customer job: worker of 2 processes vs 1",
-            f"{rate(JOB_RECORDS, two)}",
-            f"{rate(JOB_RECORDS, one)}",
-            f"{gain:.2f}x",
-            f">= {SHARE_OF_TWO_JOBS * pair_gain:.2f}x (2 jobs get {pair_gain:.2f}x)",
-            gain >= SHARE_OF_TWO_JOBS * pair_gain,
-        ),
-    ]
+    yield Figure(
+        f"{JOB_RECORDS:,} customers as one async JSON job vs PostgreSQL COPY",
+        f"{rate(JOB_RECORDS, two)} ({two:.1f} s)",
+        f"{rate(JOB_RECORDS, copy)} ({copy:.2f} s)",
+        speed(two, copy),
+        "within 4x",
+        two / copy <= 4,
+    )
+    yield Figure(
+        f"one {JOB_RECORDS:,}-customer job: worker of 2 processes vs 1",
+        f"{rate(JOB_RECORDS, two)}",
+        f"{rate(JOB_RECORDS, one)}",
+        f"{gain:.2f}x",
+        f">= {SHARE_OF_TWO_JOBS * pair_gain:.2f}x (2 jobs get {pair_gain:.2f}x)",
+        gain >= SHARE_OF_TWO_JOBS * pair_gain,
+    )
 
 
 def file_figure(live: Live, directory: Path, run: str) -> Figure:
@@ -479,19 +503,18 @@ def file_figure(live: Live, directory: Path, run: str) -> Figure:
     )
 
 
-def live_figures(env: dict, run: str) -> list[Figure]:
-    server, port = async_job.start_server(env)
-    live = Live(env, server, port)
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            directory = Path(folder)
+def live_figures(env: dict, run: str) -> Iterator[Figure]:
+    with tempfile.TemporaryDirectory() as folder:
+        directory = Path(folder)
+        server, port = async_job.start_server(env)
+        live = Live(env, server, port, directory / "worker.log")
+        try:
             live.start_worker(2)
-            figures = [csv_upload_figure(live, directory, run)]
-            figures += json_job_figures(live, run)
-            figures.append(file_figure(live, directory, run))
-    finally:
-        live.stop()
-    return figures
+            yield csv_upload_figure(live, directory, run)
+            yield from json_job_figures(live, run)
+            yield file_figure(live, directory, run)
+        finally:
+            live.stop()
 
 
 # The table ---------------------------------------------------------------------------------------
@@ -514,24 +537,35 @@ def print_table(figures: list[Figure]) -> None:
         say(line(row))
 
 
+def figures(key: str, env: dict, run: str) -> Iterator[Figure]:
+    yield xlsx_figure()
+    empty_customers()
+    yield sync_figure(key)
+    yield from flat_figures()
+    yield from live_figures(env, run)
+
+
 def main() -> None:
     import django
 
     django.setup()
     check_database()
     run, credentials, env = async_job.prepare("Volume")
-    load_before = load()
-    say(f"BENCH_SCALE={SCALE}; load average {load_before}")
-    figures = [xlsx_figure()]
-    empty_customers()
-    figures.append(sync_figure(credentials.api_key))
-    figures += flat_figures()
-    figures += live_figures(env, run)
-    print_table(figures)
-    say(
-        f"\nmachine: {os.cpu_count()} CPUs ({cpu_model()}), PostgreSQL {postgres_version()}; "
-        f"load average before {load_before}, after {load()}; code {code_measured()}"
-    )
+    load_before, code = load(), code_measured()
+    say(f"BENCH_SCALE={SCALE}; load average {load_before}; code {code}")
+    measured = []
+    try:
+        for figure in figures(credentials.api_key, env, run):
+            measured.append(figure)
+    finally:  # what was measured, even when a figure failed
+        print_table(measured)
+        say(
+            f"\nmachine: {os.cpu_count()} CPUs ({cpu_model()}), PostgreSQL "
+            f"{postgres_version()}; load average before {load_before}, after {load()}; "
+            f"code {code}"
+        )
+        if code_measured() != code:
+            say(f"the checkout changed during the run, now {code_measured()}: code may differ")
 
 
 if __name__ == "__main__":
