@@ -1,7 +1,9 @@
 """Runs one batch through a handler: parse, load, validate in order, write — honouring
 continueOnError, rollbackOnError and validateOnly. Every operation gets one result."""
 
+import gc
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +20,37 @@ from batch.engine.records import Record
 logger = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 3
+# New objects the garbage collector lets accumulate while a batch runs before it looks at
+# them (Python's default is 700). A batch makes hundreds of thousands of short-lived
+# objects, nearly none in reference cycles; at 700 the collector ran every few records and
+# took 8-10% of a job's time for nothing it could free.
+BATCH_GC_THRESHOLD = 10_000
+
+
+class _FewerCollections:
+    """Generation 0's threshold raised while any batch runs in the process (the threads of a
+    web server share it), and put back when the last one ends."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = 0
+        self.saved = gc.get_threshold()
+
+    def __enter__(self):
+        with self.lock:
+            if not self.running:
+                self.saved = gc.get_threshold()
+                gc.set_threshold(max(self.saved[0], BATCH_GC_THRESHOLD), *self.saved[1:])
+            self.running += 1
+
+    def __exit__(self, *exc_info):
+        with self.lock:
+            self.running -= 1
+            if not self.running:
+                gc.set_threshold(*self.saved)
+
+
+fewer_collections = _FewerCollections()
 
 
 class _Unwind(Exception):
@@ -66,6 +99,11 @@ class BatchOutcome:
 def run_batch(
     *, handler_class: type[Handler], company, user, operations: list[Operation], options
 ) -> BatchOutcome:
+    with fewer_collections:
+        return _run_batch(handler_class, company, user, operations, options)
+
+
+def _run_batch(handler_class, company, user, operations, options) -> BatchOutcome:
     started_at, clock = timezone.now(), time.perf_counter()
     ctx = BatchContext(
         company=company, user=user, options=options, today=timezone.localdate(started_at)

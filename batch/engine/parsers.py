@@ -8,6 +8,7 @@ django-import-export's widgets carry their settings. A new kind of field is a ne
 of Parser, and those two readers learn it there."""
 
 import datetime
+import functools
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
@@ -16,7 +17,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import EmailValidator
 
 from batch.engine.codes import FieldCode
 from batch.engine.countries import COUNTRY_CODES
@@ -120,6 +121,25 @@ class Text(Parser):
             raise FieldError(
                 FieldCode.MAX_LENGTH, f"At most {self.max_length} characters."
             ) from None
+
+
+class _EmailValidator(EmailValidator):
+    """Django's email check, each domain's verdict remembered: a batch's addresses share a
+    few domains, and matching the domain pattern was most of the check's time (13 µs an
+    address). The patterns are compiled here, not looked up through a lazy object each time."""
+
+    user_regex = re.compile(EmailValidator.user_regex.pattern, EmailValidator.user_regex.flags)
+
+    def validate_domain_part(self, domain_part: str) -> bool:
+        return _valid_domain(domain_part)
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_domain(domain_part: str) -> bool:
+    return EmailValidator().validate_domain_part(domain_part)
+
+
+validate_email = _EmailValidator()
 
 
 class Email(Text):
