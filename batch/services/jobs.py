@@ -93,11 +93,11 @@ HELD_BACK = frozenset({ErrorCode.SKIPPED, ErrorCode.ROLLED_BACK})
 
 def retry_can_help(job: BatchJob, options: BatchOptions) -> bool:
     """Whether sending a finished job's unwritten records again with `options` could put
-    any of them in: a cancelled job's; records that met a system error or a conflict; and
-    records held back by another's failure, if this time they are not (continueOnError and
-    no rollbackOnError). Records that failed on their data fail again: their way forward is
-    a corrected file."""
-    if job.status == JobStatus.CANCELLED:
+    any of them in: those of a job that was cancelled or stopped on a system error (status
+    failed); records that met a system error or a conflict; and records held back by
+    another's failure, if this time they are not (continueOnError and no rollbackOnError).
+    Records that failed on their data fail again: their way forward is a corrected file."""
+    if job.status in (JobStatus.CANCELLED, JobStatus.FAILED):
         return True
     codes = {(result.get("error") or {}).get("code") for result in results.not_written(job)}
     if codes - DATA_ERRORS - HELD_BACK:
