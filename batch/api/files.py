@@ -29,6 +29,7 @@ from bigledger.client_json import check_nesting
 from bigledger.errors import RequestError, TooLarge, UnsupportedFormat
 
 FILE_FIELD, MAPPING_FIELD, OPTIONS_FIELD = "file", "mapping", "options"
+PROFILE_FIELD, TRANSFORMS_OPTION = "mappingProfile", "transforms"
 MAX_JSON_PART_BYTES = 1024 * 1024  # a mapping or options sent as a file part
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -98,6 +99,8 @@ class Upload:
     file: UploadedFile
     mapping: Any
     options: BatchOptions
+    mapping_profile: str | None = None
+    transforms: Any = None
 
 
 def read_upload(request) -> Upload:
@@ -119,10 +122,14 @@ def _read_upload(request) -> Upload:
     if upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
         raise _too_large(upload.size)
     options = _json_part(form, files, OPTIONS_FIELD)
+    # options.transforms is the importer's (batch.files.transforms), not the batch's
+    transforms = options.pop(TRANSFORMS_OPTION, None) if isinstance(options, dict) else None
     return Upload(
         file=upload,
         mapping=_text_part(form, files, MAPPING_FIELD),  # parsed by the importer
         options=BatchOptions.from_json(options),
+        mapping_profile=(_text_part(form, files, PROFILE_FIELD) or "").strip() or None,
+        transforms=transforms,
     )
 
 
@@ -196,6 +203,8 @@ class FileImportView(APIView):
             options=upload.options,
             source=self.source,
             file_name=upload.file.name,
+            mapping_profile=upload.mapping_profile,
+            transforms=upload.transforms,
         )
         return import_answer(outcome)
 

@@ -5,9 +5,9 @@ import simplejson
 from batch.engine.envelope import Operation
 from batch.engine.fields import Detail
 
-# An operation read from a file carries its rows' original cells (Operation.cells, named
-# FILE_CELLS); stored under CELLS_KEY until the job keeps them per chunk.
-FILE_CELLS, CELLS_KEY = "cells", "cells"
+# An operation read from a file carries its rows' original cells (Operation.cells), stored
+# under this key; a job keeps them per chunk instead (BatchChunk.file_cells).
+CELLS_KEY = "cells"
 
 
 def dumps(value) -> str:

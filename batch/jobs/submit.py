@@ -14,7 +14,7 @@ from batch.engine.bulk import copy_insert
 from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions, BatchRequest, Operation
 from batch.engine.handlers import Handler
-from batch.jobs.codec import dumps, operation_json
+from batch.jobs.codec import CELLS_KEY, dumps, operation_json
 from batch.jobs.lanes import packed_keys
 from batch.models import BatchChunk, BatchJob, JobKind, JobMode, JobStatus
 from bigledger.errors import RequestError
@@ -158,6 +158,7 @@ def store_job(
                     first_index=total,
                     size=len(operations),
                     operations=dumps(operations),
+                    file_cells=_file_cells(operations),
                     keys=keys(operations) if keys else b"",
                 )
             )
@@ -171,6 +172,13 @@ def store_job(
         # The sweeper starts queued jobs too, so a broker hiccup here delays, never loses.
         transaction.on_commit(lambda: enqueue(job.pk), robust=True)
     return job
+
+
+def _file_cells(operations: list[dict]) -> str:
+    """The original cells of a file's operations, taken out of them: kept with the chunk for
+    its failed-rows CSV, while its operations are cleared once it is done."""
+    cells = [body.pop(CELLS_KEY, None) for body in operations]
+    return dumps(cells) if any(row is not None for row in cells) else ""
 
 
 def enqueue(job_pk: int) -> None:

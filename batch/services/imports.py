@@ -8,25 +8,31 @@ million-row file are ever held. Operations keep their spreadsheet row as rowNumb
 document's lines keep theirs, for errors inside a line) and their index in the whole file."""
 
 import itertools
+import json
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from django.conf import settings
+from django.db import transaction
 
 from batch.engine.codes import RequestCode
 from batch.engine.composite import CompositeRequest, parse_composite_request
 from batch.engine.envelope import BatchOptions, BatchRequest, Operation, parse_operations
 from batch.engine.executor import BatchOutcome
 from batch.engine.handlers import Handler
-from batch.files.mapping import FileChunk, parse_mapping, read_operations
+from batch.files.mapping import IGNORE_KEY, FileChunk, mapping_error, parse_mapping
 from batch.files.readers import CsvRows, XlsxRows, open_csv, open_xlsx
+from batch.files.reading import read_file
 from batch.files.sheets import Migration, read_migration, workbook_sheets, zip_sheets
 from batch.files.templates import TEMPLATE_LIST_LIMIT, Lists, csv_template, excel_template
 from batch.files.workbook import SHEETS, migration_workbook
+from batch.jobs.codec import dumps
 from batch.jobs.composite import submit_composite_job
 from batch.jobs.submit import submit_job_from_chunks
 from batch.models import BatchJob, JobKind
+from batch.services import profiles
 from batch.services.batches import handler_for, run_sync_batch, run_sync_composite
+from bigledger.client_json import check_nesting
 from bigledger.errors import RequestError
 from bigledger.models import Company
 
@@ -68,11 +74,15 @@ def import_file(
     options: BatchOptions,
     source: str,
     file_name: str = "",
+    mapping_profile: str | None = None,
+    transforms: dict | str | None = None,
 ) -> ImportOutcome:
     """Import an uploaded CSV or XLSX file of `entity` records. `mapping` is {apiField:
-    column} (or its JSON); `source` ("csv", "excel", "admin") is recorded on the batch.
-    Request-level problems (unknown entity, unreadable file, bad mapping) raise RequestError
-    and leave nothing behind."""
+    column} (or its JSON), `mapping_profile` the name of a saved profile (its columns and
+    transformations), `transforms` {column: [transformation, …]} (batch.files.transforms);
+    `source` ("csv", "excel", "admin") is recorded on the batch. Request-level problems
+    (unknown entity, unreadable file, bad mapping) raise RequestError and leave nothing
+    behind."""
     handler_for(entity)  # an unknown entity is 404 before the file is looked at
     return import_rows(
         company=company,
@@ -83,6 +93,8 @@ def import_file(
         options=options,
         source=source,
         file_name=file_name,
+        mapping_profile=mapping_profile,
+        transforms=transforms,
     )
 
 
@@ -96,12 +108,18 @@ def import_rows(
     options: BatchOptions,
     source: str,
     file_name: str = "",
+    mapping_profile: str | None = None,
+    transforms: dict | str | None = None,
 ) -> ImportOutcome:
-    """import_file() for a file already opened with open_rows()."""
+    """import_file() for a file already opened with open_rows(). The job keeps the file's
+    headers and each operation's original cells, for a failed-rows CSV in the file's own
+    columns."""
     handler = handler_for(entity)
     kind = file_kind(options)
     handler.check_options(options)
-    chunks = read_operations(handler, rows, mapping=parse_mapping(mapping))
+    mapping, transforms = requested_mapping(company, entity, mapping, mapping_profile, transforms)
+    read = read_file(handler, rows, mapping=mapping, transforms=transforms, company=company)
+    chunks = read.chunks
     first = next(chunks, None)
     if first is None:
         raise RequestError(RequestCode.INVALID_FILE, "The file has no rows below its header.")
@@ -119,19 +137,61 @@ def import_rows(
                 kind=kind,
                 file_name=file_name,
             )
+            keep_sync_cells(job, read.headers, first.cells)
             return ImportOutcome(job, outcome)
         chunks = itertools.chain([second], chunks)
-    job = submit_job_from_chunks(
-        company=company,
-        user=user,
-        handler=handler,
-        chunks=(file_operations(chunk, seen) for chunk in itertools.chain([first], chunks)),
-        options=replace(options, run_async=True),
-        source=source,
-        kind=kind,
-        file_name=file_name,
-    )
+    with transaction.atomic():  # the job and its columns commit together
+        job = submit_job_from_chunks(
+            company=company,
+            user=user,
+            handler=handler,
+            chunks=(file_operations(chunk, seen) for chunk in itertools.chain([first], chunks)),
+            options=replace(options, run_async=True),
+            source=source,
+            kind=kind,
+            file_name=file_name,
+        )
+        keep_job_cells(job, read.headers)
     return ImportOutcome(job)
+
+
+def requested_mapping(company, entity, mapping, profile_name, transforms) -> tuple:
+    """The mapping and transformations an import asks for: a named profile's, with the
+    request's own mapping and transformations taking precedence, column by column."""
+    mapping, transforms = parse_mapping(mapping), parse_transforms_json(transforms)
+    if not profile_name:
+        return mapping, transforms
+    profile = profiles.import_profile(company=company, entity=entity, name=profile_name)
+    merged = {**profile.mapping, **(mapping or {})}
+    ignored = [*profile.mapping.get(IGNORE_KEY, []), *(mapping or {}).get(IGNORE_KEY, [])]
+    if ignored:
+        merged[IGNORE_KEY] = ignored
+    return merged, {**profile.transforms, **(transforms or {})}
+
+
+def parse_transforms_json(raw: dict | str | None) -> dict | None:
+    if isinstance(raw, str) and raw.strip():
+        try:
+            check_nesting(raw)
+            raw = json.loads(raw)
+        except ValueError as error:
+            raise mapping_error(f"transforms is not valid JSON: {error}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise mapping_error('transforms must be an object {"column": [{"type": …}, …]}.')
+    return raw or None
+
+
+def keep_sync_cells(job: BatchJob, headers: list[str], cells: list) -> None:
+    """A sync file batch: its headers on the job, its operations' cells on its one chunk."""
+    BatchJob.objects.filter(pk=job.pk).update(file_columns=headers)
+    job.file_columns = headers
+    job.chunks.filter(position=0).update(file_cells=dumps(cells))
+
+
+def keep_job_cells(job: BatchJob, headers: list[str]) -> None:
+    """A file job: its headers on the job (store_job keeps each chunk's cells)."""
+    BatchJob.objects.filter(pk=job.pk).update(file_columns=headers)
+    job.file_columns = headers
 
 
 def file_kind(options: BatchOptions) -> str:
@@ -150,6 +210,8 @@ def file_operations(chunk: FileChunk, seen: dict[str, int]) -> list[Operation]:
         operations, chunk.line_rows, chunk.problems, strict=True
     ):
         operation.line_rows, operation.problems = line_rows, problems
+    for operation, cells in zip(operations, chunk.cells, strict=False):
+        operation.cells = cells
     return operations
 
 

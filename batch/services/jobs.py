@@ -8,11 +8,12 @@ from django.db import IntegrityError
 from batch.engine.codes import ErrorCode, RequestCode
 from batch.engine.composite import COMPOSITE, CompositeRequest
 from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.files import file_rows
+from batch.jobs import codec, results
 from batch.jobs import composite as composite_jobs
-from batch.jobs import results
 from batch.jobs.processing import request_cancel
 from batch.jobs.submit import submit_job
-from batch.models import BatchJob, JobKind, JobMode, JobStatus
+from batch.models import BatchJob, ChunkStatus, JobKind, JobMode, JobStatus
 from batch.services.batches import handler_for
 from bigledger.errors import Conflict, NotFound, RequestError
 from bigledger.models import Company
@@ -69,7 +70,18 @@ def failed_rows_csv(*, job: BatchJob) -> Iterator[str]:
             "A batch of several entities has no failed-rows CSV (its rows have no one set of "
             "columns); read its failed results with ?status=failed.",
         )
+    if job.file_columns:  # from a file: its own headers and cells, to fix and upload again
+        return file_rows.failed_rows_csv(job.file_columns, _chunks_with_cells(job))
     return results.failed_rows_csv(job)
+
+
+def _chunks_with_cells(job: BatchJob):
+    """(first index, results, cells) of each done chunk, one chunk in memory at a time."""
+    done = job.chunks.filter(status=ChunkStatus.DONE).order_by("position")
+    for pk in done.values_list("pk", flat=True):
+        chunk = done.model.objects.only("first_index", "results", "file_cells").get(pk=pk)
+        cells = codec.loads(chunk.file_cells) if chunk.file_cells else None
+        yield chunk.first_index, codec.loads(chunk.results), cells
 
 
 # Failures the same data meets again however often it is sent: only corrected data helps.
