@@ -26,6 +26,7 @@ from django.db.models.functions import Lower
 from batch.engine.codes import ErrorCode
 from batch.engine.countries import COUNTRY_CODES
 from batch.engine.fields import Detail
+from batch.engine.handlers import get_handler
 from batch.files.mapping import FileChunk, mapping_error
 from bigledger.client_json import check_nesting
 
@@ -475,9 +476,7 @@ def _holder(data: dict, path: tuple[str, ...]) -> dict:
 
 
 def _ids(lookup: Lookup, names: set[str], company) -> dict[str, str]:
-    from batch.services.batches import handler_for  # the handlers load the ledger's models
-
-    model = handler_for(lookup.entity).model
+    model = get_handler(lookup.entity).model  # one of LOOKUP_ENTITIES: all have handlers
     column = LOOKUP_FIELDS[lookup.by]
     if column not in {f.name for f in model._meta.concrete_fields}:
         return {}
