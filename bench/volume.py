@@ -14,26 +14,30 @@ The figures, in the order they run:
   ledger_customer is emptied (TRUNCATE, ANALYZE) before each of these:
   - a 10,000-row customers CSV posted to /v1/batch/customers/import-csv as an async job,
     from the POST to the job seen completed; against django-import-export importing the same
-    CSV file (a tablib Dataset, a ModelResource with use_bulk=True, its other options left at
-    their defaults) into another company in this process. Goal >= 5x faster.
+    CSV file (read into a tablib Dataset, a ModelResource with use_bulk=True, its other
+    options left at their defaults) into another company in this process. Each side first
+    imports a 20-row file, unmeasured. Goal >= 5x faster.
   - 100,000 customers as one async JSON job, end to end; against PostgreSQL COPY of the same
     rows into the same table, timed right after. Goal within 4x.
   - the worker's processes: that 100k job with a worker of --concurrency=2 (the run above)
     and of --concurrency=1, and two 50k jobs at once on --concurrency=2 — what two processes
-    give this machine when both have work. Goal: one job gains at least 90% of that.
+    give this machine when both have work; rates end to end, as above. Goal: one job gains at
+    least 90% of what two jobs gain.
   - a 1,000,000-row customers CSV, upload to job done (bench/file_import.py). Goal <= 60 s,
     i.e. >= 16,667 rows/s, which is what a scaled-down run is judged by.
 
-Prints a line as each figure is measured, then the table, the machine (CPUs, CPU model,
-PostgreSQL version, load average before and after) and the code measured (HEAD, and whether
-the checkout had uncommitted changes).
+Prints a line as each figure is measured, then the table (of what was measured, should a
+figure fail), the machine (CPUs, CPU model, PostgreSQL version, load average before and
+after) and the code measured: HEAD and a digest of the uncommitted changes, with a warning
+when other work changed the checkout during the run. A job unfinished after two minutes plus
+500 records a second stops the run and shows the end of the worker's log.
 
 It truncates ledger_customer (and what refers to it) and flushes its Redis database, so it
 refuses a database whose name does not say "bench" unless BENCH_DATABASE names it.
 BENCH_SCALE (default 1.0) scales every size; BENCH_CSV_ROWS, BENCH_JOB_RECORDS,
 BENCH_TABLE_ROWS, BENCH_FLAT_JOBS ("1000,10000"), BENCH_FILE_ROWS, BENCH_XLSX_ROWS,
-BENCH_SYNC_RUNS and BENCH_RUNS set one figure's size. BENCH_SCALE=0.02 runs in about two
-minutes; the full run takes about ten.
+BENCH_SYNC_RUNS and BENCH_RUNS set one figure's size. BENCH_SCALE=0.02 runs in about a
+minute; the full run in about seven on 2 CPUs.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bigledger_bench_volume \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/13 REDIS_URL=redis://127.0.0.1:6379/13 \\
