@@ -47,6 +47,7 @@ from batch.admin.import_mapping import (
     proposed_choices,
     proposed_profile,
     save_columns,
+    transform_choices,
 )
 from batch.admin.import_preview import preview_page
 from batch.admin.uploads import (
@@ -236,11 +237,10 @@ class BatchImportAdminMixin(ApiExportMixin):
             return self._render_mapping(request, token, upload, company, choices, profile)
         choices, errors = chosen_choices(self.import_handler, headers, samples, request.POST)
         profile_name = request.POST.get("profile_name", "").strip()[:PROFILE_NAME_MAX]
+        proposed = proposed_profile(company, self.import_entity, request.POST)
         if errors:
-            return self._render_mapping(request, token, upload, company, choices, None, errors)
-        columns = chosen_columns(
-            choices, proposed_profile(company, self.import_entity, request.POST)
-        )
+            return self._render_mapping(request, token, upload, company, choices, proposed, errors)
+        columns = chosen_columns(choices, proposed)
         try:
             if profile_name:
                 save_columns(
@@ -253,7 +253,7 @@ class BatchImportAdminMixin(ApiExportMixin):
                 self.message_user(request, f"Mapping profile \u201c{profile_name}\u201d saved.")
         except RequestError as error:
             errors = [request_error_text(error)]
-            return self._render_mapping(request, token, upload, company, choices, None, errors)
+            return self._render_mapping(request, token, upload, company, choices, proposed, errors)
         chosen = profile_mapping(columns)
         remember(
             request, token, mapping=chosen.mapping, transforms=chosen.transforms, preview_job=None
@@ -265,7 +265,7 @@ class BatchImportAdminMixin(ApiExportMixin):
             preview = self._import(request, upload, company, options)
         except RequestError as error:
             errors = [request_error_text(error)]
-            return self._render_mapping(request, token, upload, company, choices, None, errors)
+            return self._render_mapping(request, token, upload, company, choices, proposed, errors)
         pin_file(preview.job, upload)
         remember(request, token, preview_job=preview.job.pk)
         return HttpResponseRedirect(self._admin_url("import_preview", token))
@@ -409,6 +409,7 @@ class BatchImportAdminMixin(ApiExportMixin):
                 "company": company,
                 "choices": choices,
                 "field_choices": field_choices(self.import_handler),
+                "transform_choices": transform_choices(profile),
                 "profile": profile,
                 "mapping_errors": list(errors),
                 "how_labels": HOW_LABELS,

@@ -5,14 +5,17 @@ smuggle a formula into a spreadsheet."""
 import csv
 import hashlib
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from batch.admin import import_preview
+from batch.admin.import_mapping import COMMON_TRANSFORMS
 from batch.admin.uploads import SESSION_KEY, upload_dir
 from batch.files.columns import layout_for
+from batch.files.transforms import parse_transforms
 from batch.jobs.processing import process_job
 from batch.models import BatchJob, MappingProfile
 from batch.services import profiles
@@ -52,13 +55,15 @@ def upload_file(client, text: str, model=Customer, name: str = "customers.csv", 
     return response
 
 
-def choose_columns(client, mapping_screen, model=Customer, **chosen):
-    """Post the mapping screen as proposed, with `chosen` {header: field} changed."""
+def choose_columns(client, mapping_screen, model=Customer, transforms=None, **chosen):
+    """Post the mapping screen as proposed, with `chosen` {header: field} and `transforms`
+    {header: the transformation select's value} changed."""
     token = mapping_screen.context["import_token"]
-    fields = {
-        choice.input_name: chosen.get(choice.header, choice.field or "")
-        for choice in mapping_screen.context["choices"]
-    }
+    transforms = transforms or {}
+    fields = {}
+    for choice in mapping_screen.context["choices"]:
+        fields[choice.input_name] = chosen.get(choice.header, choice.field or "")
+        fields[choice.transform_name] = transforms.get(choice.header, choice.transform)
     extra = {key: value for key, value in chosen.items() if key == "profile_name"}
     if mapping_screen.context["profile"] is not None:
         extra["profile"] = mapping_screen.context["profile"].pk
@@ -655,3 +660,153 @@ def test_the_job_page_logs_each_problem_and_filters_by_field_and_code(client, cr
     assert 'id="import-log"' in page.text
     assert reverse("admin:batch_batchjob_failed_rows", args=[job.pk]) in page.text
     assert [line.row for line in by_code.context["import_log"]["lines"]] == [2]
+
+
+def test_the_log_shows_the_cell_as_uploaded_before_its_transformation(client, credentials):
+    columns = [
+        {"header": "Customer Name", "field": "name", "transforms": []},
+        {"header": "E-mail", "field": "email", "transforms": []},
+        {
+            "header": "Credit Limit (RM)",
+            "field": "creditLimit",
+            "transforms": [{"type": "number", "decimalComma": True}],
+        },
+        {"header": "Notes", "field": "", "transforms": []},
+    ]
+    profiles.save_profile(
+        company=credentials.company, user=None, entity="customers", name="Old", columns=columns
+    )
+    client.force_login(staff_user(credentials))
+    text = (
+        "Customer Name,E-mail,Credit Limit (RM),Notes\n"
+        'Acme Trading,acme@example.com,"1.500,555",call first\n'
+        "Beta Supplies,not-an-email,2000,\n"
+        'Gamma,gamma@example.com,"2.000,50",\n'
+    )
+    confirm(client, preview(client, text))
+    job = BatchJob.objects.get(kind="import")
+
+    page = client.get(reverse("admin:batch_batchjob_change", args=[job.pk]))
+
+    lines = page.context["import_log"]["lines"]
+    assert [(line.row, line.field, line.value) for line in lines] == [
+        (2, "creditLimit", "1.500,555"),  # sent as 1500.555; the file has it as typed
+        (3, "email", "not-an-email"),
+    ]
+    assert "1.500,555" in page.text
+    assert Customer.objects.get().credit_limit == Decimal("2000.50")
+
+
+def test_a_cell_whose_column_is_not_known_is_shown_with_its_rows_cells(client, credentials):
+    client.force_login(staff_user(credentials))
+    text = 'Customer Name,E-mail,Credit Limit (RM)\nAcme Trading,acme@example.com,"1.500,555"\n'
+    screen = upload_file(client, text)
+    confirm(
+        client, choose_columns(client, screen, transforms={"Credit Limit (RM)": "number-comma"})
+    )
+    job = BatchJob.objects.get(kind="import")
+
+    page = client.get(reverse("admin:batch_batchjob_change", args=[job.pk]))
+
+    [line] = page.context["import_log"]["lines"]
+    assert line.field == "creditLimit"
+    assert line.value == (
+        "Customer Name: Acme Trading · E-mail: acme@example.com · Credit Limit (RM): 1.500,555"
+    )
+
+
+# Transformations on the mapping screen -----------------------------------------------------
+
+
+@pytest.mark.parametrize("key", sorted(COMMON_TRANSFORMS))
+def test_every_common_transformation_is_one_the_import_reads(key):
+    label, steps = COMMON_TRANSFORMS[key]
+
+    assert parse_transforms({"Column": steps}, ["Column"]).rules["Column"]
+
+
+def test_a_transformation_chosen_per_column_is_saved_and_applied_to_preview_and_import(
+    client, credentials
+):
+    client.force_login(staff_user(credentials))
+    text = (
+        "Customer Name,E-mail,Credit Limit (RM),Country\n"
+        'acme trading,ACME@Example.com,"1.500,50",Malaysia\n'
+        'beta supplies,beta@example.com,"20.000,00",Singapore\n'
+    )
+    screen = upload_file(client, text)
+    assert 'name="transform-2"' in screen.text and "Date DD/MM/YYYY" in screen.text
+    chosen = {
+        "Customer Name": "title",
+        "E-mail": "lower",
+        "Credit Limit (RM)": "number-comma",
+        "Country": "country",
+    }
+
+    previewed = choose_columns(
+        client,
+        screen,
+        transforms=chosen,
+        **{"Country": "address.country", "profile_name": "Old books"},
+    )
+
+    assert [row.summary for row in previewed.context["rows"]] == [
+        "Acme Trading · acme@example.com · MY",
+        "Beta Supplies · beta@example.com · SG",
+    ]
+    assert [row.would for row in previewed.context["rows"]] == ["create", "create"]
+    profile = MappingProfile.objects.get(company=credentials.company, name="Old books")
+    assert profile.columns[2] == {
+        "header": "Credit Limit (RM)",
+        "field": "creditLimit",
+        "transforms": [{"type": "number", "decimalComma": True}],
+    }
+
+    confirm(client, previewed)
+
+    stored = {c.name: (c.email, c.credit_limit, c.country) for c in Customer.objects.all()}
+    assert stored == {
+        "Acme Trading": ("acme@example.com", Decimal("1500.50"), "MY"),
+        "Beta Supplies": ("beta@example.com", Decimal("20000.00"), "SG"),
+    }
+    again = upload_file(client, text)
+    assert again.context["profile"] == profile
+    assert [choice.transform for choice in again.context["choices"]] == list(chosen.values())
+    assert '<option value="number-comma" selected>' in again.text
+
+
+def test_a_profiles_own_transformations_are_kept_unless_another_is_chosen(client, credentials):
+    columns = [
+        {
+            "header": "Customer Name",
+            "field": "name",
+            "transforms": [{"type": "default", "value": "Unnamed"}],
+        },
+        {"header": "E-mail", "field": "email", "transforms": []},
+        {"header": "Credit Limit (RM)", "field": "", "transforms": []},
+        {"header": "Notes", "field": "", "transforms": []},
+    ]
+    profiles.save_profile(
+        company=credentials.company, user=None, entity="customers", name="API", columns=columns
+    )
+    client.force_login(staff_user(credentials))
+    text = OLD_SYSTEM_CSV.replace("Acme Trading", "")
+
+    kept = choose_columns(client, upload_file(client, text))
+    upper = choose_columns(client, upload_file(client, text), transforms={"Customer Name": "upper"})
+
+    assert [row.summary for row in kept.context["rows"]][0] == "Unnamed · acme@example.com"
+    assert [row.summary for row in upper.context["rows"]][1] == "BETA SUPPLIES · beta@example.com"
+    assert [row.would for row in upper.context["rows"]] == ["fail", "create"]
+
+
+def test_an_unknown_transformation_is_sent_back_to_the_mapping_screen(client, credentials):
+    client.force_login(staff_user(credentials))
+    screen = upload_file(client, OLD_SYSTEM_CSV)
+
+    response = choose_columns(client, screen, transforms={"Notes": "rot13"})
+
+    assert response.context["mapping_errors"] == [
+        "Column 'Notes': choose one of the transformations."
+    ]
+    assert not BatchJob.objects.exists()
