@@ -11,10 +11,11 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -e ./clients/python
 	touch $@
 
 # Embedded by default (SQLite + Celery's filesystem broker under var/); set DATABASE_URL,

@@ -1,0 +1,201 @@
+"""The Python SDK against a live server with the default rate limits: 5,000 customers in
+chunks of 500 (ten large batches, where the limit is five a minute) go in without a 429
+reaching the caller, in input order; a migration killed half-way and started again with its
+state file ends with every customer exactly once. Splitting, merging and the rate-limit
+headers are checked on their own where that is cheap."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+import pytest
+from bigledger_client import BigLedger
+from bigledger_client.runs import Chunk, StateFile, chunk_key, fingerprint, merge, split
+from bigledger_client.transport import RateLimit, retry_after
+
+from ledger.models import Customer
+
+pytestmark = pytest.mark.slow
+
+
+def customers(count: int, prefix: str = "c") -> list[dict]:
+    return [
+        {
+            "operation": "create",
+            "referenceId": f"{prefix}-{n}",
+            "data": {
+                "name": f"Customer {n}",
+                "email": f"{prefix}{n}@example.com",
+                "creditLimit": Decimal("1000.50"),
+            },
+        }
+        for n in range(count)
+    ]
+
+
+# Pieces on their own.
+
+
+def test_operations_are_split_to_the_maximum_in_order():
+    parts = split(list(range(1201)), 500)
+    assert [(offset, len(part)) for offset, part in parts] == [(0, 500), (500, 500), (1000, 201)]
+    assert [n for _, part in parts for n in part] == list(range(1201))
+
+
+def test_each_chunk_of_a_run_has_its_own_stable_key():
+    run = fingerprint("/v1/batch/customers", customers(3), {})
+    assert run == fingerprint("/v1/batch/customers", customers(3), {})
+    assert run != fingerprint("/v1/batch/customers", customers(4), {})
+    assert chunk_key(run, 0) != chunk_key(run, 1)
+    assert len(chunk_key(run, 199)) <= 255
+
+
+def test_chunk_answers_merge_into_input_order():
+    def answer(indexes, failed=()):
+        results = [
+            {"index": i, "success": i not in failed, "error": {"context": {"rowNumber": i + 1}}}
+            for i in indexes
+        ]
+        return {
+            "totalRecords": len(results),
+            "successfulRecords": len(results) - len(failed),
+            "failedRecords": len(failed),
+            "results": results,
+            "summary": {"created": len(results) - len(failed), "errors": len(failed)},
+            "batchId": f"batch_{indexes[0]}",
+        }
+
+    merged = merge([(0, answer([0, 1])), (2, answer([0, 1], failed=[1]))])
+    assert [r["index"] for r in merged["results"]] == [0, 1, 2, 3]
+    assert merged["results"][3]["error"]["context"]["rowNumber"] == 4
+    assert merged["summary"] == {
+        "created": 3,
+        "errors": 1,
+        "successful": 3,
+        "failed": 1,
+        "skipped": 0,
+    }
+    assert merged["batchIds"] == ["batch_0", "batch_0"]
+
+
+def test_rate_limit_headers_say_when_to_send_again():
+    spent = RateLimit.from_headers(
+        {"RateLimit-Limit": "5", "RateLimit-Remaining": "0", "RateLimit-Reset": "12"}, now=100.0
+    )
+    assert spent.wait_before_next(now=104.0) == 8.0
+    assert spent.wait_before_next(now=113.0) == 0.0
+    left = RateLimit.from_headers(
+        {"RateLimit-Limit": "10", "RateLimit-Remaining": "3", "RateLimit-Reset": "40"}, now=0.0
+    )
+    assert left.wait_before_next(now=0.0) == 0.0
+    assert RateLimit.from_headers({}, now=0.0) is None
+    assert retry_after({"Retry-After": "60"}) == 60.0
+
+
+def test_a_state_file_ignores_a_line_torn_by_a_kill(tmp_path):
+    state = StateFile(tmp_path / "run.jsonl")
+    chunk = Chunk(index=0, offset=0, count=1, send=lambda key: {})
+    state.record("run-a", chunk, {"results": [{"index": 0}]})
+    with state.path.open("a") as out:
+        out.write('{"fingerprint": "run-a", "chunk": 1, "ans')
+    assert state.done("run-a") == {0: {"results": [{"index": 0}]}}
+    assert state.done("run-b") == {}
+
+
+# Against the live server.
+
+
+def test_five_thousand_customers_go_in_under_the_default_rate_limits(
+    server_url, api_key, company, settings
+):
+    assert settings.BATCH_RATE_LIMIT == "10/min"
+    assert settings.BATCH_LARGE_RATE_LIMIT == "5/min"
+    client = BigLedger(api_key=api_key, base_url=server_url)
+    operations = customers(5000)
+    operations[1234]["data"]["email"] = "not-an-email"
+
+    result = client.batch.customers.process(operations, {"continueOnError": True})
+
+    assert result["summary"]["successful"] == 4999
+    assert result["summary"]["failed"] == 1
+    assert len(result["batchIds"]) == 10
+    assert [r["index"] for r in result["results"]] == list(range(5000))
+    assert [r["referenceId"] for r in result["results"]] == [f"c-{n}" for n in range(5000)]
+    failed = result["results"][1234]
+    assert failed["error"]["context"]["rowNumber"] == 1235
+    # Ten large batches at five a minute: the client waited the window out, as told.
+    assert client.stats.rate_limit_waits + client.stats.throttled >= 1
+    assert Customer.objects.filter(company=company).count() == 4999
+    assert Customer.objects.get(company=company, email="c4999@example.com").credit_limit == (
+        Decimal("1000.50")
+    )
+
+
+KILLED_RUN = """
+import json, sys, time
+from bigledger_client import BigLedger
+
+operations = json.load(open(sys.argv[1]))
+client = BigLedger()
+client.batch.customers.process(
+    operations, {"continueOnError": True}, chunk_size=100, state_file=sys.argv[2],
+    on_progress=lambda done, total: time.sleep(1.0),
+)
+"""
+
+
+def test_a_migration_killed_half_way_and_started_again_has_every_customer_once(
+    server_url, api_key, company, tmp_path
+):
+    operations = customers(800, prefix="m")
+    source = tmp_path / "customers.json"
+    source.write_text(json.dumps(operations, default=str))
+    state = tmp_path / "run.jsonl"
+    env = {**os.environ, "BIGLEDGER_API_KEY": api_key, "BIGLEDGER_BASE_URL": server_url}
+    run = subprocess.Popen([sys.executable, "-c", KILLED_RUN, source, state], env=env)
+    try:
+        while _lines(state) < 3 and run.poll() is None:
+            time.sleep(0.05)
+    finally:
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+    recorded = _lines(state)
+    assert 3 <= recorded < 8, "the run was to be killed half-way"
+    assert Customer.objects.filter(company=company).count() < 800
+
+    restarted = BigLedger(api_key=api_key, base_url=server_url).batch.customers.process(
+        json.loads(source.read_text()), {"continueOnError": True}, chunk_size=100, state_file=state
+    )
+
+    assert restarted["resumedChunks"] == recorded
+    assert restarted["summary"]["successful"] == 800
+    assert [r["referenceId"] for r in restarted["results"]] == [f"m-{n}" for n in range(800)]
+    emails = list(Customer.objects.filter(company=company).values_list("email", flat=True))
+    assert sorted(emails) == sorted(f"m{n}@example.com" for n in range(800))
+
+
+def _lines(path) -> int:
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def test_the_read_api_and_the_change_feed_page_through_every_row(server_url, api_key, settings):
+    settings.CHANGE_FEED_MARGIN_SECONDS = 0  # no clocks to trust less than the database's
+    client = BigLedger(api_key=api_key, base_url=server_url)
+    client.batch.customers.upsert(
+        [{"externalId": f"crm-{n}", "name": f"Customer {n}"} for n in range(120)]
+    )
+    rows = list(client.customers.list(page_size=50))
+    assert sorted(row["externalId"] for row in rows) == sorted(f"crm-{n}" for n in range(120))
+    feed = client.customers.changes(updated_since="2000-01-01T00:00:00Z", page_size=50)
+    assert len(list(feed)) == 120
+    assert feed.resume_cursor
+
+    again = client.batch.customers.upsert(
+        [{"externalId": f"crm-{n}", "name": f"Customer {n}"} for n in range(120)]
+    )
+    assert again["summary"]["unchanged"] == 120
+    assert list(client.customers.changes(cursor=feed.resume_cursor)) == []
