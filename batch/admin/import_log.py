@@ -16,13 +16,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from batch.admin.import_mapping import saved_profile
 from batch.engine.composite import COMPOSITE
 from batch.files.columns import layout_for
 from batch.jobs import codec
 from batch.jobs.results import NOT_WRITTEN
 from batch.models import BatchJob, ChunkStatus
 from batch.services.batches import handler_for
-from batch.services.profiles import matching_profile
 
 LOG_LINES = 500
 ROW_CELLS_SHOWN = 6  # filled cells of a row shown when the field's column is not known
@@ -113,7 +113,7 @@ def field_columns(job: BatchJob) -> dict[str, str]:
     company's mapping profile for these headers first, then headers naming a field."""
     layout = layout_for(handler_for(job.entity))
     found = {}
-    profile = matching_profile(company=job.company, entity=job.entity, headers=job.file_columns)
+    profile = saved_profile(job.company, job.entity, job.file_columns)
     for column in profile.columns if profile else ():
         resolved = layout.resolve(column.get("field") or "") if column.get("field") else None
         if resolved is not None and column["header"] in job.file_columns:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from batch.engine.handlers import Handler
 from batch.files.columns import layout_for
+from batch.files.mapping import RESULT_COLUMNS
 from batch.files.proposals import UNMAPPED, propose
 from batch.models import MappingProfile
 from batch.services.profiles import company_profiles, matching_profile, save_profile
@@ -32,8 +33,8 @@ COMMON_TRANSFORMS: dict[str, tuple[str, list[dict]]] = {
     "title": ("Title Case", [{"type": "case", "to": "title"}]),
     "date-dmy": ("Date DD/MM/YYYY", [{"type": "date", "format": "DD/MM/YYYY"}]),
     "date-mdy": ("Date MM/DD/YYYY", [{"type": "date", "format": "MM/DD/YYYY"}]),
-    "number": ("Number 1,234.56 (RM, (negatives))", [{"type": "number"}]),
-    "number-comma": ("Number 1.234,56 (decimal comma)", [{"type": "number", "decimalComma": True}]),
+    "number": ("Number 1,234.56", [{"type": "number"}]),
+    "number-comma": ("Number 1.234,56", [{"type": "number", "decimalComma": True}]),
     "yes-no": (
         "Y/N \u2192 true/false",
         [{"type": "map", "values": {"Y": "true", "N": "false", "Yes": "true", "No": "false"}}],
@@ -47,7 +48,7 @@ COMMON_TRANSFORMS: dict[str, tuple[str, list[dict]]] = {
             }
         ],
     ),
-    "country": ("Country name \u2192 code", [{"type": "map", "builtIn": "country"}]),
+    "country": ("Country \u2192 code", [{"type": "map", "builtIn": "country"}]),
 }
 
 
@@ -103,7 +104,7 @@ def proposed_choices(
 ) -> tuple[list[HeaderChoice], MappingProfile | None]:
     """Each header's proposed field: a saved profile's for files with these headers, else
     what batch.files.proposals matches."""
-    profile = matching_profile(company=company, entity=handler.entity, headers=headers)
+    profile = saved_profile(company, handler.entity, headers)
     samples = {header: _samples(header, sample_rows) for header in headers}
     if profile is not None:
         fields = {column["header"]: column.get("field") or None for column in profile.columns}
@@ -127,6 +128,13 @@ def proposed_choices(
         field, how = (proposal.field, proposal.how) if proposal else (None, UNMAPPED)
         choices.append(HeaderChoice(index, header, field, how, samples[header]))
     return choices, None
+
+
+def saved_profile(company: Company, entity: str, headers: list[str]) -> MappingProfile | None:
+    """The company's profile for files with these headers, the error columns of a failed-rows
+    CSV aside: the failed rows, fixed, come back to the profile they were imported with."""
+    own = [header for header in headers if header not in RESULT_COLUMNS]
+    return matching_profile(company=company, entity=entity, headers=own)
 
 
 def _samples(header: str, sample_rows: list[dict]) -> list[str]:
