@@ -6,8 +6,10 @@ the import reads them, `count_rows(up_to)` may read ahead to count the data rows
 limiter's question); the rows it read are kept, so the file is still read once. A CSV
 row with more values than the header has keeps the surplus under the key None (usually a
 value with an unquoted delimiter: mapping reports it); XLSX cells right of the header are
-not read. They never hold the whole file: CSV is decoded chunk by chunk, XLSX read with openpyxl's
-read-only mode (which parses through defusedxml when installed, as it is here).
+not read. CSV is decoded chunk by chunk, never held whole. An XLSX sheet is read with calamine
+when it is small enough to hold in memory (batch.files.xlsx_fast checks that from its cells
+before calamine sees it), else streamed with openpyxl's read-only mode (which parses through
+defusedxml when installed, as it is here).
 
 Anything wrong with the file as a whole raises RequestError(INVALID_FILE). Most of that is
 found when the reader opens (encoding, delimiter, header, archive sizes); a few problems can
@@ -25,11 +27,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import BinaryIO
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
 
+from batch.files import xlsx_fast
 from bigledger.errors import RequestError
 
 INVALID_FILE = "INVALID_FILE"
@@ -345,7 +349,9 @@ def _header(record: list[str] | None, max_columns: int) -> list[str]:
 
 
 class XlsxRows(DataRows):
-    """An opened XLSX workbook's data sheet: its header and rows (one pass)."""
+    """An opened XLSX workbook's data sheet: its header and rows (one pass). Read with
+    calamine when batch.files.xlsx_fast finds it safe (`engine` says which), else streamed
+    with openpyxl; the rows are the same either way."""
 
     def __init__(
         self,
@@ -359,47 +365,79 @@ class XlsxRows(DataRows):
     ):
         super().__init__()
         check_xlsx_archive(file, max_uncompressed=max_uncompressed, max_ratio=max_ratio)
-        try:
-            self.workbook = load_workbook(file, read_only=True, data_only=True, keep_links=False)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-            raise refuse(f"The workbook cannot be read: {error}.") from None
-        self.sheet = self._choose_sheet(sheet)
+        choose = partial(_choose_sheet, name=sheet)
+        self.sheet = xlsx_fast.open_fast(file, choose) or _StreamedSheet.open(file, choose)
+        self.engine = "calamine" if isinstance(self.sheet, xlsx_fast.FastSheet) else "openpyxl"
         self.max_rows = max_rows
         try:
-            first = next(
-                self.sheet.iter_rows(max_row=1, max_col=max_columns + 1, values_only=True), None
-            )
+            first = self.sheet.header(max_columns + 1)
             self.headers = _header([cell_text(value) for value in first or ()], max_columns)
         except Exception:
             self.close()
             raise
         # The rows the sheet declares (formatted or formula-filled ones too, so more than its
         # data rows): far over the cap, it is refused without reading it.
-        declared_rows = (self.sheet.max_row or 1) - 1
-        if declared_rows > 2 * max_rows:
+        if self.sheet.extent.rows - 1 > 2 * max_rows:
             self.close()
             raise refuse(f"The sheet has more than {max_rows:,} rows.")
-
-    def _choose_sheet(self, name: str | None):
-        names = self.workbook.sheetnames
-        if name is not None and name not in names:
-            self.close()
-            raise refuse(f"The workbook has no sheet '{name}'. Its sheets: {', '.join(names)}.")
-        chosen = name or (DATA_SHEET if DATA_SHEET in names else names[0])
-        return self.workbook[chosen]
 
     def _read(self) -> Iterator[Row]:
         headers, width = self.headers, len(self.headers)
         try:
-            rows = self.sheet.iter_rows(min_row=2, max_col=width, values_only=True)
-            for row_number, values in enumerate(rows, start=2):
+            for row_number, values in enumerate(self.sheet.data_rows(width), start=2):
                 if row_number > self.max_rows + 1:
                     raise refuse(f"The sheet has more than {self.max_rows:,} rows.")
-                texts = [cell_text(value) for value in values]
+                texts = [value if value.__class__ is str else cell_text(value) for value in values]
+                texts += [""] * (width - len(texts))
                 if any(text.strip() for text in texts):
                     yield row_number, dict(zip(headers, texts, strict=False))
+            # Rows calamine leaves out at the end (formulas without a value) still count
+            # against the cap, as openpyxl reads them.
+            if self.sheet.extent.rows > self.max_rows + 1:
+                raise refuse(f"The sheet has more than {self.max_rows:,} rows.")
         finally:
             self.close()
+
+    def close(self) -> None:
+        self.sheet.close()
+
+
+def _choose_sheet(names: list[str], name: str | None) -> str:
+    """`name`, else the templates' data sheet, else the first sheet."""
+    if name is not None and name not in names:
+        raise refuse(f"The workbook has no sheet '{name}'. Its sheets: {', '.join(names)}.")
+    return name or (DATA_SHEET if DATA_SHEET in names else names[0])
+
+
+class _StreamedSheet:
+    """A sheet streamed with openpyxl's read-only mode (which parses through defusedxml)."""
+
+    def __init__(self, workbook, title: str):
+        self.workbook = workbook
+        self.title = title
+        self._sheet = workbook[title]
+        self.extent = xlsx_fast.Extent(self._sheet.max_row or 1, self._sheet.max_column or 1)
+
+    @classmethod
+    def open(cls, file: BinaryIO, choose) -> "_StreamedSheet":
+        try:
+            workbook = load_workbook(file, read_only=True, data_only=True, keep_links=False)
+        except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+            raise refuse(f"The workbook cannot be read: {error}.") from None
+        try:
+            return cls(workbook, choose(workbook.sheetnames))
+        except Exception:
+            workbook.close()
+            raise
+
+    def header(self, max_columns: int) -> tuple:
+        """Row 1's first `max_columns` cells (None when empty)."""
+        rows = self._sheet.iter_rows(max_row=1, max_col=max_columns, values_only=True)
+        return next(rows, None) or ()
+
+    def data_rows(self, width: int) -> Iterator[tuple]:
+        """Every row from row 2 (blank ones too), its first `width` cells."""
+        return self._sheet.iter_rows(min_row=2, max_col=width, values_only=True)
 
     def close(self) -> None:
         self.workbook.close()

@@ -1,0 +1,201 @@
+"""The fast XLSX reader (python-calamine) and the checks that keep it safe.
+
+Calamine reads a sheet about ten times faster than openpyxl's streaming reader, but it builds
+the whole sheet in memory first, as a grid from its first to its last cell, and it sizes some
+of its memory from what the file declares. A few kilobytes can make it ask for hundreds of
+gigabytes, which aborts the process (no exception to catch): one cell at XFD1048576, or a
+shared strings part declaring billions of strings. So before calamine sees a workbook, the
+sheet's XML is streamed out of the archive (already checked against zip bombs) and its cell
+references scanned to find the cells it really spans; `<dimension>` is not trusted. Only a
+sheet of at most BATCH_XLSX_FAST_MAX_CELLS cells, every one of them located by its reference,
+is given to calamine; anything else — bigger, unusual XML, or cells calamine renders
+differently from openpyxl (error cells such as #N/A, integers too long for a float) — is read
+by openpyxl as before. Both give the rows the same texts (readers.cell_text)."""
+
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from dataclasses import dataclass
+from posixpath import join, normpath
+from typing import BinaryIO
+
+from defusedxml import ElementTree
+from django.conf import settings
+from python_calamine import CalamineError, CalamineWorkbook, WorkbookClosed
+
+SCAN_BYTES = 1024 * 1024
+DEFAULT_MAX_CELLS = 5_000_000
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_RELATION_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")  # any cell element, prefixed or not
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+# What calamine reads otherwise than openpyxl: error cells (it gives "" for #N/A) and an
+# integer of 16 digits or more (it reads a float, openpyxl the exact int).
+_OPENPYXL_ONLY = re.compile(rb't="e"|<v>-?[0-9]{16}')
+_UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*?\buniqueCount="([0-9]+)"')
+_SMALLEST_STRING = len(b"<si/>")
+
+
+@dataclass(frozen=True)
+class Extent:
+    """The rows and columns a sheet's cells span, from A1."""
+
+    rows: int
+    columns: int
+
+    @property
+    def cells(self) -> int:
+        return self.rows * self.columns
+
+
+def max_cells() -> int:
+    return getattr(settings, "BATCH_XLSX_FAST_MAX_CELLS", DEFAULT_MAX_CELLS)
+
+
+class FastSheet:
+    """A sheet read with calamine: its title, its extent and its rows as cell values."""
+
+    def __init__(self, workbook: CalamineWorkbook, title: str, extent: Extent):
+        self.workbook = workbook
+        self.title = title
+        self.extent = extent
+        self._rows = self._all_rows(workbook.get_sheet_by_name(title))
+
+    @staticmethod
+    def _all_rows(sheet) -> Iterator[list]:
+        """Every row from row 1 (blank ones too, as empty lists); empty cells are ""."""
+        if sheet.start is None:
+            return
+        first_row, first_column = sheet.start
+        yield from ([] for _ in range(first_row))
+        if first_column:
+            pad = [""] * first_column
+            yield from (pad + values for values in sheet.iter_rows())
+        else:
+            yield from sheet.iter_rows()
+
+    def header(self, max_columns: int) -> list:
+        """Row 1's first `max_columns` cells."""
+        return next(self._rows, [])[:max_columns]
+
+    def data_rows(self, width: int) -> Iterator[list]:
+        """Every row from row 2 (blank ones too), its first `width` cells (fewer when the
+        sheet is narrower: the reader pads them)."""
+        for values in self._rows:
+            yield values[:width]
+
+    def close(self) -> None:
+        with suppress(WorkbookClosed):  # closing twice is harmless, as with openpyxl
+            self.workbook.close()
+
+
+def open_fast(file: BinaryIO, choose: Callable[[list[str]], str]) -> FastSheet | None:
+    """The sheet `choose` picks from the workbook's sheet names, opened with calamine when
+    that is safe; None when openpyxl should read it. `choose` may refuse (an unknown sheet)."""
+    cap = max_cells()
+    if cap <= 0:
+        return None
+    try:
+        with zipfile.ZipFile(file) as archive:
+            parts = sheet_parts(archive)
+            if parts is None:
+                return None
+            title = choose(list(parts))
+            if parts[title] is None or not shared_strings_fit(archive):
+                return None
+            extent = sheet_extent(archive, parts[title])
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ElementTree.ParseError):
+        return None
+    finally:
+        file.seek(0)
+    if extent is None or extent.cells > cap:
+        return None
+    try:
+        workbook = CalamineWorkbook.from_filelike(file)
+        return FastSheet(workbook, title, extent)
+    except CalamineError:
+        return None
+    finally:
+        file.seek(0)
+
+
+def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str | None] | None:
+    """{sheet name: its worksheet part} in the workbook's order (None for a sheet that is
+    not a worksheet part found in the archive); None when the workbook part cannot be read."""
+    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rels_name = "xl/_rels/workbook.xml.rels"
+    if rels_name not in archive.NameToInfo:
+        return None
+    targets = {
+        rel.get("Id"): rel.get("Target", "")
+        for rel in ElementTree.fromstring(archive.read(rels_name)).iter(
+            f"{_RELATIONSHIPS}Relationship"
+        )
+    }
+    parts: dict[str, str | None] = {}
+    for sheet in workbook.iter(f"{_MAIN}sheet"):
+        target = targets.get(sheet.get(_RELATION_ID), "")
+        part = target.lstrip("/") if target.startswith("/") else normpath(join("xl", target))
+        parts[sheet.get("name", "")] = part if part in archive.NameToInfo else None
+    return parts or None
+
+
+def shared_strings_fit(archive: zipfile.ZipFile) -> bool:
+    """Whether the shared strings part declares no more strings than it can hold (calamine
+    reserves memory for as many as it declares)."""
+    part = next(
+        (name for name in archive.NameToInfo if name.lower() == "xl/sharedstrings.xml"), None
+    )
+    if part is None:
+        return True
+    with archive.open(part) as stream:
+        head = stream.read(4096)
+    declared = _UNIQUE_COUNT.search(head)
+    if declared is None:
+        return b"uniqueCount" not in head
+    return int(declared[1]) <= archive.getinfo(part).file_size // _SMALLEST_STRING
+
+
+def sheet_extent(archive: zipfile.ZipFile, part: str) -> Extent | None:
+    """The rows and columns the sheet's cells span, read from their references in a bounded
+    stream of the part; None when a cell has no reference calamine would place it by, the
+    XML holds comments, CDATA or declarations, or a cell is one openpyxl must read."""
+    rows = columns = 0
+    tail = b""
+    with archive.open(part) as stream:
+        while chunk := stream.read(SCAN_BYTES):
+            data = tail + chunk
+            cut = data.rfind(b"<", max(0, len(data) - 64))  # a tag cut by the chunk's end
+            data, tail = (data[:cut], data[cut:]) if cut >= 0 else (data, b"")
+            scanned = _scan(data)
+            if scanned is None:
+                return None
+            rows, columns = max(rows, scanned[0]), max(columns, scanned[1])
+    scanned = _scan(tail)
+    if scanned is None:
+        return None
+    return Extent(max(rows, scanned[0]), max(columns, scanned[1]))
+
+
+def _scan(data: bytes) -> tuple[int, int] | None:
+    if b"<!" in data or _OPENPYXL_ONLY.search(data):
+        return None
+    refs = _CELL_REF.findall(data)
+    if len(refs) != len(_CELL.findall(data)):
+        return None
+    if not refs:
+        return 0, 0
+    letters, numbers = zip(*refs, strict=True)
+    return max(map(int, set(numbers))), max(map(column_number, set(letters)))
+
+
+def column_number(letters: bytes) -> int:
+    """B → 2, AA → 27."""
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
