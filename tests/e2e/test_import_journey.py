@@ -1,7 +1,7 @@
 """Issue #13's whole journey in Chromium at 1366×900, as a bookkeeper makes it: a customers
 CSV from their old system (its own headers), the columns proposed and two transformations
 chosen, saved as a mapping profile; 2,000 rows — over one batch, so a preview job with live
-progress — with 25 bad rows; confirm; the import job's progress and log; the failed rows
+progress — with 26 bad rows; confirm; the import job's progress and log; the failed rows
 downloaded in the file's own columns, fixed, uploaded again, the profile proposed again;
 every customer in exactly once. A real Celery worker runs the jobs. Screenshots of each
 step: test-artifacts/journey-*.png."""
