@@ -289,7 +289,7 @@ def migration_files(directory: str | os.PathLike[str]) -> list[tuple[str, Path]]
     found = []
     for entity in ENTITIES:
         for suffix in FILE_SUFFIXES:
-            for name in (entity, entity.replace("-", "_")):
+            for name in dict.fromkeys((entity, entity.replace("-", "_"))):
                 if (folder / f"{name}{suffix}").is_file():
                     found.append((entity, folder / f"{name}{suffix}"))
     return found
