@@ -199,3 +199,34 @@ def test_the_read_api_and_the_change_feed_page_through_every_row(server_url, api
     )
     assert again["summary"]["unchanged"] == 120
     assert list(client.customers.changes(cursor=feed.resume_cursor)) == []
+
+
+def test_async_operations_are_waited_for_and_answered_like_a_batch(
+    server_url, api_key, company, celery_worker
+):
+    client = BigLedger(api_key=api_key, base_url=server_url)
+    operations = customers(1200, prefix="a")
+    operations[700]["data"]["email"] = "a1@example.com"  # taken by operation 1
+
+    result = client.batch.customers.process(operations, {"async": True})
+
+    assert len(result["batchIds"]) == 1 and result["batchIds"][0].startswith("job_")
+    assert (result["summary"]["successful"], result["summary"]["failed"]) == (1199, 1)
+    assert [r["index"] for r in result["results"]] == list(range(1200))
+    assert result["results"][700]["error"]["code"] == "DUPLICATE_ERROR"
+    failed = list(client.jobs.results(result["batchIds"][0], status="failed"))
+    assert [r["referenceId"] for r in failed] == ["a-700"]
+    assert Customer.objects.filter(company=company).count() == 1199
+
+
+def test_several_entities_go_in_one_composite_request(server_url, api_key, company):
+    client = BigLedger(api_key=api_key, base_url=server_url)
+    result = client.batch.process(
+        [
+            {"entity": "suppliers", "operation": "create", "data": {"name": "Paper Mill"}},
+            {"entity": "customers", "operation": "create", "data": {"name": "Acme"}},
+        ]
+    )
+    assert [r["entity"] for r in result["results"]] == ["suppliers", "customers"]
+    assert result["summary"]["successful"] == 2
+    assert Customer.objects.filter(company=company, name="Acme").exists()
