@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from batch.engine.handlers import Handler
 from batch.files.columns import layout_for
-from batch.files.mapping import RESULT_COLUMNS
 from batch.files.proposals import UNMAPPED, propose
 from batch.models import MappingProfile
 from batch.services.profiles import company_profiles, matching_profile, save_profile
@@ -131,10 +130,8 @@ def proposed_choices(
 
 
 def saved_profile(company: Company, entity: str, headers: list[str]) -> MappingProfile | None:
-    """The company's profile for files with these headers, the error columns of a failed-rows
-    CSV aside: the failed rows, fixed, come back to the profile they were imported with."""
-    own = [header for header in headers if header not in RESULT_COLUMNS]
-    return matching_profile(company=company, entity=entity, headers=own)
+    """The company's profile for files with these headers (batch.files.proposals.headers_key)."""
+    return matching_profile(company=company, entity=entity, headers=headers)
 
 
 def _samples(header: str, sample_rows: list[dict]) -> list[str]:

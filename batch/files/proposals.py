@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from batch.engine.handlers import Handler
 from batch.files.columns import Column, layout_for
+from batch.files.mapping import RESULT_COLUMNS
 
 EXACT, NORMALIZED, SYNONYM, SIMILAR, UNMAPPED = (
     "exact",
@@ -121,8 +122,11 @@ def normalize(text: str) -> str:
 
 
 def headers_key(headers: list[str]) -> str:
-    """The same for any file with the same headers, whatever their order, case or spacing."""
-    names = sorted(name for header in headers if (name := normalize(header)))
+    """The same for any file with the same headers, whatever their order, case or spacing,
+    and whatever error columns a failed-rows CSV added: the failed rows, fixed, come back
+    to the profile they were imported with."""
+    own = (header for header in headers if header not in RESULT_COLUMNS)
+    names = sorted(name for header in own if (name := normalize(header)))
     return hashlib.sha256("\x1f".join(names).encode()).hexdigest()
 
 

@@ -79,3 +79,10 @@ def test_the_same_headers_reordered_in_other_case_and_spacing_have_the_same_key(
     assert headers_key(["CustomerName", "Email", "CreditLimit"]) == key
     assert headers_key(["Customer Name", "E-mail"]) != key
     assert headers_key(["Customer Name", "E-mail", "Credit Limit (RM)", "Notes"]) != key
+
+
+def test_a_failed_rows_csv_has_the_key_of_the_file_it_came_from():
+    headers = ["Customer Name", "E-mail", "Credit Limit (RM)"]
+    failed_rows = [*headers, "rowNumber", "errorCode", "errorField", "errorMessage"]
+
+    assert headers_key([*failed_rows, "errorDetails"]) == headers_key(headers)
