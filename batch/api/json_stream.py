@@ -254,6 +254,42 @@ class _Skim:
         return Envelope(options=options, operation_count=self.count)
 
 
+# A body parsed whole ---------------------------------------------------------------------------
+
+_LITERAL_KEYS = tuple(b'"%s"' % key.encode() for key in ENVELOPE_KEYS)
+_FLAT = (str, bool, int, type(None))  # option values the skim reads as they are
+
+
+def parsed_envelope(payload: Any, text: bytes) -> Envelope | None:
+    """The skim's envelope of a body already parsed whole (`payload`, from `text`), so a
+    small batch is read once, not skimmed and then parsed; None when only the skim can tell
+    — whenever it would refuse the body, a top-level key may be given twice (its name
+    appears twice in the text, or is spelled with an escape), or options nest deeper than
+    the skim reads them or name more than it keeps."""
+    if not isinstance(payload, dict) or not payload.keys() <= set(ENVELOPE_KEYS):
+        return None
+    if b"\\u" in text or any(text.count(key) > 1 for key in _LITERAL_KEYS):
+        return None
+    operations, options = payload.get("operations"), payload.get("options")
+    if not isinstance(operations, list) or not operations or not _flat_options(options):
+        return None
+    return Envelope(options=BatchOptions.from_json(options), operation_count=len(operations))
+
+
+def _flat_options(options: Any) -> bool:
+    if options is None:
+        return True
+    return (
+        isinstance(options, dict)
+        and len(options) < KEPT_NAMES
+        and all(
+            isinstance(value, _FLAT)
+            or (isinstance(value, list) and all(isinstance(item, _FLAT) for item in value))
+            for value in options.values()
+        )
+    )
+
+
 # The operations --------------------------------------------------------------------------------
 
 
