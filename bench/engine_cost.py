@@ -5,7 +5,7 @@ Two workloads, each run BENCH_RUNS times (default 7) after one unmeasured warm-u
 - an async job of 10,000 new customers, submitted and then processed in this process by
   batch.jobs.processing.process_job, exactly as a worker runs it (no broker, no HTTP);
 - a sync batch of 500 new customers posted over HTTP to a WSGI server in this process
-  (bench/sync_batch.py's server and payload).
+  (bench/sync_batch.py's server, one thread keeping its database connection, and payload).
 
 For each it prints the median wall time (records/s for the job, p50 ms for the batch), the
 best wall time, the median CPU time of this process (steadier than wall time when other
@@ -22,7 +22,8 @@ that other load on the machine falls on all of them alike:
   the loaded code are never scanned again);
 - `raised`: the raised threshold for the whole run, job processing and HTTP included.
 
-The ratios are against `python`, in this same process.
+The ratios are against `python`, in this same process. BENCH_WORKLOADS=job or =sync runs
+one of the two; BENCH_GC=batch one setting.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bigledger_bench python bench/engine_cost.py
 """
@@ -46,6 +47,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", 7))
 JOB_RECORDS = int(os.environ.get("BENCH_JOB_RECORDS", 10_000))
 SYNC_RECORDS = 500
 SETTINGS = os.environ.get("BENCH_GC", "python,batch,frozen,raised").split(",")
+WORKLOADS = os.environ.get("BENCH_WORKLOADS", "job,sync").split(",")
 
 
 class GcClock:
@@ -119,10 +121,11 @@ def main() -> None:
 
     prepare()
     clock = GcClock()
-    workloads = {
-        f"job of {JOB_RECORDS:,}": (JOB_RECORDS, job_workload()),
-        f"sync of {SYNC_RECORDS}": (SYNC_RECORDS, sync_workload()),
-    }
+    workloads = {}
+    if "job" in WORKLOADS:
+        workloads[f"job of {JOB_RECORDS:,}"] = (JOB_RECORDS, job_workload())
+    if "sync" in WORKLOADS:
+        workloads[f"sync of {SYNC_RECORDS}"] = (SYNC_RECORDS, sync_workload())
     for _, run in workloads.values():
         run()  # imports, caches, connections
     print(f"median of {RUNS} runs; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.2f} at start")
