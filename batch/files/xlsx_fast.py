@@ -31,11 +31,14 @@ _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _RELATION_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
-_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")  # any cell element, prefixed or not
-_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([0-9]{1,7})"')
+_CELL = re.compile(rb"<c[\s/>]")
+_PREFIXED_CELL = re.compile(rb":c[\s/>]")  # <x:c …>: a namespace prefix the scan does not read
+_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})[0-9]{1,7}"')
+_CELL_ROW = re.compile(rb'<c r="[A-Z]{1,3}([0-9]{1,7})"')
 # What calamine reads otherwise than openpyxl: error cells (it gives "" for #N/A) and an
 # integer of 16 digits or more (it reads a float, openpyxl the exact int).
-_OPENPYXL_ONLY = re.compile(rb't="e"|<v>-?[0-9]{16}')
+_ERROR_CELL = b't="e"'
+_LONG_INTEGER = re.compile(rb"<v>-?[0-9]{16}")
 _UNIQUE_COUNT = re.compile(rb'<(?:\w+:)?sst\b[^>]*?\buniqueCount="([0-9]+)"')
 _SMALLEST_STRING = len(b"<si/>")
 
@@ -182,15 +185,17 @@ def sheet_extent(archive: zipfile.ZipFile, part: str) -> Extent | None:
 
 
 def _scan(data: bytes) -> tuple[int, int] | None:
-    if b"<!" in data or _OPENPYXL_ONLY.search(data):
+    if b"<!" in data or _ERROR_CELL in data or _LONG_INTEGER.search(data):
         return None
-    refs = _CELL_REF.findall(data)
-    if len(refs) != len(_CELL.findall(data)):
+    if _PREFIXED_CELL.search(data):
         return None
-    if not refs:
+    columns = _CELL_COLUMN.findall(data)
+    rows = _CELL_ROW.findall(data)
+    if not len(columns) == len(rows) == len(_CELL.findall(data)):
+        return None
+    if not rows:
         return 0, 0
-    letters, numbers = zip(*refs, strict=True)
-    return max(map(int, set(numbers))), max(map(column_number, set(letters)))
+    return max(map(int, set(rows))), max(map(column_number, set(columns)))
 
 
 def column_number(letters: bytes) -> int:
