@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 
 import pytest
+import requests
 from bigledger_client import BigLedger
 from bigledger_client.runs import Chunk, StateFile, chunk_key, fingerprint, merge, split
 from bigledger_client.transport import RateLimit, retry_after
@@ -94,6 +95,62 @@ def test_rate_limit_headers_say_when_to_send_again():
     assert left.wait_before_next(now=0.0) == 0.0
     assert RateLimit.from_headers({}, now=0.0) is None
     assert retry_after({"Retry-After": "60"}) == 60.0
+
+
+class Scripted(requests.adapters.BaseAdapter):
+    """Answers from a script, in order, and keeps what was sent: the server's side of the
+    waits, without waiting for a real window to pass."""
+
+    def __init__(self, answers):
+        super().__init__()
+        self.answers = list(answers)
+        self.sent = []
+
+    def send(self, request, **kwargs):
+        self.sent.append(request)
+        status, headers = self.answers.pop(0)
+        response = requests.Response()
+        response.status_code = status
+        response.headers.update(headers)
+        response._content = json.dumps({"success": status < 400, "data": {"ok": True}}).encode()
+        response.request = request
+        return response
+
+    def close(self):
+        pass
+
+
+def scripted_client(answers):
+    waits = []
+    client = BigLedger(api_key="blk_test", base_url="http://bigledger.test", sleep=waits.append)
+    adapter = Scripted(answers)
+    client.transport.session.mount("http://", adapter)
+    return client, adapter, waits
+
+
+def test_429_is_waited_out_as_retry_after_says_and_sent_again_with_its_key():
+    spent = {"RateLimit-Limit": "5", "RateLimit-Remaining": "0", "RateLimit-Reset": "7"}
+    client, server, waits = scripted_client(
+        [(429, {**spent, "Retry-After": "7"}), (503, {}), (200, spent), (200, {})]
+    )
+    body = {"operations": [{"operation": "create", "data": {"name": "A"}}]}
+
+    client.transport.json(
+        "POST", "/v1/batch/customers", body=body, idempotency_key="k-1", counted=True
+    )
+    client.transport.json(
+        "POST", "/v1/batch/customers", body=body, idempotency_key="k-2", counted=True
+    )
+
+    assert [r.headers["Idempotency-Key"] for r in server.sent] == ["k-1", "k-1", "k-1", "k-2"]
+    assert waits[0] == pytest.approx(7.25)  # Retry-After, then a hair
+    assert 0 < waits[1] <= 0.5  # the 503's first backoff
+    assert 7 < waits[2] <= 7.25  # the window the last answer said was spent
+    assert (client.stats.throttled, client.stats.retries, client.stats.rate_limit_waits) == (
+        1,
+        1,
+        1,
+    )
 
 
 def test_a_state_file_ignores_a_line_torn_by_a_kill(tmp_path):

@@ -153,6 +153,7 @@ class Transport:
                 if throttled > self.max_throttled:
                     raise _error(response)
                 self._pause(self._throttle_wait(response, throttled), "429 Retry-After")
+                self.rate_limit = None  # that wait was the window's end
                 continue
             if response.status_code in RETRIED_STATUSES or _in_progress(response):
                 failures += 1
