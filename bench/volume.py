@@ -22,7 +22,8 @@ The figures, in the order they run:
   - the worker's processes: that 100k job with a worker of --concurrency=2 (the run above)
     and of --concurrency=1, and two 50k jobs at once on --concurrency=2 — what two processes
     give this machine when both have work; rates end to end, as above. Goal: one job gains at
-    least 90% of what two jobs gain.
+    least 90% of what two jobs gain. For the 100k job on 2 and on 1 process it prints where
+    the CPU went: PostgreSQL's processes, the worker's, the rest, and what stayed idle.
   - a 1,000,000-row customers CSV, upload to job done (bench/file_import.py). Goal <= 60 s,
     i.e. >= 16,667 rows/s, which is what a scaled-down run is judged by.
 
@@ -342,6 +343,44 @@ def upload_csv(live: Live, key: str, body: Path, rows: int, interval: float) -> 
     return time.perf_counter() - started
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_command() -> dict[str, float]:
+    """CPU seconds (user + system) so far of every process on the machine, summed by its
+    command: "postgres", "celery" (the worker and its pool), "python" (the web server) …"""
+    seconds: dict[str, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = b" ".join((entry / "cmdline").read_bytes().split(b"\0")[:3]).decode()
+        except (OSError, UnicodeDecodeError):
+            continue  # ended meanwhile
+        fields = stat[stat.rindex(")") + 2 :].split()
+        name = "celery" if "celery" in command else stat[stat.index("(") + 1 : stat.rindex(")")]
+        seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+    return seconds
+
+
+@contextmanager
+def cpu_split(label: str) -> Iterator[None]:
+    """Print where the CPU went meanwhile: PostgreSQL's processes, the worker's, the rest
+    (processes that started and ended meanwhile are not seen)."""
+    before, started = cpu_by_command(), time.perf_counter()
+    yield
+    after, wall = cpu_by_command(), time.perf_counter() - started
+    used = {name: after[name] - before.get(name, 0.0) for name in after}
+    postgres, worker = used.get("postgres", 0.0), used.get("celery", 0.0)
+    other = sum(used.values()) - postgres - worker
+    say(
+        f"CPU during {label} ({wall:.1f} s on {os.cpu_count()} CPUs, "
+        f"{wall * os.cpu_count():.1f} CPU-s): PostgreSQL {postgres:.1f} s, worker {worker:.1f} s, "
+        f"other {other:.1f} s; idle {max(wall * os.cpu_count() - sum(used.values()), 0):.1f} s"
+    )
+
+
 def post_jobs(live: Live, key: str, bodies: list[bytes], records: int) -> tuple[float, float]:
     """POST each JSON job, then wait for all: the seconds from the first POST to the last
     job done, and the longest of the jobs' own processing times (executionTime)."""
@@ -453,13 +492,15 @@ def json_job_figures(live: Live, run: str) -> Iterator[Figure]:
     }
     live.start_worker(2)
     empty_customers()
-    two, two_worker = post_jobs(live, key, [bodies["one"]], JOB_RECORDS)
+    with cpu_split(f"the {JOB_RECORDS:,} job on 2 processes"):
+        two, two_worker = post_jobs(live, key, [bodies["one"]], JOB_RECORDS)
     copy = async_job.copy_baseline(credentials.company.pk, run, JOB_RECORDS)
     empty_customers()
     pair, pair_worker = post_jobs(live, key, bodies["pair"], half)
     live.start_worker(1)
     empty_customers()
-    one, one_worker = post_jobs(live, key, [bodies["alone"]], JOB_RECORDS)
+    with cpu_split(f"the {JOB_RECORDS:,} job on 1 process"):
+        one, one_worker = post_jobs(live, key, [bodies["alone"]], JOB_RECORDS)
     live.stop_worker()
     say(
         f"{JOB_RECORDS:,}-customer JSON job, end to end (worker's executionTime): on 2 "
