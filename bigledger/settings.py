@@ -190,7 +190,7 @@ BATCH_COMPOSITE_SYNC_MAX_OPERATIONS = int(
 BATCH_FILE_MAX_ROWS = int(os.environ.get("BATCH_FILE_MAX_ROWS", 1_000_000))
 # An uploaded sheet spanning at most this many cells (rows x columns) is read with calamine,
 # which holds it whole in memory (batch.files.xlsx_fast); a larger one is streamed.
-BATCH_XLSX_FAST_MAX_CELLS = int(os.environ.get("BATCH_XLSX_FAST_MAX_CELLS", 5_000_000))
+BATCH_XLSX_FAST_MAX_CELLS = int(os.environ.get("BATCH_XLSX_FAST_MAX_CELLS", 2_000_000))
 BATCH_MAX_UPLOAD_BYTES = int(os.environ.get("BATCH_MAX_UPLOAD_BYTES", 100 * 1024 * 1024))
 BATCH_MAX_CONCURRENT_JOBS = int(os.environ.get("BATCH_MAX_CONCURRENT_JOBS", 3))
 # Per company, shared across processes through the cache (Redis): "N/s|min|hour|day".

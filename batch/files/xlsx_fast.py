@@ -3,12 +3,14 @@
 Calamine reads a sheet about ten times faster than openpyxl's streaming reader, but it builds
 the whole sheet in memory first, as a grid from its first to its last cell, and it sizes some
 of its memory from what the file declares. A few kilobytes can make it ask for hundreds of
-gigabytes, which aborts the process (no exception to catch): one cell at XFD1048576, or a
-shared strings part declaring billions of strings. So before calamine sees a workbook, the
+gigabytes, which aborts the process (no exception to catch): one cell at XFD1048576, a
+shared strings part declaring billions of strings, or a long shared string that a million
+cells refer to (each gets its own copy). So before calamine sees a workbook, the
 sheet's XML is streamed out of the archive (already checked against zip bombs) and its cell
 references scanned to find the cells it really spans; `<dimension>` is not trusted. Only a
 sheet of at most BATCH_XLSX_FAST_MAX_CELLS cells, every one of them located by its reference,
-is given to calamine; anything else — bigger, unusual XML, or cells calamine renders
+and whose shared strings cannot expand past TEXT_BYTES_PER_CELL a cell, is given to
+calamine; anything else — bigger, unusual XML, or cells calamine renders
 differently from openpyxl (error cells such as #N/A, integers too long for a float) — is read
 by openpyxl as before. Both give the rows the same texts (readers.cell_text)."""
 
@@ -25,7 +27,10 @@ from django.conf import settings
 from python_calamine import CalamineError, CalamineWorkbook, WorkbookClosed
 
 SCAN_BYTES = 1024 * 1024
-DEFAULT_MAX_CELLS = 5_000_000
+DEFAULT_MAX_CELLS = 2_000_000
+# Calamine copies a shared string into every cell that refers to it: the text those copies may
+# take is held to this much a cell of the cap.
+TEXT_BYTES_PER_CELL = 100
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -45,10 +50,12 @@ _SMALLEST_STRING = len(b"<si/>")
 
 @dataclass(frozen=True)
 class Extent:
-    """The rows and columns a sheet's cells span, from A1."""
+    """The rows and columns a sheet's cells span, from A1, and how many of its cells refer
+    to a shared string."""
 
     rows: int
     columns: int
+    shared_strings: int = 0
 
     @property
     def cells(self) -> int:
@@ -108,7 +115,8 @@ def open_fast(file: BinaryIO, choose: Callable[[list[str]], str]) -> FastSheet |
             if parts is None:
                 return None
             title = choose(list(parts))
-            if parts[title] is None or not shared_strings_fit(archive):
+            longest = longest_shared_string(archive)
+            if parts[title] is None or longest is None:
                 return None
             extent = sheet_extent(archive, parts[title])
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, ElementTree.ParseError):
@@ -116,6 +124,8 @@ def open_fast(file: BinaryIO, choose: Callable[[list[str]], str]) -> FastSheet |
     finally:
         file.seek(0)
     if extent is None or extent.cells > cap:
+        return None
+    if extent.shared_strings * longest > cap * TEXT_BYTES_PER_CELL:
         return None
     try:
         workbook = CalamineWorkbook.from_filelike(file)
@@ -147,27 +157,42 @@ def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str | None] | None:
     return parts or None
 
 
-def shared_strings_fit(archive: zipfile.ZipFile) -> bool:
-    """Whether the shared strings part declares no more strings than it can hold (calamine
-    reserves memory for as many as it declares)."""
+def longest_shared_string(archive: zipfile.ZipFile) -> int | None:
+    """The most bytes one shared string can take once read — the length of its XML bounds
+    it, an escape never being shorter than what it stands for — 0 without shared strings;
+    None when the part declares more strings than it can hold (calamine reserves memory for
+    as many as it declares)."""
     part = next(
         (name for name in archive.NameToInfo if name.lower() == "xl/sharedstrings.xml"), None
     )
     if part is None:
-        return True
+        return 0
+    longest = since = 0
     with archive.open(part) as stream:
-        head = stream.read(4096)
-    declared = _UNIQUE_COUNT.search(head)
-    if declared is None:
-        return b"uniqueCount" not in head
-    return int(declared[1]) <= archive.getinfo(part).file_size // _SMALLEST_STRING
+        head = stream.read(SCAN_BYTES)
+        declared = _UNIQUE_COUNT.search(head)
+        if b"uniqueCount" in head[:4096] and declared is None:
+            return None
+        if declared and int(declared[1]) > archive.getinfo(part).file_size // _SMALLEST_STRING:
+            return None
+        chunk = head
+        while chunk:
+            # Gaps between one <si and the next; a <si cut by the chunk's end joins two
+            # gaps, which only overstates.
+            pieces = chunk.split(b"<si")
+            since += len(pieces[0])
+            if len(pieces) > 1:
+                longest = max(longest, since, *map(len, pieces[1:-1]))
+                since = len(pieces[-1])
+            chunk = stream.read(SCAN_BYTES)
+    return max(longest, since)
 
 
 def sheet_extent(archive: zipfile.ZipFile, part: str) -> Extent | None:
     """The rows and columns the sheet's cells span, read from their references in a bounded
     stream of the part; None when a cell has no reference calamine would place it by, the
     XML holds comments, CDATA or declarations, or a cell is one openpyxl must read."""
-    rows = columns = 0
+    rows = columns = shared_strings = 0
     tail = b""
     with archive.open(part) as stream:
         while chunk := stream.read(SCAN_BYTES):
@@ -178,13 +203,15 @@ def sheet_extent(archive: zipfile.ZipFile, part: str) -> Extent | None:
             if scanned is None:
                 return None
             rows, columns = max(rows, scanned[0]), max(columns, scanned[1])
+            shared_strings += scanned[2]
     scanned = _scan(tail)
     if scanned is None:
         return None
-    return Extent(max(rows, scanned[0]), max(columns, scanned[1]))
+    return Extent(max(rows, scanned[0]), max(columns, scanned[1]), shared_strings + scanned[2])
 
 
-def _scan(data: bytes) -> tuple[int, int] | None:
+def _scan(data: bytes) -> tuple[int, int, int] | None:
+    """(last row, last column, cells referring to a shared string) of a run of whole tags."""
     if b"<!" in data or _ERROR_CELL in data or _LONG_INTEGER.search(data):
         return None
     if _PREFIXED_CELL.search(data):
@@ -194,8 +221,9 @@ def _scan(data: bytes) -> tuple[int, int] | None:
     if not len(columns) == len(rows) == len(_CELL.findall(data)):
         return None
     if not rows:
-        return 0, 0
-    return max(map(int, set(rows))), max(map(column_number, set(columns)))
+        return 0, 0, 0
+    last_row, last_column = max(map(int, set(rows))), max(map(column_number, set(columns)))
+    return last_row, last_column, data.count(b't="s"')
 
 
 def column_number(letters: bytes) -> int:

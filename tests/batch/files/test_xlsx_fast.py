@@ -127,11 +127,13 @@ def test_a_cell_at_xfd1048576_is_read_by_openpyxl_not_calamine(tmp_path):
     assert child.stdout.strip() == "openpyxl [(2, {'name': 'Acme'})]"
 
 
-def test_shared_strings_declaring_billions_of_strings_are_read_by_openpyxl(tmp_path):
+def with_shared_strings(data: bytes, strings: bytes) -> bytes:
+    """The workbook with its inline strings "Acme" and "x" turned into references to shared
+    string 0, and `strings` as its shared strings part."""
     data = with_sheet_xml(
-        small_workbook(),
-        lambda xml: xml.replace(
-            b'<c r="A2" t="inlineStr"><is><t>Acme</t></is></c>', b'<c r="A2" t="s"><v>0</v></c>'
+        data,
+        lambda xml: xml.replace(b't="inlineStr"><is><t>Acme</t></is>', b't="s"><v>0</v>').replace(
+            b't="inlineStr"><is><t>x</t></is>', b't="s"><v>0</v>'
         ),
     )
     source = zipfile.ZipFile(io.BytesIO(data))
@@ -145,23 +147,53 @@ def test_shared_strings_declaring_billions_of_strings_are_read_by_openpyxl(tmp_p
         b'<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/officeDocument/'
         b'2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>',
     )
-    strings = (
-        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
-        b'uniqueCount="4000000000"><si><t>Acme</t></si></sst>'
+    changes = {
+        "[Content_Types].xml": types,
+        "xl/_rels/workbook.xml.rels": rels,
+        "xl/sharedStrings.xml": strings,
+    }
+    return rewritten(data, changes)
+
+
+def shared_strings_part(count: str, text: bytes) -> bytes:
+    return (
+        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        + count.encode()
+        + b"><si><t>"
+        + text
+        + b"</t></si></sst>"
     )
-    data = rewritten(
-        data,
-        {
-            "[Content_Types].xml": types,
-            "xl/_rels/workbook.xml.rels": rels,
-            "xl/sharedStrings.xml": strings,
-        },
-    )
+
+
+def test_shared_strings_declaring_billions_of_strings_are_read_by_openpyxl(tmp_path):
+    strings = shared_strings_part('count="1" uniqueCount="4000000000"', b"Acme")
+    data = with_shared_strings(small_workbook(), strings)
 
     child = read_in_child(data, tmp_path)
 
     assert child.returncode == 0, child.stderr[-2000:]
     assert child.stdout.strip() == "openpyxl [(2, {'name': 'Acme'})]"
+
+
+def test_a_long_shared_string_in_many_cells_is_read_by_openpyxl():
+    """Calamine would copy the string into each cell: 20,000 copies of 30,000 characters
+    (600 MB from a 100 KB file; a million cells would abort the process)."""
+    workbook = Workbook()
+    workbook.active.append(["name"])
+    for _ in range(20_000):
+        workbook.active.append(["x"])
+    data = with_shared_strings(
+        workbook_bytes(workbook),
+        shared_strings_part('count="20000" uniqueCount="1"', b"y" * 30_000),
+    )
+    assert len(data) < 200_000
+    rows = open_xlsx(io.BytesIO(data))
+    assert rows.engine == "openpyxl"
+    assert rows.count_rows(30_000) == 20_000
+    short = with_shared_strings(
+        workbook_bytes(workbook), shared_strings_part('count="20000" uniqueCount="1"', b"y" * 30)
+    )
+    assert open_xlsx(io.BytesIO(short)).engine == "calamine"
 
 
 def test_a_sheet_over_the_cap_is_streamed_by_openpyxl(settings):
