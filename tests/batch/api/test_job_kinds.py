@@ -156,8 +156,9 @@ def test_retrying_validation_failures_is_409_pointing_to_a_corrected_file(api, c
     assert "corrected" in error["message"]
     assert error["details"] == [{"jobId": job_id, "retryable": False}]
     assert corrected.status_code == 202  # corrected data is the way forward
-    retry_job = BatchJob.objects.get(public_id=corrected.json()["data"]["jobId"])
-    assert retry_job.kind == "retry"
+    retried = finished(api, corrected.json()["data"]["jobId"])  # not left to the worker
+    assert retried["kind"] == "retry"
+    assert retried["progress"]["successfulRecords"] == 1
 
 
 def test_a_file_import_refused_retry_names_the_file(api, credentials):

@@ -18,7 +18,7 @@ def both(text: bytes):
     [
         b'{"operations": [{}, {"a": [1, {"b": 2}]}, "x"]}',
         b'{"options": {"async": true, "matchOn": ["email"]}, "operations": [{}]}',
-        b'{"operations": [{"data": {"options": 1}}], "options": null}',
+        b'{"operations": [{"data": {"opts": 1}}], "options": null}',
     ],
 )
 def test_a_plain_body_parsed_whole_gives_the_skims_envelope(text):
@@ -35,6 +35,7 @@ def test_a_plain_body_parsed_whole_gives_the_skims_envelope(text):
         b'{"operations": [{}], "options": {"matchOn": [["email"]]}}',  # deeper than the skim
         b'{"operations": [{}], "options": {"async": {"deep": true}}}',
         b'{"operations": [{}], "extra": 1}',
+        b'{"operations": [{"data": {"options": 1}}], "options": null}',  # a key's name inside
         b'{"operations": []}',
         b'["operations"]',
     ],
