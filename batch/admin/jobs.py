@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
+from batch.admin.created import written_records
 from batch.admin.import_log import import_log_context
 from batch.engine.composite import COMPOSITE
 from batch.engine.envelope import BatchOptions
@@ -348,6 +349,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
             "job": job,
             "job_status": status,
             "outcome_badge": outcome_badge(job),
+            "written": written_records(job) if job.is_finished else None,
             "can_operate": self.has_operate_permission(request),
             "can_cancel": job.mode == JobMode.ASYNC and not job.is_finished,
             # A batch of several entities has neither (docs/api.md, Migrations in one request).

@@ -146,6 +146,19 @@ def test_the_detail_page_shows_progress_summary_and_buttons(client, alpha, finis
     assert client.get(reverse("admin:batch_batchjob_add")).status_code == 403
 
 
+def test_the_detail_page_links_to_what_the_job_wrote(client, alpha, finished_job):
+    client.force_login(staff_user(alpha))
+    written = Customer.objects.for_company(alpha.company).order_by("number")
+
+    page = client.get(job_url("change", finished_job))
+
+    for customer in written:
+        url = reverse("admin:ledger_customer_change", args=[customer.pk])
+        assert f'<a href="{url}">{customer}</a>' in page.text
+    assert written.count() == 2
+    assert reverse("admin:ledger_customer_changelist") in page.text
+
+
 def test_results_download_as_json_and_failed_rows_as_csv(client, alpha, finished_job):
     client.force_login(staff_user(alpha))
 
