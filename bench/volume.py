@@ -347,10 +347,10 @@ def upload_csv(live: Live, key: str, body: Path, rows: int, interval: float) -> 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_by_command() -> dict[str, float]:
-    """CPU seconds (user + system) so far of every process on the machine, summed by its
-    command: "postgres", "celery" (the worker and its pool), "python" (the web server) …"""
-    seconds: dict[str, float] = {}
+def cpu_by_process() -> dict[int, tuple[str, float]]:
+    """Every process on the machine: its pid → (what it is: "postgres", "celery" — the worker
+    and its pool — or its command name; its CPU seconds so far, user + system)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -361,24 +361,32 @@ def cpu_by_command() -> dict[str, float]:
             continue  # ended meanwhile
         fields = stat[stat.rindex(")") + 2 :].split()
         name = "celery" if "celery" in command else stat[stat.index("(") + 1 : stat.rindex(")")]
-        seconds[name] = seconds.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
-    return seconds
+        found[int(entry.name)] = (name, (int(fields[11]) + int(fields[12])) / TICKS)
+    return found
 
 
 @contextmanager
 def cpu_split(label: str) -> Iterator[None]:
-    """Print where the CPU went meanwhile: PostgreSQL's processes, the worker's, the rest
-    (processes that started and ended meanwhile are not seen)."""
-    before, started = cpu_by_command(), time.perf_counter()
+    """Print where the CPU went meanwhile: PostgreSQL's processes, the worker's, the rest, and
+    what stayed idle (a process that ended meanwhile is not seen)."""
+    before, started = cpu_by_process(), time.perf_counter()
     yield
-    after, wall = cpu_by_command(), time.perf_counter() - started
-    used = {name: after[name] - before.get(name, 0.0) for name in after}
+    after, wall = cpu_by_process(), time.perf_counter() - started
+    used: dict[str, float] = {}
+    for pid, (name, seconds) in after.items():
+        earlier = before.get(pid)
+        spent = seconds - earlier[1] if earlier else seconds  # new meanwhile: all of it
+        used[name] = used.get(name, 0.0) + spent
     postgres, worker = used.get("postgres", 0.0), used.get("celery", 0.0)
-    other = sum(used.values()) - postgres - worker
+    other = sorted(
+        ((s, n) for n, s in used.items() if n not in ("postgres", "celery")), reverse=True
+    )
+    capacity = wall * os.cpu_count()
+    parts = [f"PostgreSQL {postgres:.1f} s", f"worker {worker:.1f} s"]
+    parts += [f"{name} {seconds:.1f} s" for seconds, name in other[:3] if seconds >= 0.1]
     say(
-        f"CPU during {label} ({wall:.1f} s on {os.cpu_count()} CPUs, "
-        f"{wall * os.cpu_count():.1f} CPU-s): PostgreSQL {postgres:.1f} s, worker {worker:.1f} s, "
-        f"other {other:.1f} s; idle {max(wall * os.cpu_count() - sum(used.values()), 0):.1f} s"
+        f"CPU during {label} ({wall:.1f} s on {os.cpu_count()} CPUs, {capacity:.1f} CPU-s): "
+        f"{', '.join(parts)}; idle {max(capacity - sum(used.values()), 0):.1f} s"
     )
 
 
