@@ -52,6 +52,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -367,13 +368,29 @@ def cpu_by_process() -> dict[int, tuple[str, float]]:
 
 @contextmanager
 def cpu_split(label: str) -> Iterator[None]:
-    """Print where the CPU went meanwhile: PostgreSQL's processes, the worker's, the rest, and
-    what stayed idle (a process that ended meanwhile is not seen)."""
-    before, started = cpu_by_process(), time.perf_counter()
-    yield
-    after, wall = cpu_by_process(), time.perf_counter() - started
+    """Print where the CPU went meanwhile: PostgreSQL's processes, the worker's, the busiest
+    others, and what stayed idle. Processes are read every half second, so a connection's
+    backend that ends meanwhile is counted up to its last reading."""
+    before = cpu_by_process()
+    seen = dict(before)  # pid → its last reading
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.5):
+            seen.update(cpu_by_process())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    started = time.perf_counter()
+    sampler.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        sampler.join()
+    seen.update(cpu_by_process())
+    wall = time.perf_counter() - started
     used: dict[str, float] = {}
-    for pid, (name, seconds) in after.items():
+    for pid, (name, seconds) in seen.items():
         earlier = before.get(pid)
         spent = seconds - earlier[1] if earlier else seconds  # new meanwhile: all of it
         used[name] = used.get(name, 0.0) + spent
