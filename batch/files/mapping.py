@@ -123,9 +123,9 @@ def mapping_error(message: str, details: list[dict] | None = None) -> RequestErr
     return RequestError(INVALID_MAPPING, message, details=details)
 
 
-def parse_mapping(raw: Any) -> dict[str, Any] | None:
-    """The `mapping` form field: a JSON object {apiField: column}, optionally with
-    "_ignore": [column, …]. None or blank means no mapping."""
+def json_object(raw: Any, name: str, shape: str) -> dict | None:
+    """An import option sent as JSON text or as an object (`name`, for the error, which says it
+    must be `shape`): the object, or None when absent or blank."""
     if raw is None or (isinstance(raw, str | bytes) and not raw.strip()):
         return None
     if isinstance(raw, str | bytes):
@@ -133,9 +133,18 @@ def parse_mapping(raw: Any) -> dict[str, Any] | None:
             check_nesting(raw)
             raw = json.loads(raw)
         except ValueError as error:
-            raise mapping_error(f"mapping is not valid JSON: {error}") from None
+            raise mapping_error(f"{name} is not valid JSON: {error}") from None
     if not isinstance(raw, dict):
-        raise mapping_error('mapping must be a JSON object {"apiField": "column"}.')
+        raise mapping_error(f"{name} must be {shape}.")
+    return raw
+
+
+def parse_mapping(raw: Any) -> dict[str, Any] | None:
+    """The `mapping` form field: a JSON object {apiField: column}, optionally with
+    "_ignore": [column, …]. None or blank means no mapping."""
+    raw = json_object(raw, "mapping", 'a JSON object {"apiField": "column"}')
+    if raw is None:
+        return None
     mapping: dict[str, Any] = {}
     for key, value in raw.items():
         if key == IGNORE_KEY:

@@ -13,7 +13,6 @@ Most work on one cell. `split` writes one column into two fields ("Full Name" �
 lastName), `join` writes several columns into one field, and `lookup` replaces a record's
 name by its id once a chunk of operations is read, in one query per chunk (resolve_lookups)."""
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -27,8 +26,7 @@ from batch.engine.codes import ErrorCode
 from batch.engine.countries import COUNTRY_CODES
 from batch.engine.fields import Detail
 from batch.engine.handlers import get_handler
-from batch.files.mapping import FileChunk, mapping_error
-from bigledger.client_json import check_nesting
+from batch.files.mapping import FileChunk, json_object, mapping_error
 
 Row = dict[str, str]
 CellRule = Callable[[str, Row], str]
@@ -188,19 +186,17 @@ class ColumnTransforms:
         return row
 
 
+def transforms_object(raw: Any) -> dict | None:
+    """The `transforms` option as sent (JSON text or an object), unchecked; None if blank."""
+    return json_object(raw, "transforms", 'an object {"column": [{"type": …}, …]}')
+
+
 def parse_transforms(raw: Any, headers: list[str] | None = None) -> ColumnTransforms:
     """{header: [transformation, …]} (or its JSON) → ColumnTransforms; INVALID_MAPPING naming
     every column whose transformations cannot work (or, with `headers`, that the file lacks)."""
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
+    raw = transforms_object(raw)
+    if raw is None:
         return ColumnTransforms()
-    if isinstance(raw, str):
-        try:
-            check_nesting(raw)
-            raw = json.loads(raw)
-        except ValueError as error:
-            raise mapping_error(f"transforms is not valid JSON: {error}") from None
-    if not isinstance(raw, dict):
-        raise mapping_error('transforms must be an object {"column": [{"type": …}, …]}.')
     folded = {header.casefold(): header for header in headers or () if header}
     result, problems = ColumnTransforms(), []
     for column, steps in raw.items():

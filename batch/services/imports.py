@@ -8,7 +8,6 @@ million-row file are ever held. Operations keep their spreadsheet row as rowNumb
 document's lines keep theirs, for errors inside a line) and their index in the whole file."""
 
 import itertools
-import json
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
@@ -20,11 +19,12 @@ from batch.engine.composite import CompositeRequest, parse_composite_request
 from batch.engine.envelope import BatchOptions, BatchRequest, Operation, parse_operations
 from batch.engine.executor import BatchOutcome
 from batch.engine.handlers import Handler
-from batch.files.mapping import IGNORE_KEY, FileChunk, mapping_error, parse_mapping
+from batch.files.mapping import IGNORE_KEY, FileChunk, parse_mapping
 from batch.files.readers import CsvRows, XlsxRows, open_csv, open_xlsx
 from batch.files.reading import read_file
 from batch.files.sheets import Migration, read_migration, workbook_sheets, zip_sheets
 from batch.files.templates import TEMPLATE_LIST_LIMIT, Lists, csv_template, excel_template
+from batch.files.transforms import transforms_object
 from batch.files.workbook import SHEETS, migration_workbook
 from batch.jobs.codec import dumps
 from batch.jobs.composite import submit_composite_job
@@ -32,7 +32,6 @@ from batch.jobs.submit import submit_job_from_chunks
 from batch.models import BatchJob, JobKind
 from batch.services import profiles
 from batch.services.batches import handler_for, run_sync_batch, run_sync_composite
-from bigledger.client_json import check_nesting
 from bigledger.errors import RequestError
 from bigledger.models import Company
 
@@ -158,7 +157,7 @@ def import_rows(
 def requested_mapping(company, entity, mapping, profile_name, transforms) -> tuple:
     """The mapping and transformations an import asks for: a named profile's, with the
     request's own mapping and transformations taking precedence, column by column."""
-    mapping, transforms = parse_mapping(mapping), parse_transforms_json(transforms)
+    mapping, transforms = parse_mapping(mapping), transforms_object(transforms)
     if not profile_name:
         return mapping, transforms
     profile = profiles.import_profile(company=company, entity=entity, name=profile_name)
@@ -167,18 +166,6 @@ def requested_mapping(company, entity, mapping, profile_name, transforms) -> tup
     if ignored:
         merged[IGNORE_KEY] = ignored
     return merged, {**profile.transforms, **(transforms or {})}
-
-
-def parse_transforms_json(raw: dict | str | None) -> dict | None:
-    if isinstance(raw, str) and raw.strip():
-        try:
-            check_nesting(raw)
-            raw = json.loads(raw)
-        except ValueError as error:
-            raise mapping_error(f"transforms is not valid JSON: {error}") from None
-    if raw is not None and not isinstance(raw, dict):
-        raise mapping_error('transforms must be an object {"column": [{"type": …}, …]}.')
-    return raw or None
 
 
 def keep_sync_cells(job: BatchJob, headers: list[str], cells: list) -> None:
