@@ -93,6 +93,12 @@ class BatchJob(TenantModel):
         indexes = [
             models.Index(fields=["company", "status"]),
             models.Index(fields=["company", "created_at"]),
+            # The sweep's look-up of expired previews, without reading every batch ever run.
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(kind="preview"),
+                name="batchjob_preview_expiry",
+            ),
         ]
         constraints = [
             # A job is retried once: its unwritten records go into one retry job, and what
