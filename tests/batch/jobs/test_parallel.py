@@ -79,7 +79,10 @@ def keyed_job(company, chunks: list[list[dict]]) -> BatchJob:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_chunk_naming_a_record_of_a_running_chunk_waits_and_an_independent_one_runs(company):
+def test_a_chunk_naming_a_record_of_a_running_chunk_waits_and_an_independent_one_runs(
+    company, _workers
+):
+    stop_shared_worker(_workers)  # the job is this test's: no worker may take it up
     job = keyed_job(
         company,
         [
