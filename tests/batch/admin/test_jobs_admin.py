@@ -21,7 +21,7 @@ from batch.services.batches import handler_for
 from batch.services.imports import import_file
 from ledger.models import Customer
 from tests.helpers import create, make_company, staff_user
-from tests.workers import wait_for
+from tests.workers import stop_shared_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +60,13 @@ def customers_file(credentials, text: str, **options) -> BatchJob:
 
 def changelist(client, **params):
     return client.get(reverse("admin:batch_batchjob_changelist"), params)
+
+
+@pytest.fixture(autouse=True)
+def _jobs_run_here(_workers):
+    """The jobs here are processed in this process, at the test's pace: the session's shared
+    worker (started by an earlier module) must not take them up first."""
+    stop_shared_worker(_workers)
 
 
 @pytest.fixture
