@@ -1,6 +1,7 @@
 """What tests do as a client would: companies and their API clients, batches posted and their
 answers read, async jobs waited for, the read API's JSON, the admin's pages and staff users."""
 
+import io
 import itertools
 import json
 from decimal import Decimal
@@ -12,6 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from batch.engine.envelope import BatchOptions
+from batch.services.imports import import_file
 from bigledger.tenancy import create_company
 from tests.workers import wait_for
 
@@ -160,3 +163,18 @@ def admin_url(model, view: str, *args) -> str:
 def staff_user(credentials):
     """The company member that `make_company` created, to log in to the admin."""
     return get_user_model().objects.get(username=credentials.username)
+
+
+def admin_file_job(credentials, csv: bytes, file_name: str = "customers.csv", **options):
+    """A customers CSV imported as the admin imports it (batch.services.imports), by the
+    company's staff user, with BatchOptions(**options): the job it made."""
+    return import_file(
+        company=credentials.company,
+        user=staff_user(credentials),
+        entity="customers",
+        file=io.BytesIO(csv),
+        kind="csv",
+        options=BatchOptions(**options),
+        source="admin",
+        file_name=file_name,
+    ).job

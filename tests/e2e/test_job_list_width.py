@@ -2,16 +2,11 @@
 page, nor of the table inside its box (the admin scrolls a wide table on its own), even
 with long file names and every kind of job in it."""
 
-import io
-
 import pytest
 from django.contrib.auth import get_user_model
 
-from batch.engine.envelope import BatchOptions
 from batch.jobs.processing import process_job
-from batch.models import BatchJob
-from batch.services.imports import import_file
-from tests.helpers import make_company, staff_user
+from tests.helpers import admin_file_job, make_company
 from tests.workers import stop_shared_worker
 
 LONG_NAME = "customers export from the old system - october 2026 - final (corrected) v3.csv"
@@ -25,19 +20,6 @@ MEASURE = """() => {
         box: table.parentElement.clientWidth,
     };
 }"""
-
-
-def file_job(credentials, **options) -> BatchJob:
-    return import_file(
-        company=credentials.company,
-        user=staff_user(credentials),
-        entity="customers",
-        file=io.BytesIO(CSV),
-        kind="csv",
-        options=BatchOptions(**options),
-        source="admin",
-        file_name=LONG_NAME,
-    ).job
 
 
 def measured_list(browser, live_server, artifacts, username, password, name) -> dict:
@@ -70,10 +52,10 @@ def test_the_job_list_fits_1366_pixels(live_server, browser, artifacts, _workers
     stop_shared_worker(_workers)  # its async job is processed here, not by the shared worker
     credentials = make_company("Syarikat Perdagangan Antarabangsa Laptop Trading Sdn Bhd")
     for _ in range(3):
-        file_job(credentials)
-    queued = file_job(credentials, run_async=True)
+        admin_file_job(credentials, CSV, LONG_NAME)
+    queued = admin_file_job(credentials, CSV, LONG_NAME, run_async=True)
     process_job(queued.pk)
-    file_job(credentials, validate_only=True)
+    admin_file_job(credentials, CSV, LONG_NAME, validate_only=True)
     get_user_model().objects.create_superuser("root", "root@example.com", "pw-test-123")
 
     staff = measured_list(

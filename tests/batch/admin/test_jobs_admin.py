@@ -18,9 +18,8 @@ from batch.jobs.processing import process_job
 from batch.jobs.submit import submit_job
 from batch.models import BatchJob, JobKind
 from batch.services.batches import handler_for
-from batch.services.imports import import_file
 from ledger.models import Customer
-from tests.helpers import create, make_company, staff_user
+from tests.helpers import admin_file_job, create, make_company, staff_user
 from tests.workers import stop_shared_worker, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,17 +44,7 @@ def customers_job(credentials, *emails: str, **options) -> BatchJob:
 
 def customers_file(credentials, text: str, **options) -> BatchJob:
     """customers.csv imported as the admin does: a preview with validate_only."""
-    imported = import_file(
-        company=credentials.company,
-        user=staff_user(credentials),
-        entity="customers",
-        file=io.BytesIO(text.encode()),
-        kind="csv",
-        options=BatchOptions(**options),
-        source="admin",
-        file_name="customers.csv",
-    )
-    return imported.job
+    return admin_file_job(credentials, text.encode(), **options)
 
 
 def changelist(client, **params):

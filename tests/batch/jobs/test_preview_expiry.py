@@ -1,32 +1,15 @@
 """Previews expire: the sweep deletes those whose time is up, with their results, and
 nothing else — a bounded number at a time, and at most once a minute."""
 
-import io
-
 import pytest
 
-from batch.engine.envelope import BatchOptions
 from batch.jobs import sweep
 from batch.models import BatchChunk, BatchJob
-from batch.services.imports import import_file
-from tests.helpers import staff_user
+from tests.helpers import admin_file_job
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CSV = b"name,email\r\nAcme,acme@example.com\r\n"
-
-
-def run_file(credentials, **options) -> BatchJob:
-    return import_file(
-        company=credentials.company,
-        user=staff_user(credentials),
-        entity="customers",
-        file=io.BytesIO(CSV),
-        kind="csv",
-        options=BatchOptions(**options),
-        source="admin",
-        file_name="customers.csv",
-    ).job
 
 
 @pytest.fixture
@@ -39,10 +22,10 @@ def test_expired_previews_are_deleted_with_their_results_and_imports_stay(
     credentials, settings, fresh_pacing
 ):
     settings.BATCH_PREVIEW_TTL_SECONDS = -1  # made already expired
-    expired = run_file(credentials, validate_only=True)
-    imported = run_file(credentials)
+    expired = admin_file_job(credentials, CSV, validate_only=True)
+    imported = admin_file_job(credentials, CSV)
     settings.BATCH_PREVIEW_TTL_SECONDS = 3600
-    kept = run_file(credentials, validate_only=True)
+    kept = admin_file_job(credentials, CSV, validate_only=True)
 
     outcome = sweep.sweep()
 
@@ -56,7 +39,7 @@ def test_expired_previews_are_deleted_with_their_results_and_imports_stay(
 def test_one_sweep_deletes_a_bounded_number(credentials, settings, fresh_pacing):
     settings.BATCH_PREVIEW_TTL_SECONDS = -1
     for _ in range(3):
-        run_file(credentials, validate_only=True)
+        admin_file_job(credentials, CSV, validate_only=True)
 
     first = sweep.delete_expired_previews(limit=2)
     second = sweep.delete_expired_previews(limit=2)
@@ -67,9 +50,9 @@ def test_one_sweep_deletes_a_bounded_number(credentials, settings, fresh_pacing)
 
 def test_the_sweep_deletes_at_most_once_a_minute(credentials, settings, fresh_pacing):
     settings.BATCH_PREVIEW_TTL_SECONDS = -1
-    run_file(credentials, validate_only=True)
+    admin_file_job(credentials, CSV, validate_only=True)
     assert sweep.delete_expired_previews_when_due() == 1
-    run_file(credentials, validate_only=True)
+    admin_file_job(credentials, CSV, validate_only=True)
 
     again = sweep.delete_expired_previews_when_due()
 
