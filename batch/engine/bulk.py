@@ -86,10 +86,27 @@ def row_reader(attnames: list[str]):
 
 
 class AnyOf(In):
-    """`lhs IN (values)` that PostgreSQL receives as `lhs = ANY(%s)` with the values as one
-    array parameter: the statement's text is the same whatever their number, and 500 keys
-    are not 500 parameters to quote, send and parse (half the time of the IN at 500). Used
-    as an expression: `rows.filter(AnyOf(Lower("email"), keys))`."""
+    """`lhs IN (values)` that PostgreSQL receives as `lhs IN (SELECT unnest(%s::type[]))` with
+    the values as one array parameter: the statement's text is the same whatever their
+    number, and 500 keys are not 500 parameters to quote, send and parse (half the time of
+    the IN at 500). Not `lhs = ANY(%s)`: planning that weighs every element of the array
+    against the column's statistics, 2–6 ms for 500 emails, more than running it; the
+    subquery is planned in a tenth of a millisecond and runs the same index scans. Used as
+    an expression: `rows.filter(AnyOf(Lower("email"), keys))`."""
+
+    def get_prep_lookup(self):
+        # In's own asks the left side for its output field once per value, which for an
+        # expression not resolved yet fails each time: 4 ms at 500. Asked once here, to the
+        # same effect (values left as they are when it cannot tell).
+        values = self.rhs
+        if not isinstance(values, list | set | tuple | frozenset) or not all(
+            isinstance(value, str | int) for value in values
+        ):
+            return super().get_prep_lookup()
+        field = getattr(self.lhs, "output_field", None)  # None: not resolved yet
+        if field is not None:
+            values = map(field.get_prep_value, values)
+        return list(dict.fromkeys(values))
 
     def as_postgresql(self, compiler, connection):
         if not self.rhs_is_direct_value():
@@ -98,7 +115,10 @@ class AnyOf(In):
         if not values:
             raise EmptyResultSet
         lhs, params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s)", (*params, values)
+        element = self.lhs.output_field.db_type(connection)
+        if element is None:
+            return f"{lhs} = ANY(%s)", (*params, values)
+        return f"{lhs} IN (SELECT unnest(%s::{element}[]))", (*params, values)
 
 
 # PostgreSQL takes at most 65,535 parameters in one statement.

@@ -4,6 +4,7 @@ import simplejson
 
 from batch.engine.envelope import Operation
 from batch.engine.fields import Detail
+from bigledger import json_text
 
 # An operation read from a file carries its rows' original cells (Operation.cells), stored
 # under this key; a job keeps them per chunk instead (BatchChunk.file_cells).
@@ -11,7 +12,10 @@ CELLS_KEY = "cells"
 
 
 def dumps(value) -> str:
-    return simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
+    try:
+        return json_text.dumps(value).decode()
+    except TypeError:  # what only simplejson writes as it should (bigledger.json_text)
+        return simplejson.dumps(value, use_decimal=True, separators=(",", ":"))
 
 
 def loads(text: str):

@@ -14,7 +14,8 @@ its number in the other) — those two may apply in either order."""
 
 import hashlib
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from functools import cache
 
 from batch.engine.handlers import EXTERNAL_ID, Handler
 from batch.models import BatchChunk, BatchJob, ChunkStatus
@@ -24,39 +25,52 @@ from batch.models import BatchChunk, BatchJob, ChunkStatus
 WINDOW = 32
 
 
-def operation_keys(handler: type[Handler], data) -> Iterator[str]:
+def operation_keys(handler: type[Handler], data) -> list[str]:
     """The keys an operation's data names, as "kind=value" (values case-folded, so two
     spellings of one email are one key)."""
     if not isinstance(data, dict):
-        return
-    for field in ("id", EXTERNAL_ID, *handler.match_fields, *handler.extra_match_fields):
-        yield from _key(field, data.get(field))
-    yield from _references(handler.key_references, data)
+        return []
+    keys: list[str] = []
+    for field in _own_key_fields(handler):
+        value = data.get(field)
+        if value is not None:
+            _add_key(keys, field, value)
+    if handler.key_references:  # most handlers name none: their data is not walked
+        _add_references(keys, handler.key_references, data)
+    return keys
 
 
-def _references(fields: dict[str, str], data) -> Iterator[str]:
+@cache  # read for every operation of every job
+def _own_key_fields(handler: type[Handler]) -> tuple[str, ...]:
+    return tuple(
+        dict.fromkeys(("id", EXTERNAL_ID, *handler.match_fields, *handler.extra_match_fields))
+    )
+
+
+def _add_references(keys: list[str], fields: dict[str, str], data) -> None:
     if isinstance(data, list):
         for value in data:
-            yield from _references(fields, value)
+            _add_references(keys, fields, value)
     elif isinstance(data, dict):
         for field, value in data.items():
             if field in fields:
-                yield from _key(fields[field], value)
+                _add_key(keys, fields[field], value)
             elif isinstance(value, dict | list):
-                yield from _references(fields, value)
+                _add_references(keys, fields, value)
 
 
-def _key(kind: str, value) -> Iterator[str]:
-    if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
-        yield f"{kind}={str(value).strip().casefold()}"
+def _add_key(keys: list[str], kind: str, value) -> None:
+    kind_of = type(value)
+    if kind_of is str or (kind_of is not bool and isinstance(value, str | int)):
+        text = str(value).strip()
+        if text:
+            keys.append(f"{kind}={text.casefold()}")
 
 
 def packed_keys(handler: type[Handler], operations: Iterable[dict]) -> bytes:
     """The distinct keys of a chunk's stored operations, as packed signed 8-byte hashes."""
-    hashes = {
-        _hash(key) for body in operations for key in operation_keys(handler, body.get("data"))
-    }
-    return array("q", sorted(hashes)).tobytes()
+    distinct = {key for body in operations for key in operation_keys(handler, body.get("data"))}
+    return array("q", sorted(map(_hash, distinct))).tobytes()
 
 
 def _hash(key: str) -> int:

@@ -1,8 +1,12 @@
 """JSON out with Decimals as exact JSON numbers (10000.00, never 10000.0 through a float)."""
 
+from decimal import Decimal
+
 import simplejson
 from rest_framework.renderers import JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
+
+from bigledger import json_text
 
 
 class _DecimalPassthroughEncoder(simplejson.JSONEncoder):
@@ -12,15 +16,25 @@ class _DecimalPassthroughEncoder(simplejson.JSONEncoder):
         return self._fallback.default(obj)
 
 
+def _default(obj):
+    """Decimals exact, the rest (dates and times, lazy text …) as DRF writes them."""
+    if isinstance(obj, Decimal):
+        return json_text.exact_decimal(obj)
+    return _DecimalPassthroughEncoder._fallback.default(obj)
+
+
 class DecimalJSONRenderer(JSONRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if data is None:
             return b""
-        return simplejson.dumps(
-            data,
-            cls=_DecimalPassthroughEncoder,
-            use_decimal=True,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            allow_nan=False,
-        ).encode()
+        try:
+            return json_text.dumps(data, default=_default)
+        except TypeError:  # what only simplejson writes as it should (bigledger.json_text)
+            return simplejson.dumps(
+                data,
+                cls=_DecimalPassthroughEncoder,
+                use_decimal=True,
+                ensure_ascii=False,
+                separators=(",", ":"),
+                allow_nan=False,
+            ).encode()

@@ -1,0 +1,75 @@
+"""JSON text out: orjson's speed, simplejson's exact text."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+import simplejson
+from rest_framework.utils.encoders import JSONEncoder
+
+from batch.jobs.codec import dumps, loads
+from bigledger import json_text
+from bigledger.api.renderers import DecimalJSONRenderer
+
+RESULTS = [
+    {
+        "index": 0,
+        "status": "created",
+        "data": {
+            "creditLimit": Decimal("10000.00"),
+            "balance": Decimal("-0.00"),
+            "rate": Decimal("1E+3"),
+            "tiny": Decimal("0E-7"),
+            "name": "Kedai Ünïcode 東",
+            "externalId": None,
+            "tags": ["a", 1, True],
+        },
+        "warnings": [],
+    }
+]
+
+
+def test_decimals_are_written_digit_for_digit_as_simplejson_writes_them():
+    fast = json_text.dumps(RESULTS)
+
+    assert b'"creditLimit":10000.00,"balance":-0.00,"rate":1E+3,"tiny":0E-7' in fast
+    assert simplejson.loads(fast, use_decimal=True) == RESULTS
+
+
+def test_stored_text_reads_back_exactly():
+    assert loads(dumps(RESULTS)) == RESULTS
+    assert "Kedai Ünïcode 東" in dumps(RESULTS)  # UTF-8, not escapes: a third smaller
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2**70, "lone \ud800 surrogate", Decimal("NaN")],
+    ids=["integer past 64 bits", "lone surrogate", "decimal not finite"],
+)
+def test_what_orjson_cannot_write_is_stored_as_simplejson_wrote_it(value):
+    with pytest.raises(TypeError):
+        json_text.dumps({"value": value})
+
+    stored = dumps({"value": value})
+
+    assert stored == simplejson.dumps({"value": value}, use_decimal=True, separators=(",", ":"))
+
+
+def test_a_lone_surrogate_survives_storage_to_be_reported_as_the_records_error():
+    assert loads(dumps([{"name": "a\udc00b"}])) == [{"name": "a\udc00b"}]
+
+
+def test_the_api_writes_dates_and_times_as_drf_does():
+    moment = datetime.datetime(2026, 11, 30, 9, 5, 1, 123456, tzinfo=datetime.UTC)
+    data = {"at": moment, "on": moment.date(), "amount": Decimal("12.50")}
+
+    rendered = DecimalJSONRenderer().render(data)
+
+    drf = JSONEncoder()
+    assert (
+        rendered
+        == (
+            f'{{"at":"{drf.default(moment)}","on":"{drf.default(moment.date())}","amount":12.50}}'
+        ).encode()
+    )
+    assert rendered == b'{"at":"2026-11-30T09:05:01.123456Z","on":"2026-11-30","amount":12.50}'
