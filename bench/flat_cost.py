@@ -182,6 +182,18 @@ def measure_full(company, user, size: int, refresh) -> float:
     return elapsed
 
 
+def measure_neighbour(size: int, refresh) -> float:
+    """The job for a new company on the table another company fills, whose statistics know
+    nothing of the new one (what a tenant signing up meets); its rows go again afterwards."""
+    from batch.jobs.processing import EntityChunks
+
+    company, user = new_company("Neighbour")
+    EntityChunks.refresh_statistics = refresh
+    elapsed = run_job(company, user, size)
+    execute("DELETE FROM ledger_customer WHERE company_id = %s", [company.pk])
+    return elapsed
+
+
 def main() -> None:
     prepare()
     measured = policies()

@@ -18,13 +18,14 @@ natural key, or what options.matchOn names): matched, it is an update; unmatched
 from collections import defaultdict
 from typing import Any, ClassVar
 
+from django.db import connection
 from django.db.models import F, Model, Q
 from django.db.models.base import ModelState
 from django.db.models.functions import Lower
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
-from batch.engine.bulk import AnyOf, copy_insert, values_update
+from batch.engine.bulk import company_keys, copy_insert, values_update
 from batch.engine.codes import ErrorCode, FieldCode
 from batch.engine.fields import MISSING, Detail
 from batch.engine.handlers import EXTERNAL_ID, Handler, ReferenceIndex, duplicate_error
@@ -265,14 +266,23 @@ class MasterDataHandler(Handler):
     def find_owners(self, model_field: str, insensitive: bool, values: set) -> dict:
         if not values:
             return {}
+        if connection.vendor == "postgresql":
+            found = company_keys(
+                self.model,
+                company_id=self.company.pk,
+                field=model_field,
+                values=values,
+                insensitive=insensitive,
+            )
+            return {value: ("pk", pk) for value, pk in found}
         rows = self.scoped()
         if insensitive:
-            # Blank values are never unique (the index is partial); saying so lets
-            # PostgreSQL use that index.
-            rows = rows.exclude(**{model_field: ""})
-            rows = rows.annotate(_key=Lower(model_field)).filter(AnyOf(Lower(model_field), values))
-            return {key: ("pk", pk) for key, pk in rows.values_list("_key", "pk")}
-        rows = rows.filter(AnyOf(F(model_field), values))
+            rows = rows.exclude(**{model_field: ""}).annotate(_key=Lower(model_field))
+            return {
+                key: ("pk", pk)
+                for key, pk in rows.filter(_key__in=values).values_list("_key", "pk")
+            }
+        rows = rows.filter(**{f"{model_field}__in": values})
         return {value: ("pk", pk) for value, pk in rows.values_list(model_field, "pk")}
 
     @staticmethod

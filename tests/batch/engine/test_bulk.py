@@ -1,15 +1,13 @@
 """New rows made for a batch without Model.__init__ are the rows the model would make, and
-look-ups by `= ANY(array)` find what `IN (…)` finds."""
+company_keys finds a company's rows by one array of values, probing the unique index."""
 
 from decimal import Decimal
 
 import pytest
 from django.db import connection
-from django.db.models import F
-from django.db.models.functions import Lower
 from django.test.utils import CaptureQueriesContext
 
-from batch.engine.bulk import AnyOf, copy_insert
+from batch.engine.bulk import company_keys, company_keys_statement, copy_insert
 from batch.engine.master import NewRows
 from inventory.models import Item
 from ledger.models import Customer
@@ -95,46 +93,81 @@ def customers():
     return Customer.objects.filter(company=company)
 
 
-def test_any_of_finds_what_in_finds(customers):
-    wanted = ["CUST-1", "CUST-3", "CUST-9", None]
-
-    found = customers.filter(AnyOf(F("number"), wanted))
-
-    assert sorted(found.values_list("number", flat=True)) == ["CUST-1", "CUST-3"]
-    assert set(found) == set(customers.filter(number__in=wanted))
-
-
-def test_any_of_on_an_expression(customers):
-    found = customers.filter(AnyOf(Lower("email"), ["mixed2@example.com", "Mixed3@Example.com"]))
-
-    assert list(found.values_list("number", flat=True)) == ["CUST-2"]
+def keys(company, field: str, values, *, insensitive: bool = False) -> list[tuple]:
+    return sorted(
+        company_keys(
+            Customer, company_id=company.pk, field=field, values=values, insensitive=insensitive
+        )
+    )
 
 
-def test_any_of_sends_one_array_whatever_the_number_of_values(customers):
-    def statement(count: int) -> tuple[str, tuple]:
-        rows = customers.filter(AnyOf(F("number"), [f"CUST-{i}" for i in range(count)]))
-        return rows.query.sql_with_params()
+def test_company_keys_finds_the_companys_rows_by_a_unique_field(customers):
+    company = customers.first().company
+    pks = dict(customers.values_list("number", "pk"))
 
-    (few, few_params), (many, many_params) = statement(2), statement(500)
+    found = keys(company, "number", ["CUST-1", "CUST-3", "CUST-9"])
 
-    assert few == many
-    assert '"ledger_customer"."number" IN (SELECT unnest(%s::varchar(' in many
-    assert len(many_params[-1]) == 500 and len(many_params) == len(few_params)
+    assert found == [("CUST-1", pks["CUST-1"]), ("CUST-3", pks["CUST-3"])]
 
 
-def test_any_of_is_planned_without_weighing_each_value(customers):
-    """The array is unnested in a subquery: = ANY(array) made PostgreSQL's planner weigh
-    every element against the column's statistics, which took longer than the query."""
-    rows = customers.filter(AnyOf(F("number"), [f"CUST-{i}" for i in range(500)]))
-    sql, params = rows.query.sql_with_params()
+def test_company_keys_compares_lower_cased_values_when_asked(customers):
+    company = customers.first().company
+
+    found = keys(company, "email", ["mixed2@example.com", "Mixed3@Example.com"], insensitive=True)
+
+    assert found == [("mixed2@example.com", customers.get(number="CUST-2").pk)]
+
+
+def test_company_keys_never_finds_another_companys_rows(customers):
+    other = make_company().company
+    copy_insert(Customer, [Customer(company=other, number="CUST-1", email="x@example.com")])
+
+    assert keys(other, "number", ["CUST-1", "CUST-2"]) == [
+        ("CUST-1", Customer.objects.get(company=other).pk)
+    ]
+    assert keys(other, "email", [""], insensitive=True) == []  # blank is never a key
+
+
+def test_company_keys_sends_one_array_whatever_the_number_of_values(customers):
+    company = customers.first().company
+    with CaptureQueriesContext(connection) as queries:
+        keys(company, "number", [f"CUST-{i}" for i in range(2)])
+        keys(company, "number", [f"CUST-{i}" for i in range(500)])
+
+    few, many = (query["sql"] for query in queries)
+    assert few.split("FROM")[1].split("'")[0] == many.split("FROM")[1].split("'")[0]
+    assert many.count("CUST-") == 500
+
+
+def test_company_keys_probes_the_unique_index_for_a_company_the_statistics_do_not_know():
+    """Another company fills the table and it is analyzed; then a new company's rows arrive.
+    PostgreSQL's statistics count the new company as a row or two, so a WHERE company_id =
+    constant led it to scan all of the company's rows for every look-up (each chunk of a job
+    slower than the last: in this very state it scans ledger_customer_company_id_… with the
+    values as a filter). The company as a column of the values, each probed in a LATERAL
+    subquery, leaves it one probe of the unique index per value."""
+    old, new = make_company().company, make_company().company
+    copy_insert(
+        Customer,
+        [
+            Customer(company=old, number=f"OLD-{i}", email=f"o{i}@example.com")
+            for i in range(20_000)
+        ],
+    )
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN {sql}", params)
+        cursor.execute("ANALYZE ledger_customer")
+    copy_insert(
+        Customer,
+        [Customer(company=new, number=f"NEW-{i}", email=f"n{i}@example.com") for i in range(3000)],
+    )
+    emails = [f"n{i}@example.com" for i in range(0, 3000, 6)]
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"EXPLAIN {company_keys_statement(Customer, 'email', True)}", [new.pk, emails]
+        )
         plan = "\n".join(line for (line,) in cursor.fetchall())
 
-    assert "unnest" in plan.lower() and "= ANY" not in plan
-
-
-def test_any_of_nothing_finds_nothing_without_a_query(customers):
-    with CaptureQueriesContext(connection) as queries:
-        assert list(customers.filter(AnyOf(F("number"), [None]))) == []
-    assert len(queries) == 0
+    assert "Nested Loop" in plan and "customer_unique_email_ci" in plan, plan
+    assert "company_id_" not in plan, plan  # not the company's own index, row by row
+    assert len(keys(new, "email", emails, insensitive=True)) == 500
