@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test.utils import override_settings
 from rest_framework.test import APIClient
 
 from tests.helpers import api_client_for, make_company
@@ -13,6 +14,15 @@ def _require_postgresql(django_db_setup, django_db_blocker):
         assert connection.vendor == "postgresql", (
             "The suite runs on PostgreSQL: run `make test`, or set DATABASE_URL."
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Nearly every test makes a company, and so a user with a password: PBKDF2's million
+    rounds cost half a second each on a slow CPU, a third of the suite's time. Tests hash
+    with MD5 (what Django's own test suite does); production keeps PBKDF2."""
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
 @pytest.fixture
