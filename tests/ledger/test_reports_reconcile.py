@@ -48,7 +48,7 @@ OPENING_STOCK = {
 }
 
 MACHINE_SETTINGS = hypothesis_settings(
-    max_examples=12,
+    max_examples=25,
     stateful_step_count=8,
     deadline=None,
     derandomize=True,
