@@ -4,8 +4,10 @@ them (10000.00 stays 10000.00, never through a float).
 
 `dumps` raises TypeError (orjson.JSONEncodeError is one) for what orjson does not write the
 way simplejson did — an integer past 64 bits, a lone UTF-16 surrogate in a string, a Decimal
-that is not finite, a date or time (simplejson left those to a `default`, which formats them
-its own way) — and each caller then writes that value with simplejson, as it always did."""
+that is not finite, a date or time that `default` does not write (orjson's own format is not
+DRF's) — and each caller then writes that value with simplejson, as it always did. One
+difference stays: a float NaN is written null, where simplejson refused it; no float gets
+here, as every number a client sends is read as a Decimal."""
 
 from collections.abc import Callable
 from decimal import Decimal
