@@ -38,7 +38,7 @@ def test_decimals_are_written_digit_for_digit_as_simplejson_writes_them():
 
 def test_stored_text_reads_back_exactly():
     assert loads(dumps(RESULTS)) == RESULTS
-    assert "Kedai Ünïcode 東" in dumps(RESULTS)  # UTF-8, not escapes: a third smaller
+    assert "Kedai Ünïcode 東" in dumps(RESULTS)  # UTF-8 itself, not \\u escapes
 
 
 @pytest.mark.parametrize(
