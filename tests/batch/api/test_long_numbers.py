@@ -1,8 +1,12 @@
 """Numbers no Decimal or int can hold — an exponent past any bound, an integer of thousands of
 digits — are a request's INVALID_JSON, sync and async, never a 500 or a crashed process."""
 
+import random
+import re
+
 import pytest
 
+from batch.api.json_stream import LONG_DIGIT_RUN, DigitRunScan
 from tests.helpers import api_client_for, make_company
 
 pytestmark = pytest.mark.django_db
@@ -37,3 +41,23 @@ def test_a_long_run_of_digits_inside_a_string_is_still_read_as_text():
     response = api.post("/v1/batch/customers", body, content_type="application/json")
 
     assert response.status_code == 202, response.content[:300]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_digit_run_scan_finds_exactly_the_runs_over_the_limit_however_the_body_is_cut(seed):
+    rng = random.Random(seed)
+    parts = []
+    for _ in range(rng.randint(1, 6)):
+        parts.append(b'{"a":"x' * rng.randint(0, 3))
+        parts.append(
+            b"7" * rng.choice([1, 11, LONG_DIGIT_RUN - 1, LONG_DIGIT_RUN, LONG_DIGIT_RUN + 1])
+        )
+    text = b"".join(parts)
+    scan = DigitRunScan()
+    start = 0
+    while start < len(text):
+        end = start + rng.randint(1, 3 * LONG_DIGIT_RUN)
+        scan.feed(text[start:end])
+        start = end
+
+    assert scan.found == bool(re.search(rb"[0-9]{%d,}" % (LONG_DIGIT_RUN + 1), text))
