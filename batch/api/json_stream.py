@@ -165,12 +165,22 @@ class _Skim:
         self.count = 0
 
     def feed(self, events) -> None:
-        # Millions of events pass here, nearly all keys and strings deep inside operations:
-        # they are let go first and with the fewest comparisons.
+        # Millions of events pass here, nearly all inside operations' data: they are let go
+        # first and with the fewest comparisons.
         depth = 0
         for event, value in events:
+            if depth > 3:  # inside an operation's data, or deeper: only the nesting counts
+                if event == "start_map" or event == "start_array":
+                    depth += 1
+                    if depth > MAX_NESTING:
+                        raise invalid_json(
+                            f"arrays and objects nest deeper than {MAX_NESTING} levels"
+                        )
+                elif event == "end_map" or event == "end_array":
+                    depth -= 1
+                continue
             if event == "map_key" or event == "string":
-                if depth > 2 and (depth > 3 or self.key != "options"):
+                if depth == 3 and self.key != "options":
                     continue
             elif event == "start_map" or event == "start_array":
                 depth += 1
@@ -182,7 +192,7 @@ class _Skim:
             elif event == "end_map" or event == "end_array":
                 depth -= 1
                 continue
-            elif depth > 2 and (depth > 3 or self.key != "options"):
+            elif depth == 3 and self.key != "options":
                 continue
             self._scalar_or_key(depth, event, value)
 
