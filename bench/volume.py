@@ -41,7 +41,7 @@ refuses a database whose name does not say "bench" unless BENCH_DATABASE names i
 BENCH_SCALE (default 1.0) scales every size; BENCH_CSV_ROWS, BENCH_JOB_RECORDS,
 BENCH_TABLE_ROWS, BENCH_FLAT_JOBS ("1000,10000"), BENCH_FILE_ROWS, BENCH_XLSX_ROWS,
 BENCH_SYNC_RUNS and BENCH_RUNS set one figure's size. BENCH_SCALE=0.02 runs in about a
-minute; the full run in about seven on 2 CPUs.
+minute; the full run in seven to ten on 2 CPUs.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bigledger_bench_volume \\
     CELERY_BROKER_URL=redis://127.0.0.1:6379/13 REDIS_URL=redis://127.0.0.1:6379/13 \\
