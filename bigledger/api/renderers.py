@@ -8,19 +8,19 @@ from rest_framework.utils.encoders import JSONEncoder
 
 from bigledger import json_text
 
+_DRF = JSONEncoder()  # how DRF writes dates and times, lazy text, sets …
+
 
 class _DecimalPassthroughEncoder(simplejson.JSONEncoder):
-    _fallback = JSONEncoder()
-
     def default(self, obj):
-        return self._fallback.default(obj)
+        return _DRF.default(obj)
 
 
 def _default(obj):
-    """Decimals exact, the rest (dates and times, lazy text …) as DRF writes them."""
+    """Decimals exact, the rest as DRF writes them."""
     if isinstance(obj, Decimal):
         return json_text.exact_decimal(obj)
-    return _DecimalPassthroughEncoder._fallback.default(obj)
+    return _DRF.default(obj)
 
 
 class DecimalJSONRenderer(JSONRenderer):
