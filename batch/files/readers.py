@@ -389,7 +389,7 @@ class XlsxRows(DataRows):
                     raise refuse(f"The sheet has more than {self.max_rows:,} rows.")
                 texts = [value if value.__class__ is str else cell_text(value) for value in values]
                 texts += [""] * (width - len(texts))
-                if any(text.strip() for text in texts):
+                if "".join(texts).strip():  # a cell not blank (faster than any() over them)
                     yield row_number, dict(zip(headers, texts, strict=False))
             # Rows calamine leaves out at the end (formulas without a value) still count
             # against the cap, as openpyxl reads them.

@@ -236,10 +236,20 @@ def test_the_extent_is_found_across_the_scans_chunks(monkeypatch):
     "change",
     [
         (b'<c r="A2" ', b"<c "),  # a cell placed by its position, not its reference
+        (b'<c r="A2" t="inlineStr"', b'<c t="inlineStr" r="A2"'),  # the reference not first
+        (b'<c r="A2" ', b'<c\tr="A2" '),  # a tab before the reference
+        (b'<c r="A2" ', b'<c r="a2" '),  # a reference the scan does not read
         (b"<sheetData>", b"<sheetData><!-- a comment -->"),
         (b"<is><t>Acme</t>", b"<is><t><![CDATA[Acme]]></t>"),
     ],
-    ids=["cell without reference", "comment", "cdata"],
+    ids=[
+        "cell without reference",
+        "reference not first",
+        "tab before reference",
+        "lowercase reference",
+        "comment",
+        "cdata",
+    ],
 )
 def test_xml_the_scan_cannot_vouch_for_is_read_by_openpyxl(change):
     data = with_sheet_xml(small_workbook(), lambda xml: xml.replace(*change))
