@@ -20,17 +20,42 @@ def allocate_numbers(*, company: Company, prefix: str, width: int, count: int) -
         return []
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("allocate_numbers must run inside the transaction that uses them")
-    sequence = _locked_sequence(company=company, key=prefix)
-    first = sequence.last_value + 1
-    sequence.last_value += count
-    sequence.save(update_fields=["last_value"])
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        last = _advance(connection, company_id=company.pk, key=prefix, count=count)
+    else:
+        sequence = _locked_sequence(company=company, key=prefix)
+        sequence.last_value += count
+        sequence.save(update_fields=["last_value"])
+        last = sequence.last_value
+    first = last - count + 1
     return [format_number(prefix, width, value) for value in range(first, first + count)]
+
+
+def _advance(connection, *, company_id: int, key: str, count: int) -> int:
+    """Advance the sequence by `count` in one statement, creating it at `count`: the row
+    stays locked until the transaction ends, as SELECT … FOR UPDATE then UPDATE would
+    leave it (a statement instead of three, and no race creating a new company's row)."""
+    table = connection.ops.quote_name(NumberSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (company_id, key, last_value) VALUES (%s, %s, %s) "
+            f"ON CONFLICT (company_id, key) "
+            f"DO UPDATE SET last_value = {table}.last_value + EXCLUDED.last_value "
+            f"RETURNING last_value",
+            [company_id, key, count],
+        )
+        return cursor.fetchone()[0]
 
 
 def next_number_hint(*, company: Company, prefix: str) -> int:
     """The last number issued, read without a lock: a guess for provisional numbering."""
-    sequence = NumberSequence.objects.filter(company=company, key=prefix).first()
-    return sequence.last_value if sequence else 0
+    last = (
+        NumberSequence.objects.filter(company=company, key=prefix)
+        .values_list("last_value", flat=True)
+        .first()
+    )
+    return last or 0
 
 
 def _locked_sequence(*, company: Company, key: str) -> NumberSequence:

@@ -12,6 +12,8 @@ sent as one array parameter and probed through its index value by value."""
 from operator import attrgetter
 
 from django.db import connections, models
+from psycopg import ProgrammingError
+from psycopg.pq import Format
 
 # Values psycopg adapts itself, exactly as Django would prepare them.
 _AS_IS = frozenset(
@@ -66,12 +68,15 @@ def copy_insert(model: type[models.Model], objs: list[models.Model], *, using="d
     ]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     table = connection.ops.quote_name(model._meta.db_table)
-    statement = f"COPY {table} ({columns}) FROM STDIN"
+    types = binary_types(connection, model._meta.db_table, tuple(f.column for f in fields))
+    binary = " (FORMAT BINARY)" if types else ""
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
-        cursor.cursor.copy(statement) as copy,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN{binary}") as copy,
     ):
+        if types:
+            copy.set_types(types)
         for obj in objs:
             row = row_of(obj)
             if prepared:
@@ -79,6 +84,37 @@ def copy_insert(model: type[models.Model], objs: list[models.Model], *, using="d
                 for position, field in prepared:
                     row[position] = field.get_db_prep_save(row[position], connection)
             copy.write_row(row)
+
+
+# (database, table, columns) → the columns' type oids, or () where COPY stays in text
+_BINARY_TYPES: dict[tuple[str, str, tuple[str, ...]], tuple[int, ...]] = {}
+
+
+def binary_types(connection, table: str, columns: tuple[str, ...]) -> tuple[int, ...]:
+    """The type oids of the table's `columns`, read from the catalog once per process, when
+    psycopg writes each type in binary; () otherwise (COPY in text then). Binary COPY
+    sends numbers, timestamps and text as they are held, without escaping text or printing
+    numbers, which took two thirds of the client's share of a COPY. The types must be the
+    columns' own — a bigint sent to an integer column is misread — hence the catalog, not
+    the model's fields."""
+    key = (connection.settings_dict["NAME"], table, columns)
+    if key not in _BINARY_TYPES:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attname, atttypid FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                [connection.ops.quote_name(table)],
+            )
+            oids = dict(cursor.fetchall())
+            adapters = cursor.cursor.adapters
+        types = tuple(oids.get(column, 0) for column in columns)
+        try:
+            for oid in types:
+                adapters.get_dumper_by_oid(oid, Format.BINARY)
+        except ProgrammingError:  # no binary dumper for a type (or no such column)
+            types = ()
+        _BINARY_TYPES[key] = types
+    return _BINARY_TYPES[key]
 
 
 def row_reader(attnames: list[str]):

@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 from django.db import transaction
 
@@ -40,3 +42,39 @@ def test_a_failed_invoice_gives_its_numbers_back(company):
 
     assert kept.number == "INV-000001"
     assert kept.journal_entry.number == "JE-000001"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_transactions_take_distinct_numbers_of_a_new_sequence():
+    """Both start before the company has a sequence row: the second waits for the first's
+    row and continues after its numbers, whichever commits first."""
+    from django.db import connection
+
+    from bigledger.tenancy import create_company
+
+    company = create_company(name="Numbers", username="numbers", password="x-pw-12345").company
+    both_started, taken = threading.Barrier(2), {}
+
+    def take(name: str, count: int) -> None:
+        try:
+            with transaction.atomic():
+                both_started.wait(timeout=10)
+                taken[name] = allocate_numbers(company=company, prefix="ADJ", width=6, count=count)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=take, args=args) for args in (("a", 2), ("b", 3))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    numbers = sorted(taken["a"] + taken["b"])
+    assert numbers == [f"ADJ-{n:06d}" for n in range(1, 6)]
+    assert taken["a"] in (numbers[:2], numbers[3:])  # each transaction's run is consecutive
+    assert allocate_numbers_now(company) == ["ADJ-000006"]
+
+
+def allocate_numbers_now(company) -> list[str]:
+    with transaction.atomic():
+        return allocate_numbers(company=company, prefix="ADJ", width=6, count=1)
