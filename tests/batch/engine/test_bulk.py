@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from batch.engine.bulk import company_keys, company_keys_statement, copy_insert
 from batch.engine.master import NewRows
@@ -171,3 +172,42 @@ def test_company_keys_probes_the_unique_index_for_a_company_the_statistics_do_no
     assert "Nested Loop" in plan and "customer_unique_email_ci" in plan, plan
     assert "company_id_" not in plan, plan  # not the company's own index, row by row
     assert len(keys(new, "email", emails, insensitive=True)) == 500
+
+
+AWKWARD_TEXT = "Tab\there, new\nline, back\\slash, \\N, quote \" and 'é 中文 🙂'"
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "text"])
+def test_copy_insert_stores_every_value_as_it_was(binary, monkeypatch):
+    """What COPY writes reads back exactly, in binary (the columns' types known) and in
+    text (the fallback for a type psycopg cannot write in binary)."""
+    from batch.engine import bulk
+    from batch.models import BatchChunk, BatchJob
+
+    if not binary:
+        monkeypatch.setattr(bulk, "binary_types", lambda *args: ())
+    company = make_company().company
+    customer = NewRows(Customer, company=company)()
+    customer.number, customer.name, customer.street = "CUST-77", AWKWARD_TEXT, ""
+    customer.credit_limit, customer.payment_terms = Decimal("9999999999999999.99"), 365
+    job = BatchJob.objects.create(company=company, public_id="job_copy", entity="customers")
+    chunk = BatchChunk(job=job, position=0, first_index=0, size=1, operations=AWKWARD_TEXT)
+    chunk.keys, chunk.completed_at = bytes(range(256)), timezone.now()
+
+    copy_insert(Customer, [customer])
+    copy_insert(BatchChunk, [chunk])
+
+    stored = Customer.objects.get(company=company, number="CUST-77")
+    assert field_values(stored) == field_values(customer)
+    stored_chunk = BatchChunk.objects.get(job=job)
+    assert stored_chunk.operations == AWKWARD_TEXT
+    assert bytes(stored_chunk.keys) == bytes(range(256))
+    assert stored_chunk.completed_at == chunk.completed_at
+
+
+def test_copy_is_binary_only_where_every_column_has_a_binary_writer():
+    from batch.engine.bulk import binary_types
+
+    assert binary_types(connection, "ledger_customer", ("name", "credit_limit")) == (1043, 1700)
+    # No type (a column the table lacks) has no writer: the COPY stays in text.
+    assert binary_types(connection, "ledger_customer", ("name", "no_such_column")) == ()
