@@ -8,6 +8,7 @@ These parsers are a dictionary walk and a few comparisons, and produce our error
 (field, message, code) directly."""
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from batch.engine.codes import FieldCode
@@ -24,6 +25,10 @@ class Detail:
 
     def as_json(self) -> dict:
         return {"field": self.field, "message": self.message, "code": str(self.code)}
+
+
+def _required(path: str, name: str) -> Detail:
+    return Detail(path + name, f"{name} is required.", FieldCode.REQUIRED)
 
 
 @dataclass(frozen=True)
@@ -58,34 +63,52 @@ class Schema:
 
     def __init__(self, fields: dict[str, Field | Nested | ListOf]):
         self.fields = fields
+        self._position = {name: position for position, name in enumerate(fields)}
+        self._required = [name for name, spec in fields.items() if spec.required]
 
     def clean(self, data: Any, *, partial: bool = False, path: str = "") -> tuple[dict, list]:
+        """The fields sent are walked, not every field the schema has: a record names a few
+        of them. Problems are told in the schema's order, after unknown fields."""
         if not isinstance(data, dict):
             return {}, [Detail(path or "data", "Must be an object.", FieldCode.INVALID_TYPE)]
         values: dict[str, Any] = {}
-        details: list[Detail] = []
-        for name in data.keys() - self.fields.keys():
-            details.append(Detail(path + name, f"Unknown field '{name}'.", FieldCode.UNKNOWN_FIELD))
-        for name, spec in self.fields.items():
-            raw = data.get(name, MISSING)
-            if raw is MISSING or raw is None:
-                if spec.required and (not partial or raw is None):  # absent, not erased
-                    details.append(Detail(path + name, f"{name} is required.", FieldCode.REQUIRED))
-                elif raw is None and name in data:
+        unknown: list[Detail] = []
+        found: list[tuple[int, list[Detail]]] = []  # (the field's position, its problems)
+        fields = self.fields
+        for name, raw in data.items():
+            spec = fields.get(name)
+            if spec is None:
+                unknown.append(
+                    Detail(path + name, f"Unknown field '{name}'.", FieldCode.UNKNOWN_FIELD)
+                )
+            elif raw is None:
+                if spec.required:  # erased, which even a partial update may not do
+                    found.append((self._position[name], [_required(path, name)]))
+                else:
                     values[name] = None
-                continue
-            if isinstance(spec, Field):
+            elif spec.__class__ is Field:
                 try:
                     values[name] = spec.parse(raw)
                 except FieldError as error:
-                    details.append(Detail(path + name, error.message, error.code))
-            elif isinstance(spec, Nested):
+                    found.append(
+                        (self._position[name], [Detail(path + name, error.message, error.code)])
+                    )
+            elif spec.__class__ is Nested:
                 values[name], nested = spec.schema.clean(raw, partial=partial, path=f"{name}.")
-                details.extend(nested)
+                if nested:
+                    found.append((self._position[name], nested))
             else:
                 values[name], nested = self._clean_list(spec, raw, path + name)
-                details.extend(nested)
-        return values, details
+                if nested:
+                    found.append((self._position[name], nested))
+        if not partial:
+            for name in self._required:
+                if name not in data:
+                    found.append((self._position[name], [_required(path, name)]))
+        if not found:
+            return values, unknown
+        found.sort(key=itemgetter(0))
+        return values, unknown + [detail for _, details in found for detail in details]
 
     @staticmethod
     def _clean_list(spec: ListOf, raw: Any, path: str) -> tuple[list, list]:

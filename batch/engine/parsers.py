@@ -96,10 +96,11 @@ class Text(Parser):
         self.blank = blank
 
     def __call__(self, value: Any) -> str:
-        value = self._text(value).strip()
+        # A str, as nearly every value is, is taken without a call; ASCII is encodable.
+        value = (value if value.__class__ is str else self._text(value)).strip()
         if "\x00" in value:  # PostgreSQL cannot store NUL in text
             raise FieldError(FieldCode.INVALID_VALUE, "Must not contain NUL characters.")
-        if not is_encodable(value):
+        if not value.isascii() and not is_encodable(value):
             raise FieldError(FieldCode.INVALID_VALUE, NOT_UNICODE)
         if not value and not self.blank:
             raise FieldError(FieldCode.REQUIRED, "Must not be blank.")
@@ -271,6 +272,7 @@ class ExactNumber(Parser):
         maximum: Decimal | None = None,
     ):
         self.places = places
+        self._step = Decimal(1).scaleb(-places)
         self.minimum = minimum
         self.maximum = column_maximum(places) if maximum is None else maximum
         self.positive = positive
@@ -292,10 +294,10 @@ class ExactNumber(Parser):
             raise FieldError(self.code, f"{what} must be a finite number.")
         if number.copy_abs() > self.maximum:  # exact: no context to overflow, before quantize()
             raise FieldError(self.code, f"{what} must be {self._bounds()}.")
-        step = Decimal(1).scaleb(-places)
-        if number.as_tuple().exponent < -places and number != number.quantize(step):
+        quantized = number.quantize(self._step)  # exact: the maximum bounds its digits
+        if quantized != number:
             raise FieldError(self.code, f"{what} allows at most {places} decimal places.")
-        return number.quantize(step)
+        return quantized
 
     def _decimal(self, value: Any) -> Decimal:
         if isinstance(value, bool | float):
