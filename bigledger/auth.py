@@ -1,5 +1,9 @@
 """`Authorization: Bearer <api key>`: the key names one user in one company."""
 
+from django.contrib.auth import backends, get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db import connection
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -38,3 +42,48 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         last = api_key.last_used_at
         if last is None or (now - last).total_seconds() > LAST_USED_RESOLUTION_SECONDS:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+
+
+class ModelBackend(backends.ModelBackend):
+    """Django's, with a user's own permissions and their groups' read by one statement of
+    plain SQL instead of two built by the ORM: every batch request asks
+    (batch.engine.handlers.BatchContext.can), and building the two querysets cost more than
+    running them. Superusers, inactive and anonymous users are Django's own answers."""
+
+    def get_all_permissions(self, user_obj, obj=None):
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if user_obj.is_superuser:
+            return super().get_all_permissions(user_obj, obj)
+        if not hasattr(user_obj, "_perm_cache"):
+            with connection.cursor() as cursor:
+                cursor.execute(_permissions_statement(), [user_obj.pk, user_obj.pk])
+                user_obj._perm_cache = {f"{label}.{codename}" for label, codename in cursor}
+        return user_obj._perm_cache
+
+
+def _permissions_statement() -> str:
+    """The app label and codename of each permission a user holds, directly or through a
+    group; the user's id twice."""
+    quote = connection.ops.quote_name
+    user = get_user_model()
+    own = user._meta.get_field("user_permissions").remote_field.through._meta
+    membership = user._meta.get_field("groups").remote_field.through._meta
+    granted = Group._meta.get_field("permissions").remote_field.through._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    return (
+        f"SELECT ct.{quote('app_label')}, p.{quote('codename')} "
+        f"FROM {quote(Permission._meta.db_table)} p "
+        f"JOIN {quote(ContentType._meta.db_table)} ct "
+        f"ON ct.{quote('id')} = p.{column(Permission._meta, 'content_type')} "
+        f"WHERE p.{quote('id')} IN ("
+        f"SELECT {column(own, 'permission')} FROM {quote(own.db_table)} "
+        f"WHERE {column(own, user._meta.model_name)} = %s "
+        f"UNION ALL SELECT g.{column(granted, 'permission')} "
+        f"FROM {quote(granted.db_table)} g JOIN {quote(membership.db_table)} m "
+        f"ON m.{column(membership, 'group')} = g.{column(granted, 'group')} "
+        f"WHERE m.{column(membership, user._meta.model_name)} = %s)"
+    )

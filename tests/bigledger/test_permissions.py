@@ -148,3 +148,43 @@ def test_a_request_without_a_key_is_still_401(client):
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "UNAUTHORIZED"
+
+
+def test_a_users_permissions_are_djangos_own_and_their_groups(company):
+    """bigledger.auth.ModelBackend reads them in one statement; Django's ModelBackend is
+    the reference, for a user with permissions of their own, through two groups (one
+    permission in both), with none, inactive, and a superuser."""
+    from django.contrib.auth.backends import ModelBackend as DjangoBackend
+    from django.contrib.auth.models import Group
+
+    from bigledger.auth import ModelBackend
+
+    def perm(name: str) -> Permission:
+        app_label, codename = name.split(".")
+        return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+    clerks, auditors = Group.objects.create(name="clerks"), Group.objects.create(name="auditors")
+    clerks.permissions.add(perm("ledger.add_invoice"), perm("ledger.view_customer"))
+    auditors.permissions.add(perm("ledger.view_customer"), perm("batch.view_batchjob"))
+    users = {
+        name: get_user_model().objects.create_user(username=f"perm-{name}", password="pw-12345")
+        for name in ("both", "groups only", "none", "inactive", "superuser")
+    }
+    users["both"].user_permissions.add(perm("ledger.add_customer"), perm("ledger.add_invoice"))
+    users["both"].groups.add(clerks)
+    users["groups only"].groups.add(clerks, auditors)
+    users["inactive"].user_permissions.add(perm("ledger.add_customer"))
+    get_user_model().objects.filter(pk=users["inactive"].pk).update(is_active=False)
+    get_user_model().objects.filter(pk=users["superuser"].pk).update(is_superuser=True)
+
+    for name, user in users.items():
+        ours = ModelBackend().get_all_permissions(get_user_model().objects.get(pk=user.pk))
+        theirs = DjangoBackend().get_all_permissions(get_user_model().objects.get(pk=user.pk))
+        assert ours == theirs, name
+    assert ModelBackend().get_all_permissions(users["groups only"]) == {
+        "ledger.add_invoice",
+        "ledger.view_customer",
+        "batch.view_batchjob",
+    }
+    assert ModelBackend().has_perm(users["both"], "ledger.add_customer")
+    assert not ModelBackend().has_perm(users["none"], "ledger.add_customer")
