@@ -1,7 +1,6 @@
 """Core: companies (tenants), their members and API keys, and the pieces every business
 model shares — prefixed public ids, money fields, tenant scoping and gap-free numbers."""
 
-import base64
 import hashlib
 import secrets
 
@@ -10,6 +9,16 @@ from django.db import models
 from django.db.models.signals import post_delete
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
+
+TOKEN_LETTERS = 16  # of base32's lower-case alphabet: 80 random bits an id
+# Each byte value to one of 32 letters, every letter from 8 of the 256 values: a uniform
+# random byte gives a uniform letter (5 bits), translated in C rather than base64.b32encode's
+# Python loop.
+_LETTER_OF_BYTE = bytes(b"abcdefghijklmnopqrstuvwxyz234567"[byte % 32] for byte in range(256))
+
+
+def _random_letters(count: int) -> str:
+    return secrets.token_bytes(count).translate(_LETTER_OF_BYTE).decode("ascii")
 
 
 @deconstructible
@@ -20,14 +29,15 @@ class PublicIdGenerator:
         self.prefix = prefix
 
     def __call__(self) -> str:
-        token = base64.b32encode(secrets.token_bytes(10)).decode().lower()
-        return f"{self.prefix}_{token}"
+        return f"{self.prefix}_{_random_letters(TOKEN_LETTERS)}"
 
     def batch(self, count: int) -> list[str]:
-        """`count` ids from one draw of random bytes: each id's 10 bytes encode to 16
-        characters of their own, as one call's do, at half the cost per id."""
-        tokens = base64.b32encode(secrets.token_bytes(10 * count)).decode().lower()
-        return [f"{self.prefix}_{tokens[start : start + 16]}" for start in range(0, 16 * count, 16)]
+        """`count` ids from one draw of random bytes, TOKEN_LETTERS letters each."""
+        letters = _random_letters(TOKEN_LETTERS * count)
+        return [
+            f"{self.prefix}_{letters[start : start + TOKEN_LETTERS]}"
+            for start in range(0, TOKEN_LETTERS * count, TOKEN_LETTERS)
+        ]
 
     def __eq__(self, other):
         return isinstance(other, PublicIdGenerator) and other.prefix == self.prefix

@@ -24,3 +24,15 @@ def test_a_batchs_rows_draw_distinct_ids_across_blocks():
 
     assert len(set(drawn)) == 1_000
     assert all(ONE_ID.fullmatch(public_id) for public_id in drawn)
+
+
+def test_every_letter_of_an_id_is_drawn_as_often_as_any_other():
+    """80 random bits an id: each of the 32 letters equally likely at every place."""
+    from collections import Counter
+
+    letters = Counter("".join(public_id[5:] for public_id in PublicIdGenerator("cust").batch(4000)))
+
+    assert set(letters) == set("abcdefghijklmnopqrstuvwxyz234567")
+    # 64,000 letters, 2,000 expected of each: a letter outside ±15% is about 7 standard
+    # deviations out, which a fair draw all but never gives.
+    assert all(1700 < count < 2300 for count in letters.values()), letters
