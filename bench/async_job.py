@@ -34,14 +34,12 @@ SERVER = """
 import sys
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-import django
-django.setup()
-from django.core.wsgi import get_wsgi_application
+from bigledger.wsgi import application  # the product's WSGI entry, as gunicorn serves it
 class Quiet(WSGIRequestHandler):
     def log_message(self, *args): pass
 class Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
-server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=Server,
+server = make_server("127.0.0.1", 0, application, server_class=Server,
                      handler_class=Quiet)
 print(server.server_port, flush=True)
 server.serve_forever()

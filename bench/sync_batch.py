@@ -67,12 +67,12 @@ class QuietHandler(WSGIRequestHandler):
 def serve() -> int:
     """A server on one thread of its own: requests one after another, on one connection to
     PostgreSQL kept between them."""
-    from django.core.wsgi import get_wsgi_application
+    from bigledger.wsgi import application  # the product's WSGI entry, as gunicorn serves it
 
     server = make_server(
         "127.0.0.1",
         0,
-        get_wsgi_application(),
+        application,
         server_class=WSGIServer,
         handler_class=QuietHandler,
     )
