@@ -291,16 +291,56 @@ def _chunked(built: Iterator[Built], size: int, list_name: str | None) -> Iterat
 
 
 def _records(plan: ImportPlan, rows: Iterable[tuple[int, dict[str, str]]]) -> Iterator[Built]:
-    """Entities without lines: one row, one operation."""
-    readers, decimal_comma = _cell_readers(plan), plan.decimal_comma
+    """Entities without lines: one row, one operation. The operation is built as the cells
+    are read — what _operation() makes of them, cell_value() inlined — in one pass over the
+    columns, each knowing beforehand where its value goes: a row is every cell of a file."""
+    decimal_comma = plan.decimal_comma
+    readers = [
+        (header, column, numeric, _destination(column))
+        for header, column, numeric in _cell_readers(plan)
+    ]
     for row_number, row in rows:
-        values = {}
-        for header, column, numeric in readers:
+        values: dict[Column, str] = {}
+        operation, reference_id, data = DEFAULT_OPERATION, None, {}
+        for header, column, numeric, destination in readers:
             raw = row.get(header)
-            if raw and (value := cell_value(raw, numeric=numeric, decimal_comma=decimal_comma)):
-                values[column] = value
+            if not raw or not (value := raw.strip()):
+                continue
+            if value[0] == "'" and len(value) > 1 and value[1] in FORMULA_TRIGGERS:
+                value = value[1:]
+            if numeric and not (value := number_text(value, decimal_comma=decimal_comma)):
+                continue
+            values[column] = value
+            if destination is _OPERATION:
+                operation = value.lower()
+            elif destination is _REFERENCE_ID:
+                reference_id = value
+            elif destination is not None:
+                parents, leaf = destination
+                target = data
+                for part in parents:
+                    target = target.setdefault(part, {})
+                target[leaf] = value
         if values:
-            yield _operation(values), row_number, [], _row_problems(row, row_number)
+            if operation == "delete":
+                data = _only(data, values, operation)
+            operation_body = {"operation": operation, "referenceId": reference_id, "data": data}
+            yield operation_body, row_number, [], _row_problems(row, row_number)
+
+
+_OPERATION, _REFERENCE_ID = object(), object()
+
+
+def _destination(column: Column):
+    """Where _operation() puts a column's value: the operation, the referenceId, nowhere
+    (another meta column) or (the parents of its path in the data, its key)."""
+    if column.name == OPERATION_COLUMN:
+        return _OPERATION
+    if column.name == REFERENCE_ID_COLUMN:
+        return _REFERENCE_ID
+    if column.scope == META:
+        return None
+    return column.path[:-1], column.path[-1]
 
 
 def _row_problems(row: dict, row_number: int) -> list[Detail]:
@@ -421,6 +461,7 @@ def _built(document: _Document, list_name: str) -> Built:
 
 # Cells -------------------------------------------------------------------------------------
 
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?", re.ASCII)
 _NUMBER_SPACES = re.compile(r"[\s\u00a0\u202f']")
 _GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+")  # "1,234,567"
 _SCIENTIFIC = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?[eE][+-]?[0-9]{1,2}")
@@ -445,7 +486,7 @@ def number_text(value: str, *, decimal_comma: bool = False) -> str:
     """ "1.234,56" and "1,234.56" → "1234.56"; "10,5" → "10.5"; "1,500" → "1500" unless
     commas are decimal; "1E3" → "1000". Anything else is left for the field's parser to
     judge."""
-    if value.isdigit() and value.isascii():
+    if _PLAIN_NUMBER.fullmatch(value):  # "30", "-1234.50": already plain, as most are
         return value
     value = _ascii_digits(_NUMBER_SPACES.sub("", value))
     comma, dot = value.rfind(","), value.rfind(".")

@@ -138,7 +138,7 @@ def test_metrics_cost_a_constant_number_of_queries(api, company):
     many = count_metric_queries(api)
 
     assert few == many
-    assert many == 5  # the API key, the user's permissions (own, groups'), two aggregates
+    assert many == 4  # the API key, the user's permissions (one statement), two aggregates
 
 
 def test_metrics_need_an_api_key(client):
