@@ -17,6 +17,7 @@ exactly-once.
   transaction (the webhook outbox), so a worker dying in between loses neither."""
 
 import enum
+import functools
 import itertools
 import logging
 import os
@@ -25,7 +26,6 @@ from dataclasses import replace
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from batch.engine.codes import ErrorCode, Status
@@ -404,43 +404,83 @@ def _commit_chunk(
     job: BatchJob, chunk: BatchChunk, results: list[dict], *, role: Role = Role.PROCESSOR
 ) -> None:
     """Inside the chunk's transaction: store its results, mark it done, add its counts, as
-    far as the committer's role allows (Role)."""
+    far as the committer's role allows (Role). Two statements of plain SQL, made once: the
+    ORM built them anew for every chunk, a tenth of a worker's time."""
     counts = count_results((r["status"], len(r.get("warnings", ()))) for r in results)
     chunk.results = dumps(results)
     chunk.operations = ""
     chunk.status = ChunkStatus.DONE
     chunk.failed_records = counts["failedRecords"]
-    chunk.completed_at = timezone.now()
-    chunk.save(
-        update_fields=[
-            "results",
-            "operations",
-            "status",
-            "failed_records",
-            "completed_at",
-            "processed_by",
-        ]
+    chunk.completed_at = now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    chunk_done, add_counts = _commit_statements(role)
+    conditions = {
+        Role.PROCESSOR: [JobStatus.PROCESSING.value, job.attempts],
+        Role.HELPER: [JobStatus.PROCESSING.value],
+        Role.CANCELLER: [],
+    }[role]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            chunk_done,
+            [
+                chunk.results,
+                ChunkStatus.DONE.value,
+                chunk.failed_records,
+                stamp,
+                chunk.processed_by,
+                chunk.pk,
+            ],
+        )
+        cursor.execute(
+            add_counts,
+            [stamp, *(counts[name] for name in _JOB_COUNTS.values()), job.pk, *conditions],
+        )
+        if not cursor.rowcount:
+            raise LeaseLost  # rolls the chunk back with the transaction
+
+
+# The job's running totals (column: count_results' name) each committed chunk adds to.
+_JOB_COUNTS = {
+    "processed_records": "processedRecords",
+    "successful_records": "successfulRecords",
+    "failed_records": "failedRecords",
+    "skipped_records": "skippedRecords",
+    "rolled_back_records": "rolledBackRecords",
+    "created_count": "created",
+    "updated_count": "updated",
+    "deleted_count": "deleted",
+    "unchanged_count": "unchanged",
+    "warning_count": "warnings",
+}
+
+
+@functools.cache
+def _commit_statements(role: Role) -> tuple[str, str]:
+    """The chunk's UPDATE and the job's, whose WHERE holds the role's conditions."""
+    quote = connection.ops.quote_name
+    chunk, job = BatchChunk._meta, BatchJob._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    chunk_done = (
+        f"UPDATE {quote(chunk.db_table)} SET {column(chunk, 'results')} = %s, "
+        f"{column(chunk, 'operations')} = '', {column(chunk, 'status')} = %s, "
+        f"{column(chunk, 'failed_records')} = %s, {column(chunk, 'completed_at')} = %s, "
+        f"{column(chunk, 'processed_by')} = %s WHERE {column(chunk, 'id')} = %s"
     )
-    owned = BatchJob.objects.filter(pk=job.pk)
-    if role == Role.PROCESSOR:
-        owned = owned.filter(status=JobStatus.PROCESSING, attempts=job.attempts)
-    elif role == Role.HELPER:
-        owned = owned.filter(status=JobStatus.PROCESSING)
-    updated = owned.update(
-        heartbeat_at=timezone.now(),
-        processed_records=F("processed_records") + counts["processedRecords"],
-        successful_records=F("successful_records") + counts["successfulRecords"],
-        failed_records=F("failed_records") + counts["failedRecords"],
-        skipped_records=F("skipped_records") + counts["skippedRecords"],
-        rolled_back_records=F("rolled_back_records") + counts["rolledBackRecords"],
-        created_count=F("created_count") + counts["created"],
-        updated_count=F("updated_count") + counts["updated"],
-        deleted_count=F("deleted_count") + counts["deleted"],
-        unchanged_count=F("unchanged_count") + counts["unchanged"],
-        warning_count=F("warning_count") + counts["warnings"],
+    added = ", ".join(f"{column(job, name)} = {column(job, name)} + %s" for name in _JOB_COUNTS)
+    conditions = {
+        Role.PROCESSOR: [f"{column(job, 'status')} = %s", f"{column(job, 'attempts')} = %s"],
+        Role.HELPER: [f"{column(job, 'status')} = %s"],
+        Role.CANCELLER: [],
+    }[role]
+    where = " AND ".join([f"{column(job, 'id')} = %s", *conditions])
+    add_counts = (
+        f"UPDATE {quote(job.db_table)} SET {column(job, 'heartbeat_at')} = %s, {added} "
+        f"WHERE {where}"
     )
-    if not updated:
-        raise LeaseLost  # rolls the chunk back with the transaction
+    return chunk_done, add_counts
 
 
 def _cancel_rest(job: BatchJob, *, as_processor: bool = True) -> None:
