@@ -31,7 +31,7 @@ from django.utils import timezone
 from batch.engine.codes import ErrorCode, Status
 from batch.engine.composite import COMPOSITE
 from batch.engine.envelope import BatchOptions
-from batch.engine.executor import SKIPPED_MESSAGE, count_results, run_batch
+from batch.engine.executor import SKIPPED_MESSAGE, count_results, fewer_collections, run_batch
 from batch.engine.handlers import Handler, get_handler
 from batch.engine.records import SUCCESS, Record, RecordWarning
 from batch.jobs.codec import dumps, loads, operation_from_json
@@ -280,10 +280,13 @@ def _cancel_requested(job: BatchJob) -> bool:
 
 
 def _run_chunk(job: BatchJob, runner, chunk: BatchChunk, *, role: Role = Role.PROCESSOR) -> None:
-    """Inside the chunk's transaction, the chunk locked: run it and commit its results."""
-    results = runner.run(loads(chunk.operations))[0]
-    chunk.processed_by = process_name()
-    _commit_chunk(job, chunk, results, role=role)
+    """Inside the chunk's transaction, the chunk locked: run it and commit its results —
+    with collections as rare as while the batch runs, from reading its operations to
+    writing its results (batch.engine.executor.fewer_collections)."""
+    with fewer_collections:
+        results = runner.run(loads(chunk.operations))[0]
+        chunk.processed_by = process_name()
+        _commit_chunk(job, chunk, results, role=role)
 
 
 # ANALYZE when the job's own inserts since its last ANALYZE reach this share of the rows the
