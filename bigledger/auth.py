@@ -1,5 +1,7 @@
 """`Authorization: Bearer <api key>`: the key names one user in one company."""
 
+import functools
+
 from django.contrib.auth import backends, get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
@@ -62,6 +64,7 @@ class ModelBackend(backends.ModelBackend):
         return user_obj._perm_cache
 
 
+@functools.cache
 def _permissions_statement() -> str:
     """The app label and codename of each permission a user holds, directly or through a
     group; the user's id twice."""

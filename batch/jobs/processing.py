@@ -417,11 +417,8 @@ def _commit_chunk(
     chunk.completed_at = now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     chunk_done, add_counts = _commit_statements(role)
-    conditions = {
-        Role.PROCESSOR: [JobStatus.PROCESSING.value, job.attempts],
-        Role.HELPER: [JobStatus.PROCESSING.value],
-        Role.CANCELLER: [],
-    }[role]
+    owned = {"status": JobStatus.PROCESSING.value, "attempts": job.attempts}
+    conditions = [owned[name] for name in _ROLE_CONDITIONS[role]]
     with connection.cursor() as cursor:
         cursor.execute(
             chunk_done,
@@ -441,6 +438,14 @@ def _commit_chunk(
         if not cursor.rowcount:
             raise LeaseLost  # rolls the chunk back with the transaction
 
+
+# What the job must still be for a chunk's commit to count, by who commits it: the processor
+# only within its attempt, a helper only while the job is processing, a canceller always.
+_ROLE_CONDITIONS = {
+    Role.PROCESSOR: ("status", "attempts"),
+    Role.HELPER: ("status",),
+    Role.CANCELLER: (),
+}
 
 # The job's running totals (column: count_results' name) each committed chunk adds to.
 _JOB_COUNTS = {
@@ -473,11 +478,7 @@ def _commit_statements(role: Role) -> tuple[str, str]:
         f"{column(chunk, 'processed_by')} = %s WHERE {column(chunk, 'id')} = %s"
     )
     added = ", ".join(f"{column(job, name)} = {column(job, name)} + %s" for name in _JOB_COUNTS)
-    conditions = {
-        Role.PROCESSOR: [f"{column(job, 'status')} = %s", f"{column(job, 'attempts')} = %s"],
-        Role.HELPER: [f"{column(job, 'status')} = %s"],
-        Role.CANCELLER: [],
-    }[role]
+    conditions = [f"{column(job, name)} = %s" for name in _ROLE_CONDITIONS[role]]
     where = " AND ".join([f"{column(job, 'id')} = %s", *conditions])
     add_counts = (
         f"UPDATE {quote(job.db_table)} SET {column(job, 'heartbeat_at')} = %s, {added} "
