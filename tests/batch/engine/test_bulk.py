@@ -1,5 +1,6 @@
-"""New rows made for a batch without Model.__init__ are the rows the model would make, and
-company_keys finds a company's rows by one array of values, probing the unique index."""
+"""New rows made for a batch without Model.__init__ are the rows the model would make, COPY
+stores them exactly (in binary where it can), and company_keys finds a company's rows by one
+array of values, probing the unique index."""
 
 from decimal import Decimal
 
@@ -209,5 +210,5 @@ def test_copy_is_binary_only_where_every_column_has_a_binary_writer():
     from batch.engine.bulk import binary_types
 
     assert binary_types(connection, "ledger_customer", ("name", "credit_limit")) == (1043, 1700)
-    # No type (a column the table lacks) has no writer: the COPY stays in text.
+    # A column the table lacks has no type, so no binary writer: the COPY stays in text.
     assert binary_types(connection, "ledger_customer", ("name", "no_such_column")) == ()
