@@ -120,6 +120,10 @@ class SyncedModel(TenantModel):
     last change (`updated_at`, the change feed's order with the id) and leaves a Tombstone
     when deleted, so a sync learns of deletions too."""
 
+    # No index of its own: every synced table's unique keys and change-feed index start
+    # with company_id and serve its look-ups and cascades. One of a customer's eight
+    # indexes, it was only ever written.
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="+", db_index=False)
     external_id = ExternalIdField()
     updated_at = models.DateTimeField(auto_now=True)
 
