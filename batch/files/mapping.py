@@ -292,8 +292,8 @@ def _chunked(built: Iterator[Built], size: int, list_name: str | None) -> Iterat
 
 def _records(plan: ImportPlan, rows: Iterable[tuple[int, dict[str, str]]]) -> Iterator[Built]:
     """Entities without lines: one row, one operation. The operation is built as the cells
-    are read — what _operation() makes of them, cell_value() inlined — in one pass over the
-    columns, each knowing beforehand where its value goes: a row is every cell of a file."""
+    are read — what _operation() makes of them — in one pass over the columns, each knowing
+    beforehand where its value goes: a row is every cell of a file."""
     decimal_comma = plan.decimal_comma
     readers = [
         (header, column, numeric, _destination(column))
@@ -304,11 +304,9 @@ def _records(plan: ImportPlan, rows: Iterable[tuple[int, dict[str, str]]]) -> It
         operation, reference_id, data = DEFAULT_OPERATION, None, {}
         for header, column, numeric, destination in readers:
             raw = row.get(header)
-            if not raw or not (value := raw.strip()):
-                continue
-            if value[0] == "'" and len(value) > 1 and value[1] in FORMULA_TRIGGERS:
-                value = value[1:]
-            if numeric and not (value := number_text(value, decimal_comma=decimal_comma)):
+            if not raw or not (
+                value := cell_value(raw, numeric=numeric, decimal_comma=decimal_comma)
+            ):
                 continue
             values[column] = value
             if destination is _OPERATION:
