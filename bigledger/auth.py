@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from .models import ApiKey, hash_api_key
+from .sql import column, table
 
 LAST_USED_RESOLUTION_SECONDS = 60
 
@@ -68,25 +69,20 @@ class ModelBackend(backends.ModelBackend):
 def _permissions_statement() -> str:
     """The app label and codename of each permission a user holds, directly or through a
     group; the user's id twice."""
-    quote = connection.ops.quote_name
     user = get_user_model()
-    own = user._meta.get_field("user_permissions").remote_field.through._meta
-    membership = user._meta.get_field("groups").remote_field.through._meta
-    granted = Group._meta.get_field("permissions").remote_field.through._meta
-
-    def column(meta, name: str) -> str:
-        return quote(meta.get_field(name).column)
-
+    own = user._meta.get_field("user_permissions").remote_field.through
+    membership = user._meta.get_field("groups").remote_field.through
+    granted = Group._meta.get_field("permissions").remote_field.through
+    member = user._meta.model_name  # the through tables' column naming the user
     return (
-        f"SELECT ct.{quote('app_label')}, p.{quote('codename')} "
-        f"FROM {quote(Permission._meta.db_table)} p "
-        f"JOIN {quote(ContentType._meta.db_table)} ct "
-        f"ON ct.{quote('id')} = p.{column(Permission._meta, 'content_type')} "
-        f"WHERE p.{quote('id')} IN ("
-        f"SELECT {column(own, 'permission')} FROM {quote(own.db_table)} "
-        f"WHERE {column(own, user._meta.model_name)} = %s "
+        f"SELECT ct.{column(ContentType, 'app_label')}, p.{column(Permission, 'codename')} "
+        f"FROM {table(Permission)} p JOIN {table(ContentType)} ct "
+        f"ON ct.{column(ContentType, 'id')} = p.{column(Permission, 'content_type')} "
+        f"WHERE p.{column(Permission, 'id')} IN ("
+        f"SELECT {column(own, 'permission')} FROM {table(own)} "
+        f"WHERE {column(own, member)} = %s "
         f"UNION ALL SELECT g.{column(granted, 'permission')} "
-        f"FROM {quote(granted.db_table)} g JOIN {quote(membership.db_table)} m "
+        f"FROM {table(granted)} g JOIN {table(membership)} m "
         f"ON m.{column(membership, 'group')} = g.{column(granted, 'group')} "
-        f"WHERE m.{column(membership, user._meta.model_name)} = %s)"
+        f"WHERE m.{column(membership, member)} = %s)"
     )

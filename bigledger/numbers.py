@@ -8,6 +8,7 @@ order. A batch takes all the numbers it needs in one statement.
 from django.db import IntegrityError, transaction
 
 from .models import Company, NumberSequence
+from .sql import column, table
 
 
 def format_number(prefix: str, width: int, value: int) -> str:
@@ -36,13 +37,13 @@ def _advance(connection, *, company_id: int, key: str, count: int) -> int:
     """Advance the sequence by `count` in one statement, creating it at `count`: the row
     stays locked until the transaction ends, as SELECT … FOR UPDATE then UPDATE would
     leave it (a statement instead of three, and no race creating a new company's row)."""
-    table = connection.ops.quote_name(NumberSequence._meta.db_table)
+    sequences, last = table(NumberSequence), column(NumberSequence, "last_value")
+    keys = f"{column(NumberSequence, 'company')}, {column(NumberSequence, 'key')}"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (company_id, key, last_value) VALUES (%s, %s, %s) "
-            f"ON CONFLICT (company_id, key) "
-            f"DO UPDATE SET last_value = {table}.last_value + EXCLUDED.last_value "
-            f"RETURNING last_value",
+            f"INSERT INTO {sequences} ({keys}, {last}) VALUES (%s, %s, %s) "
+            f"ON CONFLICT ({keys}) DO UPDATE SET {last} = {sequences}.{last} + EXCLUDED.{last} "
+            f"RETURNING {last}",
             [company_id, key, count],
         )
         return cursor.fetchone()[0]
@@ -50,11 +51,11 @@ def _advance(connection, *, company_id: int, key: str, count: int) -> int:
 
 def next_number_hint(*, company: Company, prefix: str) -> int:
     """The last number issued, read without a lock: a guess for provisional numbering."""
-    connection = transaction.get_connection()
-    table = connection.ops.quote_name(NumberSequence._meta.db_table)
-    with connection.cursor() as cursor:  # plain SQL: building the queryset cost more
+    with transaction.get_connection().cursor() as cursor:  # plain SQL: cheaper than a queryset
         cursor.execute(
-            f"SELECT last_value FROM {table} WHERE company_id = %s AND key = %s",
+            f"SELECT {column(NumberSequence, 'last_value')} FROM {table(NumberSequence)} "
+            f"WHERE {column(NumberSequence, 'company')} = %s "
+            f"AND {column(NumberSequence, 'key')} = %s",
             [company.pk, prefix],
         )
         row = cursor.fetchone()

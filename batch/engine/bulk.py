@@ -15,6 +15,8 @@ from django.db import connections, models
 from psycopg import ProgrammingError
 from psycopg.pq import Format
 
+from bigledger.sql import column, table
+
 # Values psycopg adapts itself, exactly as Django would prepare them.
 _AS_IS = frozenset(
     {
@@ -67,13 +69,13 @@ def copy_insert(model: type[models.Model], objs: list[models.Model], *, using="d
         if field.get_internal_type() not in _AS_IS
     ]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
+    target = connection.ops.quote_name(model._meta.db_table)
     types = binary_types(connection, model._meta.db_table, tuple(f.column for f in fields))
     binary = " (FORMAT BINARY)" if types else ""
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN{binary}") as copy,
+        cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN{binary}") as copy,
     ):
         if types:
             copy.set_types(types)
@@ -149,18 +151,16 @@ def company_keys_statement(model: type[models.Model], field: str, insensitive: b
     the company (bench/volume.py measures a new company's job beside a million rows). Not
     `= ANY(%s)` either: planning that weighed each of 500 values against the column's
     statistics took 2–6 ms, more than running it."""
-    quote = connections["default"].ops.quote_name
-    meta = model._meta
-    column = f"t.{quote(meta.get_field(field).column)}"
-    key = f"lower({column})" if insensitive else column
+    value = f"t.{column(model, field)}"
+    key = f"lower({value})" if insensitive else value
     # The case-insensitive unique indexes leave blank values out: saying so lets them serve.
-    blank = f" AND {column} <> ''" if insensitive else ""
+    blank = f" AND {value} <> ''" if insensitive else ""
     return (
         "SELECT k.value, found.pk "
         "FROM (SELECT %s::bigint AS company, unnest(%s::text[]) AS value) AS k "
-        f"CROSS JOIN LATERAL (SELECT t.{quote(meta.pk.column)} AS pk "
-        f"FROM {quote(meta.db_table)} AS t "
-        f"WHERE t.{quote(meta.get_field('company').column)} = k.company "
+        f"CROSS JOIN LATERAL (SELECT t.{column(model, model._meta.pk.name)} AS pk "
+        f"FROM {table(model)} AS t "
+        f"WHERE t.{column(model, 'company')} = k.company "
         f"AND {key} = k.value{blank} LIMIT 1) AS found"
     )
 
@@ -184,7 +184,7 @@ def values_update(
         return
     columns = [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
     quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
+    target = quote(model._meta.db_table)
     row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
     names = ", ".join(quote(field.column) for field in columns)
     assignments = ", ".join(
@@ -196,8 +196,8 @@ def values_update(
         for start in range(0, len(objs), per_statement):
             chunk = objs[start : start + per_statement]
             cursor.execute(
-                f"UPDATE {table} SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))})"
-                f" AS v({names}) WHERE {table}.{pk} = v.{pk}",
+                f"UPDATE {target} SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))})"
+                f" AS v({names}) WHERE {target}.{pk} = v.{pk}",
                 [
                     field.get_db_prep_save(getattr(obj, field.attname), connection)
                     for obj in chunk

@@ -43,6 +43,7 @@ from batch.jobs.sweep import processing_count, start_queued_jobs
 from batch.models import FINISHED, BatchChunk, BatchJob, ChunkStatus, JobMode, JobStatus
 from batch.signals import job_finished
 from bigledger.models import Company
+from bigledger.sql import column, table
 
 logger = logging.getLogger(__name__)
 
@@ -324,12 +325,12 @@ class TableStatistics:
     def refresh(self) -> None:
         if self.unanalyzed < ANALYZE_MIN_ROWS or not is_postgres():
             return
-        table = connection.ops.quote_name(self.model._meta.db_table)
+        name = table(self.model)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table])
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [name])
             counted = max(cursor.fetchone()[0], 0)
             if self.unanalyzed >= ANALYZE_SHARE * counted:
-                cursor.execute(f"ANALYZE {table}")
+                cursor.execute(f"ANALYZE {name}")
                 self.unanalyzed = 0
 
 
@@ -465,14 +466,9 @@ _JOB_COUNTS = {
 @functools.cache
 def _commit_statements(role: Role) -> tuple[str, str]:
     """The chunk's UPDATE and the job's, whose WHERE holds the role's conditions."""
-    quote = connection.ops.quote_name
-    chunk, job = BatchChunk._meta, BatchJob._meta
-
-    def column(meta, name: str) -> str:
-        return quote(meta.get_field(name).column)
-
+    chunk, job = BatchChunk, BatchJob
     chunk_done = (
-        f"UPDATE {quote(chunk.db_table)} SET {column(chunk, 'results')} = %s, "
+        f"UPDATE {table(chunk)} SET {column(chunk, 'results')} = %s, "
         f"{column(chunk, 'operations')} = '', {column(chunk, 'status')} = %s, "
         f"{column(chunk, 'failed_records')} = %s, {column(chunk, 'completed_at')} = %s, "
         f"{column(chunk, 'processed_by')} = %s WHERE {column(chunk, 'id')} = %s"
@@ -481,8 +477,7 @@ def _commit_statements(role: Role) -> tuple[str, str]:
     conditions = [f"{column(job, name)} = %s" for name in _ROLE_CONDITIONS[role]]
     where = " AND ".join([f"{column(job, 'id')} = %s", *conditions])
     add_counts = (
-        f"UPDATE {quote(job.db_table)} SET {column(job, 'heartbeat_at')} = %s, {added} "
-        f"WHERE {where}"
+        f"UPDATE {table(job)} SET {column(job, 'heartbeat_at')} = %s, {added} WHERE {where}"
     )
     return chunk_done, add_counts
 
