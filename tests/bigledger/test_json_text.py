@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import pytest
 import simplejson
+from hypothesis import given
+from hypothesis import strategies as st
 from rest_framework.utils.encoders import JSONEncoder
 
-from batch.jobs.codec import dumps, loads
+from batch.jobs.codec import ORJSON_READABLE, dumps, loads
 from bigledger import json_text
 from bigledger.api.renderers import DecimalJSONRenderer
 
@@ -73,3 +75,55 @@ def test_the_api_writes_dates_and_times_as_drf_does():
         ).encode()
     )
     assert rendered == b'{"at":"2026-11-30T09:05:01.123456Z","on":"2026-11-30","amount":12.50}'
+
+
+# Reading back: orjson where it reads what simplejson's use_decimal reads ------------------
+
+
+def simplejson_reads(text: str):
+    return simplejson.loads(text, use_decimal=True)
+
+
+def test_text_stored_without_a_decimal_is_marked_for_orjson_and_still_json_to_any_reader():
+    operations = [{"index": 0, "data": {"creditLimit": "1500.50", "terms": 30}, "ref": None}]
+
+    stored = dumps(operations)
+
+    assert stored.startswith(ORJSON_READABLE)
+    assert simplejson_reads(stored) == operations
+    assert loads(stored) == operations
+
+
+def test_text_holding_a_decimal_is_read_by_simplejson_digit_for_digit():
+    stored = dumps(RESULTS)
+
+    assert not stored.startswith(ORJSON_READABLE)
+    assert repr(loads(stored)) == repr(RESULTS)
+
+
+def test_text_stored_before_the_mark_reads_as_it_did():
+    earlier = '[{"big":18446744073709551616,"amount":1500.50,"count":3}]'
+
+    assert repr(loads(earlier)) == repr(simplejson_reads(earlier))
+    assert loads(earlier)[0]["big"] == 2**64
+
+
+@given(
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**80), max_value=2**80)
+        | st.decimals(allow_nan=False, allow_infinity=False)
+        | st.text(),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=6), children, max_size=4)
+        ),
+        max_leaves=12,
+    )
+)
+def test_any_stored_value_reads_back_as_simplejson_reads_it(value):
+    stored = dumps(value)
+
+    assert repr(loads(stored)) == repr(simplejson_reads(stored))
+    assert loads(stored) == value
