@@ -116,9 +116,11 @@ class CsvRows(DataRows):
         decoded = sample.decode(self.encoding, errors="replace").lstrip("\ufeff")
         newline = "\r" if "\r" in decoded and "\n" not in decoded else "\n"
         self.delimiter, sep_line = _sniff_delimiter(decoded)
-        self._lines = _CountedLines(_text_lines(_rewound(file, sample), self.encoding, newline))
+        self._lines = _text_lines(_rewound(file, sample), self.encoding, newline)
+        self._lines_before = 0  # lines of the file before those csv.reader counts
         if sep_line:
             next(self._lines, None)  # Excel's "sep=;" line is not a row of the sheet
+            self._lines_before = 1
         self._records = csv.reader(self._lines, delimiter=self.delimiter)
         self.headers = _header(self._next_record(1), max_columns)
 
@@ -130,8 +132,8 @@ class CsvRows(DataRows):
                 return
             if row_number > self.max_rows + 1:
                 raise refuse(f"The file has more than {self.max_rows:,} rows.", row=row_number)
-            if not any(value.strip() for value in record):
-                continue
+            if not "".join(record).strip():
+                continue  # a blank row
             if len(record) < width:
                 record += [""] * (width - len(record))
             row = dict(zip(headers, record, strict=False))
@@ -140,7 +142,8 @@ class CsvRows(DataRows):
             yield row_number, row
 
     def _next_record(self, row_number: int) -> list[str] | None:
-        line = self._lines.count + 1  # where the record starts; a quoted value may span lines
+        # Where the record starts (a quoted value may span lines): csv.reader counts lines.
+        line = self._lines_before + self._records.line_num + 1
         try:
             record = next(self._records, None)
         except UnicodeDecodeError:
@@ -151,9 +154,9 @@ class CsvRows(DataRows):
         except csv.Error as error:
             raise refuse(_unreadable(error, row_number, line), row=row_number, line=line) from None
         # csv.reader ends a record at a line break outside quotes; one it could only end at
-        # the end of the file opened a quote that never closed (it would swallow every row
-        # after it into one value).
-        if record is not None and self._lines.exhausted:
+        # the end of the file (the lines' generator has finished: it has no frame) opened a
+        # quote that never closed (it would swallow every row after it into one value).
+        if record is not None and self._lines.gi_frame is None:
             raise refuse(
                 f"Row {row_number} (line {line}) opens a quote that is never closed. "
                 'Close it, or double a quote that is part of a value ("").',
@@ -170,27 +173,6 @@ def _unreadable(error: csv.Error, row_number: int, line: int) -> str:
             "characters: most likely a quote opened there is never closed."
         )
     return f"Row {row_number} (line {line}) cannot be read: {error}."
-
-
-class _CountedLines:
-    """The decoded lines csv.reader reads, counted, and whether they have run out."""
-
-    def __init__(self, lines: Iterator[str]):
-        self._lines = lines
-        self.count = 0
-        self.exhausted = False
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        try:
-            line = next(self._lines)
-        except StopIteration:
-            self.exhausted = True
-            raise
-        self.count += 1
-        return line
 
 
 def open_csv(

@@ -214,6 +214,14 @@ def test_the_line_of_an_open_quote_counts_the_lines_of_cells_before_it():
     assert error.details == [{"row": 3, "line": 4}]
 
 
+def test_the_line_of_an_open_quote_counts_excels_sep_line():
+    rows = open_csv(io.BytesIO(b'sep=;\nname;notes\nAcme;"two\nlines"\n"open;x\n'))
+
+    error = refused(lambda: list(rows))
+
+    assert error.details == [{"row": 3, "line": 5}]
+
+
 def test_a_value_far_longer_than_a_cell_says_a_quote_may_be_open():
     rows = open_csv(io.BytesIO(b'name\nok\n"open\n' + b"x,y\n" * 50_000))
 
