@@ -104,7 +104,7 @@ def _match_on(raw: Any) -> tuple[str, ...]:
 _LINE_POSITION = re.compile(r"[^.\[]+\[([0-9]{1,9})\]")
 
 
-@dataclass
+@dataclass(slots=True)
 class Operation:
     """One requested operation, as sent. `problems` (batch.engine.fields.Detail) are what is
     wrong with it before its data is parsed, reported as its VALIDATION_ERROR: a referenceId
