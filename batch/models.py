@@ -83,6 +83,9 @@ class BatchJob(TenantModel):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # The web process is still storing the job's chunks; workers already run those
+    # committed (batch.jobs.submit).
+    receiving = models.BooleanField(default=False)
     error = models.TextField(blank=True, default="")
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"

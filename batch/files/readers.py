@@ -91,6 +91,14 @@ class DataRows:
             self._ahead.append(row)
         return len(self._ahead)
 
+    def check_whole(self) -> bool:
+        """Whether reading the rest of the file is known to raise nothing: found without
+        reading the import's rows (CsvRows reads the file once more, ahead; a sheet held
+        in memory knows its extent). What it finds wrong is raised now."""
+        if self._failure is not None:
+            raise self._failure
+        return False
+
     def __iter__(self) -> Iterator[Row]:
         while self._ahead:
             yield self._ahead.popleft()
@@ -115,23 +123,48 @@ class CsvRows(DataRows):
         self.encoding = _detect_encoding(sample, scan)
         decoded = sample.decode(self.encoding, errors="replace").lstrip("\ufeff")
         newline = "\r" if "\r" in decoded and "\n" not in decoded else "\n"
-        self.delimiter, sep_line = _sniff_delimiter(decoded)
-        self._lines = _text_lines(_rewound(file, sample), self.encoding, newline)
-        self._lines_before = 0  # lines of the file before those csv.reader counts
-        if sep_line:
-            next(self._lines, None)  # Excel's "sep=;" line is not a row of the sheet
-            self._lines_before = 1
-        self._records = csv.reader(self._lines, delimiter=self.delimiter)
-        self.headers = _header(self._next_record(1), max_columns)
+        self.delimiter, self._sep_line = _sniff_delimiter(decoded)
+        self._file, self._newline = file, newline
+        self._records = self._open_records(_rewound(file, sample))
+        self.headers = _header(self._records.next(1), max_columns)
+
+    def _open_records(self, chunks: Iterator[bytes]) -> "_Records":
+        return _Records(
+            _text_lines(chunks, self.encoding, self._newline),
+            self.delimiter,
+            self.encoding,
+            sep_line=self._sep_line,
+        )
+
+    def check_whole(self) -> bool:
+        """Read the file once more, ahead of the import, as far as the import's problems
+        with it are found (records, not rows: csv.reader's work in C, mostly), and raise the
+        first now. False for a stream that cannot be read twice."""
+        super().check_whole()
+        if not _seekable(self._file):
+            return False
+        position = self._file.tell()
+        try:
+            records = self._open_records(_rewound(self._file, b""))
+            records.next(1)  # the header
+            for row_number in itertools.count(2):
+                if records.next(row_number) is None:
+                    return True
+                self._check_row_count(row_number)
+        finally:
+            self._file.seek(position)
+
+    def _check_row_count(self, row_number: int) -> None:
+        if row_number > self.max_rows + 1:
+            raise refuse(f"The file has more than {self.max_rows:,} rows.", row=row_number)
 
     def _read(self) -> Iterator[Row]:
         headers, width = self.headers, len(self.headers)
         for row_number in itertools.count(2):
-            record = self._next_record(row_number)
+            record = self._records.next(row_number)
             if record is None:
                 return
-            if row_number > self.max_rows + 1:
-                raise refuse(f"The file has more than {self.max_rows:,} rows.", row=row_number)
+            self._check_row_count(row_number)
             if not "".join(record).strip():
                 continue  # a blank row
             if len(record) < width:
@@ -141,7 +174,19 @@ class CsvRows(DataRows):
                 row[EXTRA_CELLS] = record[width:]
             yield row_number, row
 
-    def _next_record(self, row_number: int) -> list[str] | None:
+
+class _Records:
+    """A CSV file's records from its decoded lines, refused as the import refuses them."""
+
+    def __init__(self, lines: Iterator[str], delimiter: str, encoding: str, *, sep_line: bool):
+        self._lines, self.encoding = lines, encoding
+        self._lines_before = 0  # lines of the file before those csv.reader counts
+        if sep_line:
+            next(self._lines, None)  # Excel's "sep=;" line is not a row of the sheet
+            self._lines_before = 1
+        self._records = csv.reader(lines, delimiter=delimiter)
+
+    def next(self, row_number: int) -> list[str] | None:
         # Where the record starts (a quoted value may span lines): csv.reader counts lines.
         line = self._lines_before + self._records.line_num + 1
         try:
@@ -362,6 +407,12 @@ class XlsxRows(DataRows):
         if self.sheet.extent.rows - 1 > 2 * max_rows:
             self.close()
             raise refuse(f"The sheet has more than {max_rows:,} rows.")
+
+    def check_whole(self) -> bool:
+        """A sheet calamine holds in memory is read without surprises once its extent is
+        within the cap; one openpyxl streams can only tell by being read."""
+        super().check_whole()
+        return self.engine == "calamine" and self.sheet.extent.rows <= self.max_rows + 1
 
     def _read(self) -> Iterator[Row]:
         headers, width = self.headers, len(self.headers)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batch.engine.handlers import Handler
-from batch.files.columns import LINE
+from batch.files.columns import LINE, REFERENCE_ID_COLUMN
 from batch.files.file_rows import RowRecorder
 from batch.files.mapping import FileChunk, parse_mapping, plan_import, read_operations
 from batch.files.readers import CsvRows, XlsxRows
@@ -18,6 +18,8 @@ from batch.files.transforms import ColumnTransforms, parse_transforms, resolve_l
 class FileRead:
     headers: list[str]  # the file's own, in its order
     chunks: Iterator[FileChunk]
+    # A column gives referenceIds: one repeated refuses the whole file when it is read.
+    names_reference_ids: bool = False
 
 
 def read_file(
@@ -43,7 +45,14 @@ def read_file(
         mapping=mapping or None,
         decimal_comma=getattr(rows, "delimiter", None) == ";",
     )
-    return FileRead(headers, _kept(chunks, recorder, lookups, company))
+    plan = plan_import(handler, all_headers, mapping or None)
+    return FileRead(
+        headers,
+        _kept(chunks, recorder, lookups, company),
+        names_reference_ids=any(
+            source.column.name == REFERENCE_ID_COLUMN for source in plan.sources
+        ),
+    )
 
 
 def _kept(chunks, recorder: RowRecorder, lookups: list, company) -> Iterator[FileChunk]:

@@ -17,12 +17,29 @@ from array import array
 from collections.abc import Iterable
 from functools import cache
 
+from django.conf import settings
+
+from batch.engine.composite import COMPOSITE
+from batch.engine.envelope import BatchOptions
 from batch.engine.handlers import EXTERNAL_ID, Handler
+from batch.jobs.liveness import is_postgres
 from batch.models import BatchChunk, BatchJob, ChunkStatus
 
 # Pending chunks read, in order, when looking for a ready one: later chunks wait even when
 # ready, which bounds the reading and keeps the work close to request order.
 WINDOW = 32
+
+
+def runs_in_parallel(entity: str, options: BatchOptions) -> bool:
+    """Whether a job's chunks may run on several processes: not when a failure must stop
+    or undo the chunks after it, nor for a composite job (its stages are its order)."""
+    return (
+        is_postgres()
+        and settings.BATCH_JOB_HELPERS > 0
+        and entity != COMPOSITE
+        and options.continue_on_error
+        and not options.rollback_on_error
+    )
 
 
 def operation_keys(handler: type[Handler], data) -> list[str]:

@@ -2,7 +2,11 @@
 processor. On PostgreSQL it is a session advisory lock, which the server frees the moment a
 killed worker's connection drops, so a job whose lock is free has no live processor. SQLite
 has no such locks: there a processing job whose heartbeat (its last committed chunk) is
-older than BATCH_JOB_STALE_SECONDS counts as abandoned."""
+older than BATCH_JOB_STALE_SECONDS counts as abandoned.
+
+Its receiving lock is the same kind of lock, held by the web process while it stores a
+job whose chunks workers run as they arrive (batch.jobs.submit; PostgreSQL only): a job
+still receiving whose lock is free lost the request that was sending it."""
 
 from datetime import timedelta
 
@@ -13,6 +17,7 @@ from django.utils import timezone
 from batch.models import BatchJob, JobMode, JobStatus
 
 LOCK_NAMESPACE = 7_242_001  # first key of the two-key advisory lock: "batch job"
+RECEIVING_NAMESPACE = 7_242_002  # "batch job being received"
 
 # The advisory locks of this database (pg_locks lists every database's) in the two-key form
 # (objsubid 2), whose keys pg_locks shows as classid and objid.
@@ -40,6 +45,35 @@ def release_liveness_lock(job_pk: int) -> None:
     if is_postgres():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_pk])
+
+
+def take_receiving_lock(job_pk: int) -> None:
+    """Say, for as long as this connection lives or until released, that it is storing the
+    job (a new job: no one else holds its lock)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RECEIVING_NAMESPACE, job_pk])
+
+
+def release_receiving_lock(job_pk: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RECEIVING_NAMESPACE, job_pk])
+
+
+def interrupted_receipt_ids() -> list[int]:
+    """Jobs still receiving that no web process is storing any more: it died, or lost its
+    connection, before the last of the job's chunks committed."""
+    if not is_postgres():
+        return []
+    # The lock is taken before the job's first commit, so a receiving job read here whose
+    # lock is free next has lost its sender (or has just finished: receiving is then false,
+    # which the caller's update checks again).
+    candidates = list(BatchJob.objects.filter(receiving=True).values_list("pk", flat=True))
+    if not candidates:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(HELD_JOB_LOCKS, [RECEIVING_NAMESPACE])
+        held = {int(objid) for (objid,) in cursor.fetchall()}
+    return [pk for pk in candidates if pk not in held]
 
 
 def orphaned_job_ids() -> list[int]:

@@ -22,6 +22,7 @@ import itertools
 import logging
 import os
 import socket
+import time
 from dataclasses import replace
 
 from django.conf import settings
@@ -36,7 +37,7 @@ from batch.engine.handlers import Handler, get_handler
 from batch.engine.records import SUCCESS, Record, RecordWarning
 from batch.jobs.codec import dumps, loads, operation_from_json
 from batch.jobs.composite import CompositeChunks
-from batch.jobs.lanes import first_pending_chunk, ready_chunk
+from batch.jobs.lanes import first_pending_chunk, ready_chunk, runs_in_parallel
 from batch.jobs.liveness import is_postgres, release_liveness_lock, take_liveness_lock
 from batch.jobs.submit import enqueue_helpers
 from batch.jobs.sweep import processing_count, start_queued_jobs
@@ -83,7 +84,7 @@ def claim(job_pk: int) -> BatchJob | None:
         if job is None or job.is_finished:
             return None
         if job.status == JobStatus.QUEUED:
-            if job.cancel_requested:
+            if job.cancel_requested and not job.receiving:
                 _cancel_rest(job, as_processor=False)
                 return None
             Company.objects.select_for_update().get(pk=job.company_id)
@@ -157,7 +158,7 @@ def process_job(job_pk: int) -> None:
         whole = options.validate_only and job.entity == COMPOSITE
         if options.rollback_on_error or whole:
             _process_as_one_transaction(job, runner, options)
-        elif runs_in_parallel(job, options):
+        elif job.receiving or runs_in_parallel(job.entity, options):
             _process_in_parallel(job, runner)
         else:
             _process_in_chunks(job, runner, options)
@@ -204,63 +205,82 @@ def _process_in_chunks(job: BatchJob, runner, options: BatchOptions) -> None:
         _finish(job, JobStatus.COMPLETED, as_processor=True)
 
 
-def runs_in_parallel(job: BatchJob, options: BatchOptions) -> bool:
-    """Whether the job's chunks may run on several processes: not when a failure must stop
-    or undo the chunks after it, nor for a composite job (its stages are its order)."""
-    return (
-        is_postgres()
-        and settings.BATCH_JOB_HELPERS > 0
-        and job.entity != COMPOSITE
-        and options.continue_on_error
-        and not options.rollback_on_error
-    )
-
-
 def _process_in_parallel(job: BatchJob, runner) -> None:
     """As the processor: ask for helpers, run ready chunks, and when every pending chunk is
     running elsewhere or waits for one that is, wait for the first; finish once none is
-    left."""
+    left and none is still to arrive (the job is received: batch.jobs.submit)."""
     pending = job.chunks.filter(status=ChunkStatus.PENDING).count()
-    enqueue_helpers(job.pk, min(settings.BATCH_JOB_HELPERS, pending - 1))
+    helpers = settings.BATCH_JOB_HELPERS if job.receiving else pending - 1
+    enqueue_helpers(job.pk, min(settings.BATCH_JOB_HELPERS, helpers))
+    receiving = job.receiving
     for done in itertools.count(1):
-        if _cancel_requested(job):
-            _cancel_rest(job)
-            return
+        receiving, cancelled = _receiving_and_cancelled(job, receiving)
+        if cancelled:
+            if not receiving:
+                _cancel_rest(job)
+                return
+            # what has arrived waits, and is cancelled with the rest once all has
+            time.sleep(RECEIVING_POLL_SECONDS)
+            continue
         with transaction.atomic():
             chunk = ready_chunk(job) or first_pending_chunk(job)
-            if chunk is None:
+            if chunk is not None:
+                runner.refresh_statistics(done)
+                _run_chunk(job, runner, chunk)
+        if chunk is None:
+            if not receiving:
                 break
-            runner.refresh_statistics(done)
-            _run_chunk(job, runner, chunk)
+            time.sleep(RECEIVING_POLL_SECONDS)
     with transaction.atomic():
         job.refresh_from_db()
-        _finish(job, JobStatus.COMPLETED, as_processor=True)
+        # A job whose receiving was cut short (its error says so) fails with what arrived.
+        _finish(job, JobStatus.FAILED if job.error else JobStatus.COMPLETED, as_processor=True)
+
+
+# How long a worker that found no chunk to run waits before looking again, while the job's
+# chunks are still arriving.
+RECEIVING_POLL_SECONDS = 0.05
+
+
+def _receiving_and_cancelled(job: BatchJob, receiving: bool) -> tuple[bool, bool]:
+    """Whether the job's chunks are still arriving — read before its pending chunks are, so
+    that none has arrived unseen once it says no (the last commit with receiving's end) —
+    and whether it was asked to stop."""
+    if not receiving:
+        return False, _cancel_requested(job)
+    return BatchJob.objects.filter(pk=job.pk).values_list("receiving", "cancel_requested").get()
 
 
 def help_job(job_pk: int) -> None:
     """As a helper: run the job's ready chunks until none is left, then stop — the processor
     waits for the rest and finishes the job. A helper that finds the processor gone (its
-    liveness lock free) becomes the processor."""
+    liveness lock free) becomes the processor. While the job's chunks are still arriving,
+    a helper that found none ready waits for more."""
     job = BatchJob.objects.filter(pk=job_pk, mode=JobMode.ASYNC).first()
     if job is None or job.status != JobStatus.PROCESSING:
         return
     options = BatchOptions.from_json(job.options)
-    if not runs_in_parallel(job, options):
+    if not (job.receiving or runs_in_parallel(job.entity, options)):
         return
     runner = chunk_runner(job, options)
+    receiving = job.receiving
     try:
         for done in itertools.count(1):
-            if _cancel_requested(job):
+            receiving, cancelled = _receiving_and_cancelled(job, receiving)
+            if cancelled:
                 return
             if _processor_gone(job):
                 process_job(job_pk)  # unless another worker claimed it first
                 return
             with transaction.atomic():
                 chunk = ready_chunk(job)
-                if chunk is None:
+                if chunk is not None:
+                    runner.refresh_statistics(done)
+                    _run_chunk(job, runner, chunk, role=Role.HELPER)
+            if chunk is None:
+                if not receiving:
                     return
-                runner.refresh_statistics(done)
-                _run_chunk(job, runner, chunk, role=Role.HELPER)
+                time.sleep(RECEIVING_POLL_SECONDS)
     except LeaseLost:
         return
     except Exception:
@@ -521,13 +541,14 @@ def _finish(job: BatchJob, status: JobStatus, *, as_processor: bool = False) -> 
 
 
 def request_cancel(job: BatchJob) -> BatchJob:
-    """Queued jobs stop at once; a processing job stops before its next chunk."""
+    """Queued jobs stop at once (once they have arrived whole, if still arriving); a
+    processing job stops before its next chunk."""
     with transaction.atomic():
         job = BatchJob.objects.select_for_update().get(pk=job.pk)
         if job.status in FINISHED:
             return job
         job.cancel_requested = True
         job.save(update_fields=["cancel_requested"])
-        if job.status == JobStatus.QUEUED:
+        if job.status == JobStatus.QUEUED and not job.receiving:  # else once received
             _cancel_rest(job, as_processor=False)
     return job

@@ -2,12 +2,13 @@
 is handed the job (by task name: the tasks import this package, not the other way round)."""
 
 import itertools
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
 from celery import signature
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from batch.engine.bulk import copy_insert
@@ -16,10 +17,13 @@ from batch.engine.envelope import BatchOptions, BatchRequest, Operation
 from batch.engine.executor import fewer_collections
 from batch.engine.handlers import Handler
 from batch.jobs.codec import CELLS_KEY, dumps, operation_json
-from batch.jobs.lanes import packed_keys
+from batch.jobs.lanes import packed_keys, runs_in_parallel
+from batch.jobs.liveness import release_receiving_lock, take_receiving_lock
 from batch.models import BatchChunk, BatchJob, JobKind, JobMode, JobStatus
 from bigledger.errors import RequestError
 from bigledger.models import Company, PublicIdGenerator
+
+logger = logging.getLogger(__name__)
 
 ASYNC_JOB_ID = PublicIdGenerator("job")
 RUN_JOB_TASK = "batch.run_job"  # batch.jobs.tasks.run_job
@@ -69,6 +73,7 @@ def submit_job(
         retry_of=retry_of,
         kind=kind,
         file_name=file_name,
+        checked=request.checked,
     )
 
 
@@ -93,9 +98,11 @@ def submit_job_from_chunks(
     retry_of: BatchJob | None = None,
     kind: str = JobKind.API,
     file_name: str = "",
+    file_columns: list[str] | None = None,
+    checked: bool = False,
 ) -> BatchJob:
     """Store a job from chunks of at most handler.max_records operations, taken one at a
-    time from `chunks` (a file read lazily)."""
+    time from `chunks` (a file read lazily); `checked` as store_job takes it."""
 
     def encoded(operations: list[Operation]) -> list[dict]:
         if len(operations) > handler.max_records:
@@ -112,7 +119,9 @@ def submit_job_from_chunks(
         retry_of=retry_of,
         kind=kind,
         file_name=file_name,
+        file_columns=file_columns,
         keys=lambda operations: packed_keys(handler, operations),
+        checked=checked,
     )
 
 
@@ -127,53 +136,130 @@ def store_job(
     retry_of: BatchJob | None = None,
     kind: str = JobKind.API,
     file_name: str = "",
+    file_columns: list[str] | None = None,
     keys: Callable[[list[dict]], bytes] | None = None,
+    checked: bool = False,
 ) -> BatchJob:
     """Store a job from its chunks of stored operations (batch.jobs.codec), taken one at a
     time, so no more than CHUNKS_PER_COPY are ever held, with the record keys each chunk's
     operations name (`keys`; batch.jobs.lanes). `kind` says what the job is for (a
-    preview expires) and `file_name` which upload it came from. The job, its chunks and its
-    total commit together — a request error raised while the chunks are read leaves
-    nothing — and a worker picks the job up once they have. Collections are made rarer
-    meanwhile, as while a batch runs: the chunks held are many objects, none in cycles."""
-    with fewer_collections, transaction.atomic():
-        job = BatchJob.objects.create(
-            company=company,
-            public_id=ASYNC_JOB_ID(),
-            entity=entity,
-            mode=JobMode.ASYNC,
-            source=source,
-            kind=kind,
-            file_name=file_name,
-            expires_at=preview_expiry(kind),
-            status=JobStatus.QUEUED,
-            options=options.as_json(),
-            created_by=user,
-            retry_of=retry_of,
+    preview expires), `file_name` which upload it came from and `file_columns` its header.
+    Collections are made rarer meanwhile, as while a batch runs: the chunks held are many
+    objects, none in cycles.
+
+    The job, its chunks and its total commit together — a request error raised while the
+    chunks are read leaves nothing — and a worker picks the job up once they have; unless
+    the caller has `checked` that reading the chunks raises no request error, and the job's
+    chunks may run in parallel (batch.jobs.lanes.runs_in_parallel): then the job is
+    received — its chunks commit a few at a time, and workers run them as they arrive."""
+    job = BatchJob(
+        company=company,
+        public_id=ASYNC_JOB_ID(),
+        entity=entity,
+        mode=JobMode.ASYNC,
+        source=source,
+        kind=kind,
+        file_name=file_name,
+        file_columns=file_columns or [],
+        expires_at=preview_expiry(kind),
+        status=JobStatus.QUEUED,
+        options=options.as_json(),
+        created_by=user,
+        retry_of=retry_of,
+    )
+    rows = _chunk_rows(job, chunks, keys)
+    with fewer_collections:
+        if checked and runs_in_parallel(entity, options) and not connection.in_atomic_block:
+            _receive(job, rows)
+        else:
+            _store_whole(job, rows)
+    return job
+
+
+def _chunk_rows(
+    job: BatchJob, chunks: Iterable[list[dict]], keys: Callable[[list[dict]], bytes] | None
+) -> Iterator[BatchChunk]:
+    first_index = 0
+    for position, operations in enumerate(chunks):
+        yield BatchChunk(
+            job=job,
+            position=position,
+            first_index=first_index,
+            size=len(operations),
+            operations=dumps(operations),
+            file_cells=_file_cells(operations),
+            keys=keys(operations) if keys else b"",
         )
-        total, pending = 0, []
-        for position, operations in enumerate(chunks):
-            pending.append(
-                BatchChunk(
-                    job=job,
-                    position=position,
-                    first_index=total,
-                    size=len(operations),
-                    operations=dumps(operations),
-                    file_cells=_file_cells(operations),
-                    keys=keys(operations) if keys else b"",
-                )
-            )
-            total += len(operations)
-            if len(pending) == CHUNKS_PER_COPY:
-                copy_insert(BatchChunk, pending)
-                pending = []
-        copy_insert(BatchChunk, pending)
-        job.total_records = total
+        first_index += len(operations)
+
+
+def _store_whole(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
+    with transaction.atomic():
+        job.save(force_insert=True)
+        while stored := list(itertools.islice(rows, CHUNKS_PER_COPY)):
+            copy_insert(BatchChunk, stored)
+            job.total_records += sum(chunk.size for chunk in stored)
         job.save(update_fields=["total_records"])
         # The sweeper starts queued jobs too, so a broker hiccup here delays, never loses.
         transaction.on_commit(lambda: enqueue(job.pk), robust=True)
-    return job
+
+
+CHUNKS_PER_RECEIPT = 4  # chunks a received job commits at a time
+
+
+def _receive(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
+    """Store the job a few chunks at a time, each few committed (with the total so far) for
+    workers to run while the rest is read. The job and its first chunks commit together, so
+    a failure before then leaves nothing; a failure after leaves the job to finish as failed
+    with what it received, and so does this process dying (the sweeper finds its receiving
+    lock free)."""
+    locked = False
+    try:
+        with transaction.atomic():
+            job.receiving = True
+            job.save(force_insert=True)
+            take_receiving_lock(job.pk)
+            locked = True
+            _add_chunks(job, list(itertools.islice(rows, CHUNKS_PER_RECEIPT)))
+            transaction.on_commit(lambda: enqueue(job.pk), robust=True)
+        try:
+            while stored := list(itertools.islice(rows, CHUNKS_PER_RECEIPT)):
+                with transaction.atomic():
+                    _add_chunks(job, stored)
+        except BaseException as error:
+            try:
+                stop_receiving(job.pk, f"{type(error).__name__}: {error}")
+            except Exception:  # the sweeper does it once this connection is gone
+                logger.exception("could not end the receiving of job %s", job.public_id)
+            raise
+        BatchJob.objects.filter(pk=job.pk).update(receiving=False)
+        job.receiving = False
+    finally:
+        if locked:
+            release_receiving_lock(job.pk)
+
+
+def _add_chunks(job: BatchJob, stored: list[BatchChunk]) -> None:
+    copy_insert(BatchChunk, stored)
+    job.total_records += sum(chunk.size for chunk in stored)
+    BatchJob.objects.filter(pk=job.pk).update(total_records=job.total_records)
+
+
+def stop_receiving(job_pk: int, reason: str) -> bool:
+    """End a job's receiving short: its workers finish what it received, and the job as
+    failed, saying how many of its records arrived and why no more did. False when it was
+    not receiving (it had just finished)."""
+    job = BatchJob.objects.filter(pk=job_pk).only("total_records").first()
+    if job is None:
+        return False
+    error = (
+        f"The request sending this job stopped after {job.total_records:,} of its records "
+        f"were stored ({reason}); those were processed, the rest never arrived. "
+        "Send the rest again."
+    )
+    return bool(
+        BatchJob.objects.filter(pk=job_pk, receiving=True).update(receiving=False, error=error)
+    )
 
 
 def _file_cells(operations: list[dict]) -> str:

@@ -1,4 +1,5 @@
-"""Starting queued jobs as slots free, and resuming jobs whose worker died. Every worker's
+"""Starting queued jobs as slots free, resuming jobs whose worker died, and ending the
+receiving of jobs whose web process died while storing them. Every worker's
 main process sweeps every couple of seconds (batch.worker); beat, when it runs, sends the
 same sweep as a task. Enqueuing twice is harmless: claiming lets only one worker through.
 
@@ -10,8 +11,8 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from batch.jobs.liveness import orphaned_job_ids
-from batch.jobs.submit import enqueue
+from batch.jobs.liveness import interrupted_receipt_ids, orphaned_job_ids
+from batch.jobs.submit import enqueue, stop_receiving
 from batch.models import FINISHED, BatchJob, JobKind, JobMode, JobStatus
 
 PREVIEWS_PER_SWEEP = 200  # expired previews deleted by one sweep; the rest wait a minute
@@ -84,9 +85,22 @@ def delete_expired_previews_when_due() -> int:
     return delete_expired_previews()
 
 
+def end_interrupted_receipts() -> int:
+    """End the receiving of jobs whose sender is gone (batch.jobs.submit): their workers
+    finish what arrived, and the job as failed. How many there were."""
+    reason = "the process storing them ended before the rest arrived"
+    return sum(stop_receiving(job_pk, reason) for job_pk in interrupted_receipt_ids())
+
+
 def sweep() -> dict[str, int]:
-    """Enqueue every due job; delete expired previews when due."""
+    """Enqueue every due job; end the receiving of jobs whose sender died; delete expired
+    previews when due."""
+    interrupted = end_interrupted_receipts()
     due = due_jobs()
     for job_pk in due:
         enqueue(job_pk)
-    return {"enqueued": len(due), "previewsDeleted": delete_expired_previews_when_due()}
+    return {
+        "enqueued": len(due),
+        "receiptsInterrupted": interrupted,
+        "previewsDeleted": delete_expired_previews_when_due(),
+    }

@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import transaction
 
 from batch.engine.codes import RequestCode
 from batch.engine.composite import CompositeRequest, parse_composite_request
@@ -139,18 +138,20 @@ def import_rows(
             keep_sync_cells(job, read.headers, first.cells)
             return ImportOutcome(job, outcome)
         chunks = itertools.chain([second], chunks)
-    with transaction.atomic():  # the job and its columns commit together
-        job = submit_job_from_chunks(
-            company=company,
-            user=user,
-            handler=handler,
-            chunks=(file_operations(chunk, seen) for chunk in itertools.chain([first], chunks)),
-            options=replace(options, run_async=True),
-            source=source,
-            kind=kind,
-            file_name=file_name,
-        )
-        keep_job_cells(job, read.headers)
+    job = submit_job_from_chunks(
+        company=company,
+        user=user,
+        handler=handler,
+        chunks=(file_operations(chunk, seen) for chunk in itertools.chain([first], chunks)),
+        options=replace(options, run_async=True),
+        source=source,
+        kind=kind,
+        file_name=file_name,
+        file_columns=read.headers,
+        # Workers may run the file's rows as they are stored once nothing left to read can
+        # refuse the file: a repeated referenceId would, and only reading all of it tells.
+        checked=not read.names_reference_ids and rows.check_whole(),
+    )
     return ImportOutcome(job)
 
 
@@ -173,12 +174,6 @@ def keep_sync_cells(job: BatchJob, headers: list[str], cells: list) -> None:
     BatchJob.objects.filter(pk=job.pk).update(file_columns=headers)
     job.file_columns = headers
     job.chunks.filter(position=0).update(file_cells=dumps(cells))
-
-
-def keep_job_cells(job: BatchJob, headers: list[str]) -> None:
-    """A file job: its headers on the job (store_job keeps each chunk's cells)."""
-    BatchJob.objects.filter(pk=job.pk).update(file_columns=headers)
-    job.file_columns = headers
 
 
 def file_kind(options: BatchOptions) -> str:

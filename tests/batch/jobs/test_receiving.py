@@ -1,0 +1,224 @@
+"""A job received as it is stored: workers run its first chunks while the web process is
+still storing the rest; what would refuse the request is found before anything is stored;
+a sender that fails or dies midway leaves a failed job that says how much arrived."""
+
+import io
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
+from batch.files.readers import open_csv
+from batch.jobs.processing import request_cancel
+from batch.jobs.submit import CHUNKS_PER_RECEIPT, submit_job
+from batch.jobs.sweep import sweep
+from batch.models import BatchChunk, BatchJob, ChunkStatus
+from bigledger.errors import RequestError
+from ledger.handlers.parties import CustomerHandler
+from ledger.models import Customer
+from tests.helpers import finished, numbered_customer, post_batch
+from tests.workers import stop_shared_worker, wait_for
+
+CHUNK = CustomerHandler.max_records
+RECEIPT = CHUNK * CHUNKS_PER_RECEIPT  # operations one commit of a received job stores
+
+
+class Paced:
+    """An async request's operations that run `pause(job)` when the reading reaches
+    operation `at` — after the job's first commits, while it is still receiving."""
+
+    def __init__(self, total: int, at: int, pause: Callable[[BatchJob], None]):
+        self.total, self.at, self.pause = total, at, pause
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self):
+        for start in range(0, self.total, CHUNK):
+            if start == self.at:
+                self.pause(BatchJob.objects.get(receiving=True))
+            count = min(CHUNK, self.total - start)
+            yield from parse_operations(
+                [numbered_customer(i) for i in range(start, start + count)], start=start
+            )
+
+
+def received(credentials, operations) -> BatchJob:
+    """Submit as an async API request whose operations were checked."""
+    user = get_user_model().objects.get(username=credentials.username)
+    request = BatchRequest(operations=operations, options=BatchOptions(), checked=True)
+    return submit_job(
+        company=credentials.company, user=user, handler=CustomerHandler, request=request
+    )
+
+
+def done_chunks(job: BatchJob) -> int:
+    return BatchChunk.objects.filter(job=job, status=ChunkStatus.DONE).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_run_the_chunks_that_arrived_while_the_rest_is_still_arriving(
+    api, credentials, company, celery_worker
+):
+    seen = {}
+
+    def pause(job):  # two commits in: wait until a worker has done some of them
+        seen["done while receiving"] = wait_for(lambda: done_chunks(job), timeout=60)
+        job.refresh_from_db()
+        seen["receiving"], seen["total"] = job.receiving, job.total_records
+
+    total = 3 * RECEIPT + 100
+    job = received(credentials, Paced(total, at=2 * RECEIPT, pause=pause))
+
+    assert seen["receiving"] and seen["done while receiving"] >= 1
+    assert seen["total"] == 2 * RECEIPT  # the total so far, as the job's progress shows
+    assert job.total_records == total and not job.receiving
+    done = finished(api, job.public_id, timeout=120)
+    assert done["status"] == "completed", done
+    assert done["progress"]["totalRecords"] == done["progress"]["successfulRecords"] == total
+    customers = Customer.objects.for_company(company)
+    assert sorted(customers.values_list("number", flat=True)) == [
+        f"CUST-{n:04d}" for n in range(1, total + 1)
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_that_fails_midway_leaves_a_failed_job_of_what_arrived(
+    api, credentials, company, celery_worker
+):
+    def pause(job):
+        raise ConnectionResetError("the client went away")
+
+    with pytest.raises(ConnectionResetError):
+        received(credentials, Paced(3 * RECEIPT, at=RECEIPT, pause=pause))
+
+    job = BatchJob.objects.get(company=company)
+    done = finished(api, job.public_id, timeout=120)
+    assert done["status"] == "failed"
+    assert done["progress"]["totalRecords"] == done["progress"]["successfulRecords"] == RECEIPT
+    assert f"stopped after {RECEIPT:,} of its records" in done["error"]
+    assert "ConnectionResetError: the client went away" in done["error"]
+    assert Customer.objects.for_company(company).count() == RECEIPT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company, _workers):
+    stop_shared_worker(_workers)  # this test sweeps itself
+    arrived, resume = threading.Event(), threading.Event()
+
+    def pause(job):
+        arrived.set()
+        resume.wait(60)
+
+    def sender():  # a web process, on its own connection
+        try:
+            received(credentials, Paced(3 * RECEIPT, at=RECEIPT, pause=pause))
+        except Exception:
+            pass  # its connection is gone: it cannot record anything
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    try:
+        assert arrived.wait(60)
+        assert sweep()["receiptsInterrupted"] == 0  # alive: its lock is held
+        job = BatchJob.objects.get(company=company)
+        with connection.cursor() as cursor:  # the web process dies: its connection drops
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
+                " AND classid = 7242002 AND objid = %s",
+                [job.pk],
+            )
+        wait_for(lambda: sweep()["receiptsInterrupted"] == 1, timeout=30)
+    finally:
+        resume.set()
+        thread.join(60)
+
+    job.refresh_from_db()
+    assert not job.receiving and job.total_records == RECEIPT
+    assert "the process storing them ended" in job.error
+    assert BatchChunk.objects.filter(job=job).count() == CHUNKS_PER_RECEIPT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_cancelled_while_arriving_is_cancelled_once_all_of_it_has(
+    api, credentials, celery_worker
+):
+    def pause(job):
+        request_cancel(job)
+
+    total = 3 * RECEIPT
+    job = received(credentials, Paced(total, at=2 * RECEIPT, pause=pause))
+
+    done = finished(api, job.public_id, timeout=120)
+    assert done["status"] == "cancelled"
+    progress = done["progress"]
+    assert progress["totalRecords"] == total
+    assert progress["successfulRecords"] + progress["skippedRecords"] == total
+    assert progress["skippedRecords"] >= RECEIPT  # at least the last part never ran
+    assert not BatchChunk.objects.filter(job=job, status=ChunkStatus.PENDING).exists()
+
+
+# What would refuse the request is found before anything is stored ---------------------------
+
+
+def csv_file(rows: int, last: str = "") -> bytes:
+    lines = ["name,email"] + [f"Customer {i},c{i}@example.com" for i in range(rows)]
+    return ("\n".join(lines) + "\n" + last).encode()
+
+
+@pytest.mark.parametrize(
+    ("last", "message"),
+    [
+        ('"Never closed,x@example.com\n', "opens a quote that is never closed"),
+        ("Extra,e@example.com\n", "more than 2,000 rows"),
+    ],
+)
+def test_the_csv_check_finds_late_problems_and_leaves_the_reading_where_it_was(last, message):
+    rows = open_csv(io.BytesIO(csv_file(2000, last)), max_rows=2000)
+    reading = iter(rows)
+    assert next(reading) == (2, {"name": "Customer 0", "email": "c0@example.com"})
+    with pytest.raises(RequestError, match=message):
+        rows.check_whole()
+    assert next(reading)[0] == 3
+
+
+def test_a_good_csv_is_checked_whole_and_then_read_whole():
+    rows = open_csv(io.BytesIO(csv_file(1500)))
+    assert rows.count_rows(10) == 10
+    assert rows.check_whole()
+    assert [number for number, _ in rows] == list(range(2, 1502))
+
+
+def test_a_csv_stream_that_cannot_be_read_twice_is_not_checked():
+    class OneWay(io.BytesIO):
+        def seekable(self):
+            return False
+
+    assert not open_csv(OneWay(csv_file(10))).check_whole()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("problem", ["unclosed quote", "repeated referenceId"])
+def test_a_late_refusal_leaves_nothing_with_a_worker_ready(api, company, celery_worker, problem):
+    if problem == "unclosed quote":
+        body = csv_file(3 * RECEIPT, last='"Never closed,x@example.com\n')
+        response = api.post(
+            "/v1/batch/customers/import-csv",
+            {"file": SimpleUploadedFile("customers.csv", body), "options": '{"async": true}'},
+            format="multipart",
+        )
+        assert response.status_code == 400, response.content
+    else:
+        operations = [
+            {**numbered_customer(i), "referenceId": f"r{i % (3 * RECEIPT)}"}
+            for i in range(3 * RECEIPT + 1)
+        ]
+        post_batch(api, "customers", operations, status=400, **{"async": True})
+    assert not BatchJob.objects.filter(company=company).exists()
+    assert not Customer.objects.for_company(company).exists()
