@@ -263,6 +263,4 @@ def read_batch_request(request) -> BatchRequest:
     operations = StreamedOperations(
         body.json_text, envelope.operation_count, parser=body.json_parser
     )
-    return BatchRequest(
-        operations=operations, options=envelope.options, checked=envelope.refuses_none
-    )
+    return BatchRequest(operations=operations, options=envelope.options)

@@ -73,7 +73,6 @@ def submit_job(
         retry_of=retry_of,
         kind=kind,
         file_name=file_name,
-        checked=request.checked,
     )
 
 
@@ -210,9 +209,10 @@ CHUNKS_PER_RECEIPT = 4  # chunks a received job commits at a time
 def _receive(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
     """Store the job a few chunks at a time, each few committed (with the total so far) for
     workers to run while the rest is read. The job and its first chunks commit together, so
-    a failure before then leaves nothing; a failure after leaves the job to finish as failed
-    with what it received, and so does this process dying (the sweeper finds its receiving
-    lock free)."""
+    a failure before then leaves nothing. A failure after is the job's, not the request's:
+    the job is accepted with what it received, and finishes failed, its error saying how
+    much arrived (so a retry with the same Idempotency-Key is answered this job, not run
+    again); this process dying does the same (the sweeper finds its receiving lock free)."""
     locked = False
     try:
         with transaction.atomic():
@@ -227,16 +227,29 @@ def _receive(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
                 with transaction.atomic():
                     _add_chunks(job, stored)
         except BaseException as error:
-            try:
-                stop_receiving(job.pk, f"{type(error).__name__}: {error}")
-            except Exception:  # the sweeper does it once this connection is gone
-                logger.exception("could not end the receiving of job %s", job.public_id)
-            raise
+            logger.exception("receiving job %s stopped", job.public_id)
+            # Unless this is recorded (the database is gone too), the request fails as well.
+            if not _stop_receiving_now(job, f"{type(error).__name__}: {error}"):
+                raise
+            if not isinstance(error, Exception):  # the process is being stopped
+                raise
+            return
         BatchJob.objects.filter(pk=job.pk).update(receiving=False)
         job.receiving = False
     finally:
         if locked:
             release_receiving_lock(job.pk)
+
+
+def _stop_receiving_now(job: BatchJob, reason: str) -> bool:
+    try:
+        if not stop_receiving(job.pk, reason):
+            return False
+    except Exception:  # the sweeper does it once this connection is gone
+        logger.exception("could not end the receiving of job %s", job.public_id)
+        return False
+    job.refresh_from_db(fields=["receiving", "error"])
+    return True
 
 
 def _add_chunks(job: BatchJob, stored: list[BatchChunk]) -> None:
