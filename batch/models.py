@@ -102,6 +102,10 @@ class BatchJob(TenantModel):
                 condition=models.Q(kind="preview"),
                 name="batchjob_preview_expiry",
             ),
+            # The sweep's look-up of jobs still being received (batch.jobs.liveness).
+            models.Index(
+                fields=["id"], condition=models.Q(receiving=True), name="batchjob_receiving"
+            ),
         ]
         constraints = [
             # A job is retried once: its unwritten records go into one retry job, and what

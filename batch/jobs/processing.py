@@ -202,7 +202,13 @@ def _process_in_chunks(job: BatchJob, runner, options: BatchOptions) -> None:
                 stopped = True
     with transaction.atomic():
         job.refresh_from_db()
-        _finish(job, JobStatus.COMPLETED, as_processor=True)
+        _finish(job, _end_status(job), as_processor=True)
+
+
+def _end_status(job: BatchJob) -> JobStatus:
+    """How a job whose every chunk is done ends: failed when its receiving was cut short
+    (its error says so: batch.jobs.submit.stop_receiving), else completed."""
+    return JobStatus.FAILED if job.error else JobStatus.COMPLETED
 
 
 def _process_in_parallel(job: BatchJob, runner) -> None:
@@ -233,8 +239,7 @@ def _process_in_parallel(job: BatchJob, runner) -> None:
             time.sleep(RECEIVING_POLL_SECONDS)
     with transaction.atomic():
         job.refresh_from_db()
-        # A job whose receiving was cut short (its error says so) fails with what arrived.
-        _finish(job, JobStatus.FAILED if job.error else JobStatus.COMPLETED, as_processor=True)
+        _finish(job, _end_status(job), as_processor=True)
 
 
 # How long a worker that found no chunk to run waits before looking again, while the job's

@@ -13,6 +13,7 @@ from django.db import connection
 
 from batch.engine.envelope import BatchOptions, parse_operations
 from batch.files.readers import open_csv
+from batch.jobs.liveness import RECEIVING_NAMESPACE
 from batch.jobs.processing import request_cancel
 from batch.jobs.submit import CHUNKS_PER_RECEIPT, in_chunks, submit_job_from_chunks
 from batch.jobs.sweep import sweep
@@ -134,8 +135,8 @@ def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company,
         with connection.cursor() as cursor:  # the web process dies: its connection drops
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
-                " AND classid = 7242002 AND objid = %s",
-                [job.pk],
+                " AND classid = %s AND objid = %s",
+                [RECEIVING_NAMESPACE, job.pk],
             )
         wait_for(lambda: sweep()["receiptsInterrupted"] == 1, timeout=30)
     finally:
