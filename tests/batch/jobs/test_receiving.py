@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from batch.engine.envelope import BatchOptions, parse_operations
 from batch.files.readers import open_csv
@@ -118,11 +118,13 @@ def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company,
         arrived.set()
         resume.wait(60)
 
+    failures = []
+
     def sender():  # a web process, on its own connection
         try:
             received(credentials, Paced(3 * RECEIPT, at=RECEIPT, pause=pause))
-        except Exception:
-            pass  # its connection is gone: it cannot record anything
+        except Exception as error:  # its connection is gone: it cannot record anything
+            failures.append(error)
         finally:
             connection.close()
 
@@ -143,6 +145,7 @@ def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company,
         resume.set()
         thread.join(60)
 
+    assert len(failures) == 1 and isinstance(failures[0], DatabaseError), failures
     job.refresh_from_db()
     assert not job.receiving and job.total_records == RECEIPT
     assert "the process storing them ended" in job.error
