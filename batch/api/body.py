@@ -255,7 +255,9 @@ def operation_count(request) -> int:
 def read_batch_request(request) -> BatchRequest:
     """The batch a JSON body asks for. Sync: parsed whole. Async: its operations stay in the
     body's file and are parsed and checked (objects, referenceIds unique across the whole
-    request) as they are read — a refusal met then comes before the job is accepted."""
+    request) as they are read — a refusal met then comes before the job is accepted. When
+    the skim found nothing there to refuse, the request is `checked`: its job may be run as
+    it is stored (batch.jobs.submit.store_job)."""
     envelope = read_envelope(request)
     if not envelope.options.run_async:
         return parse_batch_request(read_json_body(request))
@@ -263,4 +265,6 @@ def read_batch_request(request) -> BatchRequest:
     operations = StreamedOperations(
         body.json_text, envelope.operation_count, parser=body.json_parser
     )
-    return BatchRequest(operations=operations, options=envelope.options)
+    return BatchRequest(
+        operations=operations, options=envelope.options, checked=envelope.refuses_none
+    )

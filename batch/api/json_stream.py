@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import ijson
 
 from batch.engine.codes import RequestCode
-from batch.engine.envelope import BatchOptions, Operation, parse_operations
+from batch.engine.envelope import BatchOptions, Operation, parse_operations, refuses_none
 from bigledger.client_json import MAX_NESTING
 from bigledger.errors import RequestError
 
@@ -129,10 +129,12 @@ class DigitRunScan:
 
 @dataclass(frozen=True)
 class Envelope:
-    """What the skim of a JSON batch found: its options, and how many operations it has."""
+    """What the skim of a JSON batch found: its options, how many operations it has, and
+    whether reading them will refuse none (objects, referenceIds well-formed and unique)."""
 
     options: BatchOptions
     operation_count: int
+    refuses_none: bool = False
 
 
 def skim(stream: BinaryIO, *, parser=ijson) -> Envelope:
@@ -163,11 +165,14 @@ class _Skim:
         self.option: str | None = None
         self.operations: str | None = None  # "list", or what it is instead
         self.count = 0
+        self.plain = True  # every operation an object, no referenceId an array or object
+        self.reference_ids: list = []  # the operations' referenceIds (of those that have one)
 
     def feed(self, events) -> None:
         # Millions of events pass here, nearly all inside operations' data: they are let go
         # first and with the fewest comparisons.
         depth = 0
+        wants_reference = False  # the next value at depth 3 is an operation's referenceId
         for event, value in events:
             if depth > 3:  # inside an operation's data, or deeper: only the nesting counts
                 if event == "start_map" or event == "start_array":
@@ -181,11 +186,18 @@ class _Skim:
                 continue
             if event == "map_key" or event == "string":
                 if depth == 3 and self.key != "options":
+                    if wants_reference:
+                        self.reference_ids.append(value)
+                        wants_reference = False
+                    elif event == "map_key" and value == "referenceId":
+                        wants_reference = True
                     continue
             elif event == "start_map" or event == "start_array":
                 depth += 1
                 if depth > MAX_NESTING:
                     raise invalid_json(f"arrays and objects nest deeper than {MAX_NESTING} levels")
+                if wants_reference:  # a referenceId that is an array or an object
+                    self.plain, wants_reference = False, False
                 if depth <= 3:
                     self._container(depth, event)
                 continue
@@ -193,6 +205,9 @@ class _Skim:
                 depth -= 1
                 continue
             elif depth == 3 and self.key != "options":
+                if wants_reference:
+                    self.reference_ids.append(value)
+                    wants_reference = False
                 continue
             self._scalar_or_key(depth, event, value)
 
@@ -204,6 +219,7 @@ class _Skim:
             self._value(empty, "list" if event == "start_array" else "object")
         elif self.key == "operations" and self.operations == "list":
             self.count += 1  # an operation (an object, if it is right)
+            self.plain = self.plain and event == "start_map"
         elif self.key == "options":
             self._option(empty)
 
@@ -227,6 +243,7 @@ class _Skim:
             self._value(value, "scalar")
         elif self.key == "operations" and self.operations == "list":
             self.count += 1  # an operation that is not an object: parse_operations refuses it
+            self.plain = False
         elif self.key == "options":
             self._option(value)
 
@@ -264,7 +281,12 @@ class _Skim:
             raise RequestError(
                 RequestCode.INVALID_REQUEST, "operations must be a non-empty list of operations."
             )
-        return Envelope(options=options, operation_count=self.count)
+        references = ({"referenceId": value} for value in self.reference_ids)
+        return Envelope(
+            options=options,
+            operation_count=self.count,
+            refuses_none=self.plain and refuses_none(references),
+        )
 
 
 # A body parsed whole ---------------------------------------------------------------------------
@@ -286,7 +308,11 @@ def parsed_envelope(payload: Any, text: bytes) -> Envelope | None:
     operations, options = payload.get("operations"), payload.get("options")
     if not isinstance(operations, list) or not operations or not _flat_options(options):
         return None
-    return Envelope(options=BatchOptions.from_json(options), operation_count=len(operations))
+    return Envelope(
+        options=BatchOptions.from_json(options),
+        operation_count=len(operations),
+        refuses_none=refuses_none(operations),
+    )
 
 
 def _flat_options(options: Any) -> bool:

@@ -4,6 +4,7 @@ Request-level problems raise RequestError and nothing is processed. JSON numbers
 as Decimal (never float); NaN and Infinity are refused."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -138,6 +139,9 @@ class Operation:
 class BatchRequest:
     operations: list[Operation]
     options: BatchOptions
+    # Reading the operations is known to raise no request error (an async job may then be
+    # run as it is stored: batch.jobs.submit.store_job).
+    checked: bool = False
 
 
 def _refuse_constant(name: str):
@@ -232,6 +236,24 @@ def parse_operations(
             )
         )
     return operations
+
+
+def refuses_none(raw_operations: Iterable) -> bool:
+    """Whether parse_operations takes every one of these: objects, their referenceIds
+    well-formed and none repeated (found without building them)."""
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_operations):
+        if not isinstance(raw, dict):
+            return False
+        try:
+            reference_id = _reference_id(raw.get("referenceId"), index)
+        except RequestError:
+            return False
+        if reference_id is not None:
+            if reference_id in seen:
+                return False
+            seen.add(reference_id)
+    return True
 
 
 def _reference_id(raw: Any, index: int) -> str | None:

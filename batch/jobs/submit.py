@@ -73,6 +73,7 @@ def submit_job(
         retry_of=retry_of,
         kind=kind,
         file_name=file_name,
+        checked=request.checked,
     )
 
 

@@ -3,8 +3,9 @@
 import io
 
 import pytest
+import simplejson
 
-from batch.api.json_stream import NotJson, SurrogateScan, backend, skim
+from batch.api.json_stream import NotJson, SurrogateScan, backend, parsed_envelope, skim
 from bigledger.errors import RequestError
 
 
@@ -91,3 +92,26 @@ def test_nesting_past_the_limit_is_refused_as_it_is_read():
 def test_text_that_is_not_json_is_not_json(text):
     with pytest.raises(NotJson):
         skim(io.BytesIO(text))
+
+
+@pytest.mark.parametrize(
+    ("operations", "refuses_none"),
+    [
+        (b'[{"referenceId": "a"}, {"referenceId": "b", "data": {"referenceId": "a"}}]', True),
+        (b'[{"data": {}}, {"referenceId": null}, {"referenceId": 7}, {"referenceId": "8"}]', True),
+        (b'[{"referenceId": "a"}, {"data": {}}, {"referenceId": "a"}]', False),
+        (b'[{"referenceId": 7}, {"referenceId": "7"}]', False),  # one referenceId, as text
+        (b'[{"referenceId": {"id": "a"}}]', False),
+        (b'[{"referenceId": ["a"]}]', False),
+        (b'[{"referenceId": 1.5}]', False),
+        (b'[{"data": {}}, "create"]', False),
+        (b'[{"data": {}}, ["create"]]', False),
+    ],
+)
+def test_the_skim_tells_whether_reading_the_operations_will_refuse_none(operations, refuses_none):
+    """As parse_operations reads them: objects, referenceIds strings or integers, none
+    repeated — whichever way the body is read."""
+    text = b'{"operations": ' + operations + b', "options": {"async": true}}'
+    assert skim(io.BytesIO(text)).refuses_none is refuses_none
+    payload = simplejson.loads(text, use_decimal=True)
+    assert parsed_envelope(payload, text).refuses_none is refuses_none

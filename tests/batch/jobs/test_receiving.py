@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 import pytest
+import simplejson
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, connection
@@ -21,7 +22,7 @@ from batch.models import BatchChunk, BatchJob, ChunkStatus
 from bigledger.errors import RequestError
 from ledger.handlers.parties import CustomerHandler
 from ledger.models import Customer
-from tests.helpers import finished, numbered_customer
+from tests.helpers import finished, numbered_customer, post_batch
 from tests.workers import stop_shared_worker, wait_for
 
 CHUNK = CustomerHandler.max_records
@@ -236,5 +237,23 @@ def test_a_late_refusal_leaves_nothing_with_a_worker_ready(
     )
     assert response.status_code == 400, response.content
     assert message in response.json()["error"]["message"]
+    assert not BatchJob.objects.filter(company=company).exists()
+    assert not Customer.objects.for_company(company).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("padding", [0, 200], ids=["parsed whole", "skimmed"])
+def test_a_json_batch_refused_by_its_last_operation_leaves_nothing(
+    api, company, celery_worker, padding
+):
+    """A repeated referenceId, found whichever way the envelope is read (a body over 1 MB
+    is skimmed), before the job exists: nothing is received."""
+    operations = [numbered_customer(i, notes="x" * padding) for i in range(3 * RECEIPT)] + [
+        numbered_customer(3 * RECEIPT)
+    ]
+    operations[-1]["referenceId"] = operations[0]["referenceId"]
+    assert (len(simplejson.dumps(operations)) > 1024 * 1024) is (padding > 0)
+    answer = post_batch(api, "customers", operations, status=400, **{"async": True})
+    assert answer["error"]["code"] == "DUPLICATE_REFERENCE_ID"
     assert not BatchJob.objects.filter(company=company).exists()
     assert not Customer.objects.for_company(company).exists()
