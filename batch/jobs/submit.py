@@ -237,6 +237,12 @@ def _receive(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
             return
         BatchJob.objects.filter(pk=job.pk).update(receiving=False)
         job.receiving = False
+        if BatchJob.objects.filter(
+            pk=job.pk, status=JobStatus.QUEUED, cancel_requested=True
+        ).exists():
+            # Cancelled while arriving and still queued (no free slot): claiming it now
+            # cancels the rest, as cancelling a queued job does at once.
+            enqueue(job.pk)
     finally:
         if locked:
             release_receiving_lock(job.pk)

@@ -15,7 +15,7 @@ from django.db import DatabaseError, connection
 from batch.engine.envelope import BatchOptions, parse_operations
 from batch.files.readers import open_csv
 from batch.jobs.liveness import RECEIVING_NAMESPACE
-from batch.jobs.processing import request_cancel
+from batch.jobs.processing import process_job, request_cancel
 from batch.jobs.submit import CHUNKS_PER_RECEIPT, in_chunks, submit_job_from_chunks
 from batch.jobs.sweep import sweep
 from batch.models import BatchChunk, BatchJob, ChunkStatus
@@ -23,7 +23,7 @@ from bigledger.errors import RequestError
 from ledger.handlers.parties import CustomerHandler
 from ledger.models import Customer
 from tests.helpers import finished, numbered_customer, post_batch
-from tests.workers import stop_shared_worker, wait_for
+from tests.workers import flush_broker, queued_messages, stop_shared_worker, wait_for
 
 CHUNK = CustomerHandler.max_records
 RECEIPT = CHUNK * CHUNKS_PER_RECEIPT  # operations one commit of a received job stores
@@ -170,6 +170,32 @@ def test_a_job_cancelled_while_arriving_is_cancelled_once_all_of_it_has(
     assert progress["successfulRecords"] + progress["skippedRecords"] == total
     assert progress["skippedRecords"] >= RECEIPT  # at least the last part never ran
     assert not BatchChunk.objects.filter(job=job, status=ChunkStatus.PENDING).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_job_cancelled_while_arriving_is_handed_over_to_be_cancelled(
+    credentials, company, _workers, settings
+):
+    """With every slot of its company taken, a job stays queued; cancelled while arriving,
+    it is enqueued again once all has arrived, and claiming it cancels the rest."""
+    stop_shared_worker(_workers)  # this test claims the job itself
+    flush_broker()
+    for n in range(settings.BATCH_MAX_CONCURRENT_JOBS):
+        BatchJob.objects.create(
+            company=company,
+            public_id=f"job_busy{n}",
+            entity="customers",
+            mode="async",
+            status="processing",
+        )
+    job = received(credentials, Paced(2 * RECEIPT, at=RECEIPT, pause=request_cancel))
+
+    assert queued_messages() == 2  # on its first commit, and again once it had all arrived
+    process_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert not BatchChunk.objects.filter(job=job, status=ChunkStatus.PENDING).exists()
+    assert not Customer.objects.for_company(company).exists()
 
 
 # What would refuse the request is found before anything is stored ---------------------------
