@@ -1,7 +1,7 @@
 """Starting queued jobs as slots free, resuming jobs whose worker died, and ending the
-receiving of jobs whose web process died while storing them. Every worker's
-main process sweeps every couple of seconds (batch.worker); beat, when it runs, sends the
-same sweep as a task. Enqueuing twice is harmless: claiming lets only one worker through.
+receiving of jobs whose web process died while storing them. Every worker's main process
+sweeps every couple of seconds (batch.worker); beat, when it runs, sends the same sweep as a
+task. Enqueuing twice is harmless: claiming lets only one worker through.
 
 The sweep also deletes expired previews (with their results), at most once a minute and a
 bounded number at a time, so a sweep every couple of seconds stays cheap."""
