@@ -30,14 +30,11 @@ RECEIPT = CHUNK * CHUNKS_PER_RECEIPT  # operations one commit of a received job 
 
 
 class Paced:
-    """An async request's operations that run `pause(job)` when the reading reaches
-    operation `at` — after the job's first commits, while it is still receiving."""
+    """`total` customer creates, read lazily as a file's are, that run `pause(job)` when the
+    reading reaches operation `at` — after the job's first commits, while it is receiving."""
 
     def __init__(self, total: int, at: int, pause: Callable[[BatchJob], None]):
         self.total, self.at, self.pause = total, at, pause
-
-    def __len__(self) -> int:
-        return self.total
 
     def __iter__(self):
         for start in range(0, self.total, CHUNK):
