@@ -5,21 +5,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('batch', '0010_preview_expiry_index'),
-        ('bigledger', '0003_tombstones_and_synced'),
+        ("batch", "0010_preview_expiry_index"),
+        ("bigledger", "0003_tombstones_and_synced"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='batchjob',
-            name='receiving',
+            model_name="batchjob",
+            name="receiving",
             field=models.BooleanField(default=False),
         ),
         migrations.AddIndex(
-            model_name='batchjob',
-            index=models.Index(condition=models.Q(('receiving', True)), fields=['id'], name='batchjob_receiving'),
+            model_name="batchjob",
+            index=models.Index(
+                condition=models.Q(("receiving", True)), fields=["id"], name="batchjob_receiving"
+            ),
         ),
     ]
