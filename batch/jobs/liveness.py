@@ -43,8 +43,7 @@ def take_liveness_lock(job: BatchJob) -> bool:
 
 def release_liveness_lock(job_pk: int) -> None:
     if is_postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_pk])
+        _unlock(LOCK_NAMESPACE, job_pk)
 
 
 def take_receiving_lock(job_pk: int) -> None:
@@ -55,8 +54,12 @@ def take_receiving_lock(job_pk: int) -> None:
 
 
 def release_receiving_lock(job_pk: int) -> None:
+    _unlock(RECEIVING_NAMESPACE, job_pk)
+
+
+def _unlock(namespace: int, job_pk: int) -> None:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RECEIVING_NAMESPACE, job_pk])
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [namespace, job_pk])
 
 
 def interrupted_receipt_ids() -> list[int]:
@@ -67,13 +70,8 @@ def interrupted_receipt_ids() -> list[int]:
     # The lock is taken before the job's first commit, so a receiving job read here whose
     # lock is free next has lost its sender (or has just finished: receiving is then false,
     # which the caller's update checks again).
-    candidates = list(BatchJob.objects.filter(receiving=True).values_list("pk", flat=True))
-    if not candidates:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(HELD_JOB_LOCKS, [RECEIVING_NAMESPACE])
-        held = {int(objid) for (objid,) in cursor.fetchall()}
-    return [pk for pk in candidates if pk not in held]
+    receiving = BatchJob.objects.filter(receiving=True)
+    return _unheld(list(receiving.values_list("pk", flat=True)), RECEIVING_NAMESPACE)
 
 
 def orphaned_job_ids() -> list[int]:
@@ -85,13 +83,17 @@ def orphaned_job_ids() -> list[int]:
         return list(processing.filter(heartbeat_at__lt=stale_before).values_list("pk", flat=True))
     # A job's lock is taken before its `processing` status commits, so a job read here whose
     # lock is free next has lost its processor (or just finished: enqueuing it is harmless).
-    candidates = list(processing.values_list("pk", flat=True))
-    if not candidates:
+    return _unheld(list(processing.values_list("pk", flat=True)), LOCK_NAMESPACE)
+
+
+def _unheld(job_pks: list[int], namespace: int) -> list[int]:
+    """Those of the jobs whose lock in `namespace` no session holds."""
+    if not job_pks:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(HELD_JOB_LOCKS, [LOCK_NAMESPACE])
+        cursor.execute(HELD_JOB_LOCKS, [namespace])
         held = {int(objid) for (objid,) in cursor.fetchall()}
-    return [pk for pk in candidates if pk not in held]
+    return [pk for pk in job_pks if pk not in held]
 
 
 def _heartbeat_is_stale(heartbeat_at) -> bool:
