@@ -264,7 +264,13 @@ def read_operations(
     if decimal_comma is None:
         decimal_comma = getattr(rows, "delimiter", None) == ";"
     plan = plan_import(handler, headers, mapping, decimal_comma=decimal_comma)
-    size = chunk_size or handler.max_records
+    return planned_operations(plan, rows, chunk_size or handler.max_records)
+
+
+def planned_operations(
+    plan: ImportPlan, rows: Iterable[tuple[int, dict[str, str]]], size: int
+) -> Iterator[FileChunk]:
+    """read_operations() by a plan already made: chunks of at most `size` operations."""
     if plan.layout.has_lines:
         return _chunked(_documents(plan, rows), size, plan.layout.list_name)
     return _chunked(_records(plan, rows), size, None)

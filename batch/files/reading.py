@@ -9,7 +9,13 @@ from typing import Any
 from batch.engine.handlers import Handler
 from batch.files.columns import LINE, REFERENCE_ID_COLUMN
 from batch.files.file_rows import RowRecorder
-from batch.files.mapping import FileChunk, parse_mapping, plan_import, read_operations
+from batch.files.mapping import (
+    FileChunk,
+    ImportPlan,
+    parse_mapping,
+    plan_import,
+    planned_operations,
+)
 from batch.files.readers import CsvRows, XlsxRows
 from batch.files.transforms import ColumnTransforms, parse_transforms, resolve_lookups
 
@@ -35,17 +41,19 @@ def read_file(
     headers = list(rows.headers)
     column_transforms = parse_transforms(transforms, headers)
     mapping = column_transforms.mapping(parse_mapping(mapping))
-    all_headers = column_transforms.headers(headers)
-    lookups = _lookup_paths(handler, all_headers, mapping, column_transforms)
-    recorder = RowRecorder(rows, headers)
-    chunks = read_operations(
+    plan = plan_import(
         handler,
-        column_transforms.apply(recorder) if column_transforms else recorder,
-        headers=all_headers,
-        mapping=mapping or None,
+        column_transforms.headers(headers),
+        mapping or None,
         decimal_comma=getattr(rows, "delimiter", None) == ";",
     )
-    plan = plan_import(handler, all_headers, mapping or None)
+    lookups = _lookup_paths(plan, column_transforms)
+    recorder = RowRecorder(rows, headers)
+    chunks = planned_operations(
+        plan,
+        column_transforms.apply(recorder) if column_transforms else recorder,
+        handler.max_records,
+    )
     return FileRead(
         headers,
         _kept(chunks, recorder, lookups, company),
@@ -63,11 +71,10 @@ def _kept(chunks, recorder: RowRecorder, lookups: list, company) -> Iterator[Fil
         yield chunk
 
 
-def _lookup_paths(handler, headers, mapping, column_transforms: ColumnTransforms) -> list:
+def _lookup_paths(plan: ImportPlan, column_transforms: ColumnTransforms) -> list:
     """(lookup, field path, whether a line field) for each lookup of a mapped column."""
     if not column_transforms.lookups:
         return []
-    plan = plan_import(handler, headers, mapping)
     sources = {source.header.casefold(): source.column for source in plan.sources}
     found = []
     for lookup in column_transforms.lookups:
