@@ -229,7 +229,7 @@ def _receive(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
                     _add_chunks(job, stored)
         except BaseException as error:
             logger.exception("receiving job %s stopped", job.public_id)
-            # Unless this is recorded (the database is gone too), the request fails as well.
+            # Unless its end is recorded (the database is gone), the request fails as well.
             if not _stop_receiving_now(job, f"{type(error).__name__}: {error}"):
                 raise
             if not isinstance(error, Exception):  # the process is being stopped
@@ -249,14 +249,17 @@ def _receive(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
 
 
 def _stop_receiving_now(job: BatchJob, reason: str) -> bool:
+    """End the job's receiving after a failure: whether it has ended, here or by the sweeper
+    (first when this process's connection dropped, its receiving lock with it). A failed
+    transaction drops a broken connection, so this runs on a new one: only a database out
+    of reach leaves the job receiving, for the sweeper to end."""
     try:
-        if not stop_receiving(job.pk, reason):
-            return False
-    except Exception:  # the sweeper does it once this connection is gone
+        stop_receiving(job.pk, reason)  # False when the sweeper has already
+        job.refresh_from_db(fields=["receiving", "error"])
+    except Exception:
         logger.exception("could not end the receiving of job %s", job.public_id)
         return False
-    job.refresh_from_db(fields=["receiving", "error"])
-    return True
+    return not job.receiving
 
 
 def _add_chunks(job: BatchJob, stored: list[BatchChunk]) -> None:

@@ -10,7 +10,7 @@ import pytest
 import simplejson
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import DatabaseError, connection
+from django.db import connection
 
 from batch.engine.envelope import BatchOptions, parse_operations
 from batch.files.readers import open_csv
@@ -116,13 +116,11 @@ def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company,
         arrived.set()
         resume.wait(60)
 
-    failures = []
+    answers = []
 
     def sender():  # a web process, on its own connection
         try:
-            received(credentials, Paced(3 * RECEIPT, at=RECEIPT, pause=pause))
-        except Exception as error:  # its connection is gone: it cannot record anything
-            failures.append(error)
+            answers.append(received(credentials, Paced(3 * RECEIPT, at=RECEIPT, pause=pause)))
         finally:
             connection.close()
 
@@ -143,11 +141,62 @@ def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company,
         resume.set()
         thread.join(60)
 
-    assert len(failures) == 1 and isinstance(failures[0], DatabaseError), failures
     job.refresh_from_db()
     assert not job.receiving and job.total_records == RECEIPT
     assert "the process storing them ended" in job.error
     assert BatchChunk.objects.filter(job=job).count() == CHUNKS_PER_RECEIPT
+    # Had it lived on, as the thread here does, it answers with the job the sweeper ended.
+    assert [answer.pk for answer in answers] == [job.pk] and not answers[0].receiving
+
+
+def backend_alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone() is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_whose_connection_drops_ends_the_job_itself_and_answers_with_it(
+    api, credentials, company, celery_worker
+):
+    """The server restarted, or a proxy dropped the connection: the rest of the job cannot be
+    stored, but a new connection records that, so the request still answers with the job
+    (and an Idempotency-Key replays it), not an error after part of it was applied."""
+    arrived, cut = threading.Event(), threading.Event()
+    answers = []
+
+    def pause(job):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            answers.append(cursor.fetchone()[0])
+        arrived.set()
+        cut.wait(60)
+
+    def sender():  # a web process, on its own connection
+        try:
+            answers.append(received(credentials, Paced(3 * RECEIPT, at=RECEIPT, pause=pause)))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    try:
+        assert arrived.wait(60)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [answers[0]])
+        wait_for(lambda: not backend_alive(answers[0]), timeout=30)
+    finally:
+        cut.set()
+        thread.join(60)
+
+    backend, job = answers
+    assert isinstance(job, BatchJob) and not job.receiving and job.total_records == RECEIPT
+    assert f"stopped after {RECEIPT:,} of its records" in job.error
+    assert "the process storing them ended" not in job.error  # the sender's, not the sweeper's
+    done = finished(api, job.public_id, timeout=120)
+    assert done["status"] == "failed"
+    assert done["progress"]["successfulRecords"] == RECEIPT
+    assert Customer.objects.for_company(company).count() == RECEIPT
 
 
 @pytest.mark.django_db(transaction=True)
