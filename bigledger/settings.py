@@ -30,6 +30,13 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-secret-key-change-m
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
+# Served over HTTPS by a proxy that terminates TLS (docs/operations.md, "The reverse proxy"):
+# cookies only over HTTPS, and HSTS when asked. The scheme itself comes from gunicorn, which
+# takes the proxy's X-Forwarded-Proto from the addresses in its FORWARDED_ALLOW_IPS alone.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", 0))
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

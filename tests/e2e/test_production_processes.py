@@ -3,6 +3,7 @@ a Celery worker and beat, on PostgreSQL and Redis, each a separate process. An a
 a CSV import larger than one batch go through HTTP, finish, and everything shuts down on
 TERM."""
 
+import http.client
 import json
 import os
 import re
@@ -11,12 +12,15 @@ import socket
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from ledger.models import Customer
 from tests.helpers import FINISHED_JOB_STATUSES, make_company
@@ -196,3 +200,85 @@ def test_gunicorn_a_worker_and_beat_run_an_async_job_and_a_file_import(_workers,
     assert exit_statuses == {"web": 0, "worker": 0, "beat": 0}, {
         name: process.log()[-2000:] for name, process in processes.items()
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_signs_in_through_a_proxy_that_terminates_tls(tmp_path):
+    """Behind a proxy that terminates TLS, gunicorn sees plain HTTP. Set up as
+    docs/operations.md says (the proxy's address in FORWARDED_ALLOW_IPS, SECURE_COOKIES), it
+    takes the proxy's X-Forwarded-Proto for the scheme, so a browser's https Origin passes the
+    admin's CSRF check, and the admin's cookies are sent over HTTPS only."""
+    credentials = make_company()
+    pbkdf2 = PBKDF2PasswordHasher()  # the server checks as production does, not as this suite
+    get_user_model().objects.filter(username=credentials.username).update(
+        password=pbkdf2.encode(credentials.password, pbkdf2.salt())
+    )
+    commands = documented_commands()
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "BIGLEDGER_VAR_DIR": str(tmp_path),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the proxy's address: this test's
+        "SECURE_COOKIES": "1",
+    }
+    web_command = commands["web"].replace(DOCUMENTED_BIND, f"--bind 127.0.0.1:{port}")
+    web = Process("web-tls", web_command, commands["variables"], env)
+    origin = f"https://127.0.0.1:{port}"
+
+    def request(method: str, path: str, headers: dict, body: str = ""):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request(method, path, body=body.encode(), headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read().decode()
+        finally:
+            connection.close()
+
+    def sign_in(proxy_headers: dict):
+        _, headers, page = request("GET", "/admin/login/", proxy_headers)
+        cookie = next(value for name, value in headers if name == "Set-Cookie")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)[1]
+        form = urllib.parse.urlencode(
+            {
+                "username": credentials.username,
+                "password": credentials.password,
+                "csrfmiddlewaretoken": token,
+                "next": "/admin/",
+            }
+        )
+        status, answer_headers, _ = request(
+            "POST",
+            "/admin/login/",
+            {
+                **proxy_headers,
+                "Cookie": cookie.split(";")[0],
+                "Origin": origin,
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            form,
+        )
+        cookies = [value for name, value in answer_headers if name == "Set-Cookie"]
+        return cookie, status, dict(answer_headers), cookies
+
+    def answers() -> bool:
+        try:
+            return web.running() and request("GET", "/admin/login/", {})[0] == 200
+        except OSError:  # not listening yet
+            return False
+
+    try:
+        wait_for(answers, timeout=30)
+        csrf_cookie, status, answer, cookies = sign_in({"X-Forwarded-Proto": "https"})
+        _, plain_status, _, _ = sign_in({})  # a proxy that does not say so: origin refused
+    finally:
+        exit_status = web.stop()
+
+    assert status == 302 and answer["Location"] == "/admin/", (status, answer)
+    [session] = [cookie for cookie in cookies if cookie.startswith("sessionid=")]
+    assert "Secure" in csrf_cookie and "Secure" in session
+    assert plain_status == 403
+    assert exit_status == 0, web.log()[-2000:]
