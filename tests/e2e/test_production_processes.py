@@ -48,6 +48,19 @@ def documented_commands() -> dict[str, str]:
     return commands
 
 
+def environment(var_dir: Path, **more: str) -> dict[str, str]:
+    """The processes' environment: this suite's database and cache, their own var dir."""
+    return {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "BIGLEDGER_VAR_DIR": str(var_dir),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        **more,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -147,15 +160,7 @@ def test_gunicorn_a_worker_and_beat_run_an_async_job_and_a_file_import(_workers,
     credentials = make_company()
     commands = documented_commands()
     port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DATABASE_URL": database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "REDIS_URL": settings.REDIS_URL,
-        "BIGLEDGER_VAR_DIR": str(tmp_path),
-        "ALLOWED_HOSTS": "127.0.0.1",
-    }
+    env = environment(tmp_path, CELERY_BROKER_URL=settings.CELERY_BROKER_URL)
     web_command = commands["web"].replace(DOCUMENTED_BIND, f"--bind 127.0.0.1:{port}")
     processes = {
         "web": Process("web", web_command, commands["variables"], env),
@@ -215,16 +220,11 @@ def test_the_admin_signs_in_through_a_proxy_that_terminates_tls(tmp_path):
     )
     commands = documented_commands()
     port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "BIGLEDGER_VAR_DIR": str(tmp_path),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the proxy's address: this test's
-        "SECURE_COOKIES": "1",
-    }
+    env = environment(
+        tmp_path,
+        FORWARDED_ALLOW_IPS="127.0.0.1",  # the proxy's address: this test's
+        SECURE_COOKIES="1",
+    )
     web_command = commands["web"].replace(DOCUMENTED_BIND, f"--bind 127.0.0.1:{port}")
     web = Process("web-tls", web_command, commands["variables"], env)
     origin = f"https://127.0.0.1:{port}"

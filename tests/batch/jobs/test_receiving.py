@@ -110,24 +110,7 @@ def test_a_failure_while_receiving_is_the_jobs_which_fails_with_what_arrived(
 @pytest.mark.django_db(transaction=True)
 def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company, _workers):
     stop_shared_worker(_workers)  # this test sweeps itself
-    arrived, resume = threading.Event(), threading.Event()
-
-    def pause(job):
-        arrived.set()
-        resume.wait(60)
-
-    answers = []
-
-    def sender():  # a web process, on its own connection
-        try:
-            answers.append(received(credentials, Paced(3 * RECEIPT, at=RECEIPT, pause=pause)))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=sender)
-    thread.start()
-    try:
-        assert arrived.wait(60)
+    with Sender(credentials) as sender:
         assert sweep()["receiptsInterrupted"] == 0  # alive: its lock is held
         job = BatchJob.objects.get(company=company)
         with connection.cursor() as cursor:  # the web process dies: its connection drops
@@ -137,22 +120,14 @@ def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company,
                 [RECEIVING_NAMESPACE, job.pk],
             )
         wait_for(lambda: sweep()["receiptsInterrupted"] == 1, timeout=30)
-    finally:
-        resume.set()
-        thread.join(60)
 
     job.refresh_from_db()
     assert not job.receiving and job.total_records == RECEIPT
     assert "the process storing them ended" in job.error
     assert BatchChunk.objects.filter(job=job).count() == CHUNKS_PER_RECEIPT
     # Had it lived on, as the thread here does, it answers with the job the sweeper ended.
-    assert [answer.pk for answer in answers] == [job.pk] and not answers[0].receiving
-
-
-def backend_alive(pid: int) -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
-        return cursor.fetchone() is not None
+    assert [answer.pk for answer in sender.answers] == [job.pk]
+    assert not sender.answers[0].receiving
 
 
 @pytest.mark.django_db(transaction=True)
@@ -162,41 +137,60 @@ def test_a_sender_whose_connection_drops_ends_the_job_itself_and_answers_with_it
     """The server restarted, or a proxy dropped the connection: the rest of the job cannot be
     stored, but a new connection records that, so the request still answers with the job
     (and an Idempotency-Key replays it), not an error after part of it was applied."""
-    arrived, cut = threading.Event(), threading.Event()
-    answers = []
-
-    def pause(job):
+    with Sender(credentials) as sender:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            answers.append(cursor.fetchone()[0])
-        arrived.set()
-        cut.wait(60)
+            cursor.execute("SELECT pg_terminate_backend(%s)", [sender.backend])
+        wait_for(lambda: not backend_alive(sender.backend), timeout=30)
 
-    def sender():  # a web process, on its own connection
-        try:
-            answers.append(received(credentials, Paced(3 * RECEIPT, at=RECEIPT, pause=pause)))
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=sender)
-    thread.start()
-    try:
-        assert arrived.wait(60)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [answers[0]])
-        wait_for(lambda: not backend_alive(answers[0]), timeout=30)
-    finally:
-        cut.set()
-        thread.join(60)
-
-    backend, job = answers
-    assert isinstance(job, BatchJob) and not job.receiving and job.total_records == RECEIPT
+    [job] = sender.answers
+    assert not job.receiving and job.total_records == RECEIPT
     assert f"stopped after {RECEIPT:,} of its records" in job.error
     assert "the process storing them ended" not in job.error  # the sender's, not the sweeper's
     done = finished(api, job.public_id, timeout=120)
     assert done["status"] == "failed"
     assert done["progress"]["successfulRecords"] == RECEIPT
     assert Customer.objects.for_company(company).count() == RECEIPT
+
+
+class Sender:
+    """A web process storing a received job, on its own connection (a thread): it stops once
+    the job's first receipt has arrived (`backend` is then its connection's pid) and goes on
+    when the `with` block ends; `answers` holds the job its storing returned."""
+
+    def __init__(self, credentials):
+        self.arrived, self.resumed = threading.Event(), threading.Event()
+        self.backend: int | None = None
+        self.answers: list[BatchJob] = []
+        self.thread = threading.Thread(target=self._send, args=[credentials])
+
+    def __enter__(self) -> "Sender":
+        self.thread.start()
+        assert self.arrived.wait(60)
+        return self
+
+    def __exit__(self, *raised) -> None:
+        self.resumed.set()
+        self.thread.join(60)
+
+    def _send(self, credentials) -> None:
+        try:
+            operations = Paced(3 * RECEIPT, at=RECEIPT, pause=self._pause)
+            self.answers.append(received(credentials, operations))
+        finally:
+            connection.close()
+
+    def _pause(self, job: BatchJob) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.backend = cursor.fetchone()[0]
+        self.arrived.set()
+        self.resumed.wait(60)
+
+
+def backend_alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid])
+        return cursor.fetchone() is not None
 
 
 @pytest.mark.django_db(transaction=True)
