@@ -1,7 +1,8 @@
 """The sweeper every Celery worker runs in its main process, so a deployment needs no beat:
-a thread that, every BATCH_WORKER_SWEEP_SECONDS, hands workers the jobs whose worker died
-and the queued jobs that have a free slot, and every minute re-sends overdue webhook
-deliveries. It starts when the worker is ready (loaded through the Celery app's `imports`).
+a thread that, every BATCH_WORKER_SWEEP_SECONDS, ends the receiving of jobs whose web process
+died storing them, hands workers the jobs whose worker died and the queued jobs that have a
+free slot, and every minute re-sends overdue webhook deliveries. It starts when the worker is
+ready (loaded through the Celery app's `imports`).
 
 One worker at a time sweeps: the one holding the sweeper's PostgreSQL advisory lock, which
 the others try for at each tick; when that worker dies its connection drops, the lock frees,
@@ -18,7 +19,7 @@ from django.db import connection
 
 from batch.jobs.liveness import is_postgres
 from batch.jobs.submit import enqueue
-from batch.jobs.sweep import delete_expired_previews_when_due, due_jobs
+from batch.jobs.sweep import delete_expired_previews_when_due, due_jobs, end_interrupted_receipts
 from batch.webhooks.notify import resend_overdue_deliveries
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Sweeper(threading.Thread):
     def tick(self) -> None:
         try:
             if self.lead():
+                end_interrupted_receipts()
                 self.enqueue_due_jobs()
                 self.resend_overdue_webhooks()
                 delete_expired_previews_when_due()

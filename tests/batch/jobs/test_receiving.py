@@ -19,6 +19,7 @@ from batch.jobs.processing import process_job, request_cancel
 from batch.jobs.submit import CHUNKS_PER_RECEIPT, in_chunks, submit_job_from_chunks
 from batch.jobs.sweep import sweep
 from batch.models import BatchChunk, BatchJob, ChunkStatus
+from batch.worker import Sweeper
 from bigledger.errors import RequestError
 from ledger.handlers.parties import CustomerHandler
 from ledger.models import Customer
@@ -107,19 +108,46 @@ def test_a_failure_while_receiving_is_the_jobs_which_fails_with_what_arrived(
     assert Customer.objects.for_company(company).count() == RECEIPT
 
 
+def beat_sweep() -> None:
+    """The sweep beat sends as a task."""
+    sweep()
+
+
+def worker_sweep() -> None:
+    """A tick of the sweeper in a worker's main process (batch.worker), which sweeps without
+    beat — on its own connection, as there, closed after so that its lock goes too."""
+
+    def tick():
+        try:
+            Sweeper(interval=1).tick()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    thread.join(30)
+
+
+@pytest.mark.parametrize("sweeper", [beat_sweep, worker_sweep], ids=["beat", "worker"])
 @pytest.mark.django_db(transaction=True)
-def test_a_sender_that_dies_midway_is_found_by_the_sweeper(credentials, company, _workers):
+def test_a_sender_that_dies_midway_is_found_by_the_sweeper(sweeper, credentials, company, _workers):
     stop_shared_worker(_workers)  # this test sweeps itself
     with Sender(credentials) as sender:
-        assert sweep()["receiptsInterrupted"] == 0  # alive: its lock is held
+        sweeper()
         job = BatchJob.objects.get(company=company)
+        assert job.receiving  # alive: its lock is held
         with connection.cursor() as cursor:  # the web process dies: its connection drops
             cursor.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory'"
                 " AND classid = %s AND objid = %s",
                 [RECEIVING_NAMESPACE, job.pk],
             )
-        wait_for(lambda: sweep()["receiptsInterrupted"] == 1, timeout=30)
+
+        def ended() -> bool:
+            sweeper()
+            return not BatchJob.objects.filter(pk=job.pk, receiving=True).exists()
+
+        wait_for(ended, timeout=30)
 
     job.refresh_from_db()
     assert not job.receiving and job.total_records == RECEIPT
