@@ -321,3 +321,14 @@ class MappingProfile(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.entity}: {self.name}"
+
+
+class SweeperHeartbeat(models.Model):
+    """When the sweeper last ran (batch.jobs.sweep.record_sweep): one row, written by the
+    worker that sweeps and by beat's sweep, read by GET /health/workers to tell whether any
+    worker is running at all."""
+
+    swept_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"swept at {self.swept_at:%Y-%m-%d %H:%M:%S}"

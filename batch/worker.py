@@ -19,7 +19,12 @@ from django.db import connection
 
 from batch.jobs.liveness import is_postgres
 from batch.jobs.submit import enqueue
-from batch.jobs.sweep import delete_expired_previews_when_due, due_jobs, end_interrupted_receipts
+from batch.jobs.sweep import (
+    delete_expired_previews_when_due,
+    due_jobs,
+    end_interrupted_receipts,
+    record_sweep,
+)
 from batch.webhooks.notify import resend_overdue_deliveries
 
 logger = logging.getLogger(__name__)
@@ -54,6 +59,7 @@ class Sweeper(threading.Thread):
                 self.enqueue_due_jobs()
                 self.resend_overdue_webhooks()
                 delete_expired_previews_when_due()
+                record_sweep()
         except Exception:
             logger.exception("sweep failed; the next one is in %s s", self.interval)
             self.leading = False

@@ -13,4 +13,5 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False), name="home"),
     path("admin/", admin.site.urls),
     path("v1/", include("bigledger.api.urls")),
+    path("health/", include("batch.api.health")),
 ]

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from batch.jobs.processing import claim
+from batch.worker import Sweeper
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -134,3 +135,18 @@ def stop_shared_worker(workers: dict) -> None:
     the only one consuming the queue."""
     if "main" in workers:
         workers.pop("main").stop()
+
+
+def sweep_as_a_worker() -> None:
+    """A tick of the sweeper in a worker's main process (batch.worker), which sweeps without
+    beat — on its own connection, as there, closed after so that its lock goes too."""
+
+    def tick():
+        try:
+            Sweeper(interval=1).tick()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=tick)
+    thread.start()
+    thread.join(30)

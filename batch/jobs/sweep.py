@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from batch.jobs.liveness import interrupted_receipt_ids, orphaned_job_ids
 from batch.jobs.submit import enqueue, stop_receiving
-from batch.models import FINISHED, BatchJob, JobKind, JobMode, JobStatus
+from batch.models import FINISHED, BatchJob, JobKind, JobMode, JobStatus, SweeperHeartbeat
 
 PREVIEWS_PER_SWEEP = 200  # expired previews deleted by one sweep; the rest wait a minute
 DELETE_PREVIEWS_EVERY_SECONDS = 60
@@ -92,6 +92,13 @@ def end_interrupted_receipts() -> int:
     return sum(stop_receiving(job_pk, reason) for job_pk in interrupted_receipt_ids())
 
 
+def record_sweep() -> None:
+    """Note that a sweep ran now (SweeperHeartbeat's one row): GET /health/workers reads it."""
+    now = timezone.now()
+    if not SweeperHeartbeat.objects.filter(pk=1).update(swept_at=now):
+        SweeperHeartbeat.objects.update_or_create(pk=1, defaults={"swept_at": now})
+
+
 def sweep() -> dict[str, int]:
     """Enqueue every due job; end the receiving of jobs whose sender died; delete expired
     previews when due."""
@@ -99,6 +106,7 @@ def sweep() -> dict[str, int]:
     due = due_jobs()
     for job_pk in due:
         enqueue(job_pk)
+    record_sweep()
     return {
         "enqueued": len(due),
         "receiptsInterrupted": interrupted,

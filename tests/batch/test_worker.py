@@ -2,14 +2,22 @@
 over when it dies, and a job waiting for a free worker is not enqueued again every tick."""
 
 import threading
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
-from batch.models import BatchJob
+from batch.models import BatchJob, SweeperHeartbeat
 from batch.worker import Sweeper
 from tests.helpers import numbered_customer, submit
-from tests.workers import claim_and_die, flush_broker, queued_messages, stop_shared_worker
+from tests.workers import (
+    claim_and_die,
+    flush_broker,
+    queued_messages,
+    stop_shared_worker,
+    sweep_as_a_worker,
+)
 
 
 def leads_on_its_own_connection(results: dict, label: str) -> None:
@@ -69,3 +77,13 @@ def test_a_job_waiting_for_a_free_worker_is_enqueued_once_until_it_is_claimed(ap
 
     assert (waiting_while_queued, queued_messages()) == (1, 2)
     flush_broker()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeping_worker_notes_each_sweep_for_the_health_check(_workers):
+    stop_shared_worker(_workers)  # its beat would note sweeps too
+    SweeperHeartbeat.objects.all().delete()
+
+    sweep_as_a_worker()
+
+    assert timezone.now() - SweeperHeartbeat.objects.get().swept_at < timedelta(seconds=30)

@@ -193,10 +193,12 @@ def test_gunicorn_a_worker_and_beat_run_an_async_job_and_a_file_import(_workers,
         status, page = api.request(
             "GET", f"/v1/batch/jobs/{imported['data']['jobId']}/results?page=2&pageSize=500"
         )
+        health = {check: api.request("GET", f"/health/{check}") for check in ("ready", "workers")}
     finally:
         exit_statuses = {name: process.stop() for name, process in processes.items()}
 
     assert [job["status"] for job in jobs] == ["completed", "completed"]
+    assert {check: answer[0] for check, answer in health.items()} == {"ready": 200, "workers": 200}
     assert [job["progress"]["successfulRecords"] for job in jobs] == [300, 600]
     assert status == 200, page
     assert [result["index"] for result in page["data"]["results"]] == list(range(500, 600))
@@ -281,4 +283,37 @@ def test_the_admin_signs_in_through_a_proxy_that_terminates_tls(tmp_path):
     [session] = [cookie for cookie in cookies if cookie.startswith("sessionid=")]
     assert "Secure" in csrf_cookie and "Secure" in session
     assert plain_status == 403
+    assert exit_status == 0, web.log()[-2000:]
+
+
+def test_a_web_process_without_its_database_is_live_but_not_ready(tmp_path):
+    """What a load balancer asks: the process answers (/health/live), but with its database
+    out of reach it is not ready (/health/ready: 503, naming the check that failed)."""
+    commands = documented_commands()
+    port = free_port()
+    env = environment(tmp_path, DATABASE_URL=f"postgres://postgres@127.0.0.1:{free_port()}/gone")
+    web_command = commands["web"].replace(DOCUMENTED_BIND, f"--bind 127.0.0.1:{port}")
+    web = Process("web-no-database", web_command, commands["variables"], env)
+    api = Client(f"http://127.0.0.1:{port}", api_key="")
+
+    def live():
+        try:
+            return web.running() and api.request("GET", "/health/live")
+        except OSError:  # not listening yet
+            return False
+
+    try:
+        alive = wait_for(live, timeout=30)
+        ready = api.request("GET", "/health/ready")
+    finally:
+        exit_status = web.stop()
+
+    assert alive == (200, {"status": "ok"})
+    assert ready == (
+        503,
+        {
+            "status": "unavailable",
+            "checks": {"database": "OperationalError", "cache": "ok", "migrations": "unknown"},
+        },
+    )
     assert exit_status == 0, web.log()[-2000:]

@@ -19,12 +19,17 @@ from batch.jobs.processing import process_job, request_cancel
 from batch.jobs.submit import CHUNKS_PER_RECEIPT, in_chunks, submit_job_from_chunks
 from batch.jobs.sweep import sweep
 from batch.models import BatchChunk, BatchJob, ChunkStatus
-from batch.worker import Sweeper
 from bigledger.errors import RequestError
 from ledger.handlers.parties import CustomerHandler
 from ledger.models import Customer
 from tests.helpers import finished, numbered_customer, post_batch
-from tests.workers import flush_broker, queued_messages, stop_shared_worker, wait_for
+from tests.workers import (
+    flush_broker,
+    queued_messages,
+    stop_shared_worker,
+    sweep_as_a_worker,
+    wait_for,
+)
 
 CHUNK = CustomerHandler.max_records
 RECEIPT = CHUNK * CHUNKS_PER_RECEIPT  # operations one commit of a received job stores
@@ -113,22 +118,7 @@ def beat_sweep() -> None:
     sweep()
 
 
-def worker_sweep() -> None:
-    """A tick of the sweeper in a worker's main process (batch.worker), which sweeps without
-    beat — on its own connection, as there, closed after so that its lock goes too."""
-
-    def tick():
-        try:
-            Sweeper(interval=1).tick()
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=tick)
-    thread.start()
-    thread.join(30)
-
-
-@pytest.mark.parametrize("sweeper", [beat_sweep, worker_sweep], ids=["beat", "worker"])
+@pytest.mark.parametrize("sweeper", [beat_sweep, sweep_as_a_worker], ids=["beat", "worker"])
 @pytest.mark.django_db(transaction=True)
 def test_a_sender_that_dies_midway_is_found_by_the_sweeper(sweeper, credentials, company, _workers):
     stop_shared_worker(_workers)  # this test sweeps itself
