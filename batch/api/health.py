@@ -83,7 +83,8 @@ def workers(request) -> JsonResponse:
 
 
 def _check(answers) -> str:
-    """ "ok", or what went wrong: the error's kind, or what `answers` said."""
+    """The check's outcome: "ok", or what went wrong (the error's kind, or what `answers`
+    said)."""
     try:
         problem = answers()
     except Exception as error:
