@@ -87,6 +87,9 @@ class BatchJob(TenantModel):
     # committed (batch.jobs.submit).
     receiving = models.BooleanField(default=False)
     error = models.TextField(blank=True, default="")
+    # When its chunks (operations, results, file cells) were deleted, its retention over
+    # (BATCH_RESULTS_RETENTION_DAYS); the job itself and its counts stay.
+    results_deleted_at = models.DateTimeField(null=True, blank=True)
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
@@ -101,6 +104,12 @@ class BatchJob(TenantModel):
                 fields=["expires_at"],
                 condition=models.Q(kind="preview"),
                 name="batchjob_preview_expiry",
+            ),
+            # The sweep's look-up of jobs whose results are due for deletion.
+            models.Index(
+                fields=["completed_at"],
+                condition=models.Q(results_deleted_at__isnull=True),
+                name="batchjob_results_kept",
             ),
             # The sweep's look-up of jobs still being received (batch.jobs.liveness).
             models.Index(

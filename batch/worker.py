@@ -20,7 +20,7 @@ from django.db import connection
 from batch.jobs.liveness import is_postgres
 from batch.jobs.submit import enqueue
 from batch.jobs.sweep import (
-    delete_expired_previews_when_due,
+    delete_expired_when_due,
     due_jobs,
     end_interrupted_receipts,
     record_sweep,
@@ -58,7 +58,7 @@ class Sweeper(threading.Thread):
                 end_interrupted_receipts()
                 self.enqueue_due_jobs()
                 self.resend_overdue_webhooks()
-                delete_expired_previews_when_due()
+                delete_expired_when_due()
                 record_sweep()
         except Exception:
             logger.exception("sweep failed; the next one is in %s s", self.interval)

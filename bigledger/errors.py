@@ -33,6 +33,11 @@ class Mismatch(RequestError):
     again with another body)."""
 
 
+class Gone(RequestError):
+    """What the request names was kept for a while and is no longer: a job's results, past
+    their retention."""
+
+
 class TooLarge(RequestError):
     """The request's body is over a size limit; it was not read."""
 

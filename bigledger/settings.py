@@ -212,6 +212,8 @@ BATCH_IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("BATCH_IDEMPOTENCY_TTL_SECOND
 BATCH_IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("BATCH_IDEMPOTENCY_LOCK_SECONDS", 600))
 # A preview (a file run with validateOnly) is kept this long for its screen, then swept.
 BATCH_PREVIEW_TTL_SECONDS = int(os.environ.get("BATCH_PREVIEW_TTL_SECONDS", 24 * 3600))
+# Days a finished job's results (and stored operations and file cells) are kept; 0: forever.
+BATCH_RESULTS_RETENTION_DAYS = int(os.environ.get("BATCH_RESULTS_RETENTION_DAYS", 0))
 BATCH_JOB_STALE_SECONDS = int(os.environ.get("BATCH_JOB_STALE_SECONDS", 30))
 BATCH_JOB_MAX_ATTEMPTS = int(os.environ.get("BATCH_JOB_MAX_ATTEMPTS", 5))
 # How many more worker processes a job asks to help run its chunks (0: one process per job).

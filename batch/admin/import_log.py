@@ -143,6 +143,7 @@ def import_log_context(request, job: BatchJob) -> dict:
         job.entity == COMPOSITE
         or not job.is_finished
         or job.successful_records == job.total_records
+        or job.results_deleted_at  # its results went, its retention over
     ):
         return {"import_log": None}
     field, code = request.GET.get("log_field", ""), request.GET.get("log_code", "")

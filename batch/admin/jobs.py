@@ -28,6 +28,7 @@ from batch.engine.composite import COMPOSITE
 from batch.engine.envelope import BatchOptions
 from batch.engine.handlers import get_handler
 from batch.jobs.codec import dumps
+from batch.jobs.results import results_kept
 from batch.jobs.status import job_status, percent_complete
 from batch.models import FINISHED, BatchJob, JobKind, JobMode, JobOutcome, WebhookEndpoint
 from batch.services import jobs
@@ -236,6 +237,11 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
 
     def results_view(self, request, object_id):
         job = self.get_job(request, object_id)
+        try:
+            results_kept(job)
+        except RequestError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(self._change_url(job))
         response = StreamingHttpResponse(results_json(job), content_type="application/json")
         response["Content-Disposition"] = f'attachment; filename="{job.public_id}-results.json"'
         return response
@@ -344,12 +350,14 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
 
     def _job_context(self, request, job: BatchJob) -> dict:
         status = job_status(job)
+        kept = job.results_deleted_at is None  # else only the counts remain
         retry_offered = job_can_be_retried(job)
         return {
             "job": job,
             "job_status": status,
             "outcome_badge": outcome_badge(job),
-            "written": written_records(job) if job.is_finished else None,
+            "written": written_records(job) if job.is_finished and kept else None,
+            "results_kept": kept,
             "can_operate": self.has_operate_permission(request),
             "can_cancel": job.mode == JobMode.ASYNC and not job.is_finished,
             # A batch of several entities has neither (docs/api.md, Migrations in one request).
@@ -357,7 +365,7 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
             "can_retry": retry_offered,
             "retry_refusal": (
                 retry_refusal(job)
-                if not retry_offered and job.is_finished and has_unwritten(job)
+                if kept and not retry_offered and job.is_finished and has_unwritten(job)
                 else ""
             ),
             "job_urls": {
@@ -381,11 +389,13 @@ def has_unwritten(job: BatchJob) -> bool:
 
 def job_can_be_retried(job: BatchJob) -> bool:
     """Retry is offered for a finished import or API job with records that did not go in,
-    when sending them again can help (batch.services.jobs.retry_can_help)."""
+    when sending them again can help (batch.services.jobs.retry_can_help) — and while its
+    results, which say what did not go in, are kept."""
     return (
         job.entity != COMPOSITE
         and job.kind != JobKind.PREVIEW
         and job.is_finished
+        and job.results_deleted_at is None
         and has_unwritten(job)
         and not job.retries.exists()
         and jobs.retry_can_help(job, retry_options(job))
@@ -405,6 +415,11 @@ def retry_refusal(job: BatchJob) -> str:
         return "A preview wrote nothing: import the file to put its rows in."
     if retry := job.retries.first():
         return f"{job.public_id} was already retried as {retry.public_id}; retry that job instead."
+    if job.results_deleted_at:
+        return (
+            f"No retry: the results of {job.public_id}, which say what did not go in, were "
+            f"deleted on {job.results_deleted_at:%Y-%m-%d}, their retention over."
+        )
     return (
         "No retry: the rows that did not go in failed on their data (or were held back by "
         "those that did), so they would fail again. Download the failed rows, correct them "

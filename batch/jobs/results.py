@@ -1,25 +1,42 @@
 """Reading a job's stored results back: pages of JSON, and the rows that did not go in as
-a CSV ready to fix and upload again."""
+a CSV ready to fix and upload again. Past their retention (BATCH_RESULTS_RETENTION_DAYS, the
+sweep: batch.jobs.sweep) a job's results are gone, and each of these says so at once."""
 
 import csv
 import io
 from collections.abc import Iterator
 
-from batch.engine.codes import Status
+from batch.engine.codes import RequestCode, Status
 from batch.engine.composite import COMPOSITE
 from batch.engine.handlers import Handler, get_handler
 from batch.files.columns import layout_for
 from batch.files.mapping import operation_rows
 from batch.files.security import safe_cell
 from batch.jobs.processing import loads
+from batch.jobs.status import iso
 from batch.models import BatchChunk, BatchJob, ChunkStatus
+from bigledger.errors import Gone
 
 NOT_WRITTEN = {Status.FAILED, Status.SKIPPED, Status.ROLLED_BACK}
+
+
+def results_kept(job: BatchJob) -> None:
+    """Refuse (Gone) to read the results of a job whose results were deleted."""
+    if job.results_deleted_at is None:
+        return
+    raise Gone(
+        RequestCode.RESULTS_DELETED,
+        f"The results of {job.public_id} were deleted on "
+        f"{job.results_deleted_at:%Y-%m-%d}, its retention over; its status and counts "
+        "remain.",
+        details=[{"jobId": job.public_id, "resultsDeletedAt": iso(job.results_deleted_at)}],
+    )
 
 
 def results_page(job: BatchJob, *, start: int, stop: int, status: str | None = None) -> list:
     """Results with index in [start, stop) — only the chunks covering the range are read.
     With `status`, the page is over the records with that status."""
+    results_kept(job)
     if status:
         matching = (result for result in iter_results(job) if result["status"] == status)
         return [result for position, result in enumerate(matching) if start <= position < stop]
@@ -44,7 +61,13 @@ def count_with_status(job: BatchJob, status: str) -> int:
 
 
 def iter_results(job: BatchJob) -> Iterator[dict]:
-    """Every stored result in order, one chunk in memory at a time."""
+    """Every stored result in order, one chunk in memory at a time (refused at once, not
+    while streaming, when the results are gone)."""
+    results_kept(job)
+    return _stored_results(job)
+
+
+def _stored_results(job: BatchJob) -> Iterator[dict]:
     chunk_ids = job.chunks.filter(status=ChunkStatus.DONE).order_by("position")
     for pk in chunk_ids.values_list("pk", flat=True):
         yield from loads(BatchChunk.objects.only("results").get(pk=pk).results)
@@ -68,6 +91,11 @@ def failed_rows_csv(job: BatchJob) -> Iterator[str]:
     """CSV lines of the records that did not go in, as the rows that read back as them
     (one per line for a document with lines), each with why: fix the cells and upload the
     file again. Cells a spreadsheet would run as formulas are neutralised."""
+    results_kept(job)
+    return _failed_rows_lines(job)
+
+
+def _failed_rows_lines(job: BatchJob) -> Iterator[str]:
     handler = get_handler(job.entity)
     columns = failed_rows_columns(handler)
     buffer = io.StringIO()

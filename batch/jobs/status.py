@@ -63,7 +63,7 @@ def percent_complete(job: BatchJob) -> float:
 
 def job_status(job: BatchJob) -> dict:
     """The job's status, with its summary once it is finished."""
-    available = job.is_finished
+    available = job.is_finished and job.results_deleted_at is None
     return {
         "jobId": job.public_id,
         "entity": job.entity,
@@ -104,5 +104,6 @@ def job_status(job: BatchJob) -> dict:
             "available": available,
             "downloadUrl": results_url(job) if available else None,
             "failedRowsCsvUrl": f"{results_url(job)}?format=csv" if available else None,
+            "deletedAt": iso(job.results_deleted_at),
         },
     }

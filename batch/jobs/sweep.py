@@ -3,21 +3,34 @@ receiving of jobs whose web process died while storing them. Every worker's main
 sweeps every couple of seconds (batch.worker); beat, when it runs, sends the same sweep as a
 task. Enqueuing twice is harmless: claiming lets only one worker through.
 
-The sweep also deletes expired previews (with their results), at most once a minute and a
-bounded number at a time, so a sweep every couple of seconds stays cheap."""
+The sweep also deletes expired previews (with their results), and the results of jobs past
+BATCH_RESULTS_RETENTION_DAYS, at most once a minute and a bounded number at a time, so a
+sweep every couple of seconds stays cheap."""
 
 import time
+from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from batch.jobs.liveness import interrupted_receipt_ids, orphaned_job_ids
 from batch.jobs.submit import enqueue, stop_receiving
-from batch.models import FINISHED, BatchJob, JobKind, JobMode, JobStatus, SweeperHeartbeat
+from batch.models import (
+    FINISHED,
+    BatchChunk,
+    BatchJob,
+    JobKind,
+    JobMode,
+    JobStatus,
+    SweeperHeartbeat,
+)
 
 PREVIEWS_PER_SWEEP = 200  # expired previews deleted by one sweep; the rest wait a minute
-DELETE_PREVIEWS_EVERY_SECONDS = 60
-_previews_deleted_at: float | None = None  # this process's last deletion (time.monotonic)
+# Jobs whose results one sweep deletes: a job of 1,000,000 records has 2,000 chunks.
+RESULTS_PER_SWEEP = 20
+DELETE_EXPIRED_EVERY_SECONDS = 60
+_expired_deleted_at: float | None = None  # this process's last deletion (time.monotonic)
 
 
 def processing_count(company_id: int) -> int:
@@ -73,16 +86,40 @@ def delete_expired_previews(limit: int = PREVIEWS_PER_SWEEP) -> int:
     return len(pks)
 
 
-def delete_expired_previews_when_due() -> int:
-    """delete_expired_previews(), at most once every DELETE_PREVIEWS_EVERY_SECONDS in this
-    process."""
-    global _previews_deleted_at
-    now = time.monotonic()
-    last = _previews_deleted_at
-    if last is not None and now - last < DELETE_PREVIEWS_EVERY_SECONDS:
+def delete_expired_results(limit: int = RESULTS_PER_SWEEP) -> int:
+    """Delete the chunks — stored operations, results, file cells — of up to `limit` jobs
+    finished more than BATCH_RESULTS_RETENTION_DAYS ago, oldest first, and note when on the
+    job, which stays with its counts; how many jobs. Nothing when the retention is 0."""
+    days = settings.BATCH_RESULTS_RETENTION_DAYS
+    if days <= 0:
         return 0
-    _previews_deleted_at = now
-    return delete_expired_previews()
+    expired = BatchJob.objects.filter(
+        results_deleted_at__isnull=True,
+        completed_at__lt=timezone.now() - timedelta(days=days),
+        status__in=FINISHED,
+    ).order_by("completed_at")
+    pks = list(expired.values_list("pk", flat=True)[:limit])
+    if not pks:
+        return 0
+    with transaction.atomic():
+        BatchChunk.objects.filter(job_id__in=pks).delete()
+        BatchJob.objects.filter(pk__in=pks).update(results_deleted_at=timezone.now())
+    return len(pks)
+
+
+def delete_expired_when_due() -> dict[str, int]:
+    """delete_expired_previews() and delete_expired_results(), at most once every
+    DELETE_EXPIRED_EVERY_SECONDS in this process: how many of each."""
+    global _expired_deleted_at
+    now = time.monotonic()
+    last = _expired_deleted_at
+    if last is not None and now - last < DELETE_EXPIRED_EVERY_SECONDS:
+        return {"previewsDeleted": 0, "resultsDeleted": 0}
+    _expired_deleted_at = now
+    return {
+        "previewsDeleted": delete_expired_previews(),
+        "resultsDeleted": delete_expired_results(),
+    }
 
 
 def end_interrupted_receipts() -> int:
@@ -110,5 +147,5 @@ def sweep() -> dict[str, int]:
     return {
         "enqueued": len(due),
         "receiptsInterrupted": interrupted,
-        "previewsDeleted": delete_expired_previews_when_due(),
+        **delete_expired_when_due(),
     }

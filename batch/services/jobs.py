@@ -68,6 +68,7 @@ def failed_rows_csv(*, job: BatchJob) -> Iterator[str]:
             "columns); read its failed results with ?status=failed.",
         )
     if job.file_columns:  # from a file: its own headers and cells, to fix and upload again
+        results.results_kept(job)
         return file_rows.failed_rows_csv(job.file_columns, _chunks_with_cells(job))
     return results.failed_rows_csv(job)
 

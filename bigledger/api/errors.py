@@ -15,6 +15,7 @@ from rest_framework.views import exception_handler
 
 from bigledger.errors import (
     Conflict,
+    Gone,
     Mismatch,
     NotFound,
     RateLimited,
@@ -26,6 +27,7 @@ from bigledger.errors import (
 STATUS_BY_ERROR: dict[type[RequestError], int] = {
     NotFound: status.HTTP_404_NOT_FOUND,
     Conflict: status.HTTP_409_CONFLICT,
+    Gone: status.HTTP_410_GONE,
     TooLarge: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     UnsupportedFormat: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     Mismatch: status.HTTP_422_UNPROCESSABLE_ENTITY,

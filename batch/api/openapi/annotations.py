@@ -108,7 +108,7 @@ job_results_schema = extend_schema(
         OpenApiParameter("page", int),
         OpenApiParameter("pageSize", int),
     ],
-    responses={200: ref("JobResults"), **_errors(400, 401, 404)},
+    responses={200: ref("JobResults"), **_errors(400, 401, 404, 410)},
 )
 job_cancel_schema = extend_schema(
     summary="Ask a job to stop",
@@ -125,7 +125,7 @@ job_retry_schema = extend_schema(
             {"corrections": OBJECT, "options": ref("BatchOptions")}, additionalProperties=False
         )
     },
-    responses={202: ref("JobAccepted"), **_errors(400, 401, 404, 409, 415, 422, 429)},
+    responses={202: ref("JobAccepted"), **_errors(400, 401, 404, 409, 410, 415, 422, 429)},
 )
 metrics_schema = extend_schema(
     summary="Batch metrics for the company",

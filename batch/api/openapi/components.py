@@ -310,6 +310,7 @@ def shared_components() -> dict[str, dict]:
                         "available": BOOLEAN,
                         "downloadUrl": {"type": "string", "nullable": True},
                         "failedRowsCsvUrl": {"type": "string", "nullable": True},
+                        "deletedAt": DATETIME,
                     }
                 ),
             }

@@ -15,7 +15,7 @@ CSV = b"name,email\r\nAcme,acme@example.com\r\n"
 @pytest.fixture
 def fresh_pacing(monkeypatch):
     """Each test starts as a process that has never deleted previews."""
-    monkeypatch.setattr(sweep, "_previews_deleted_at", None)
+    monkeypatch.setattr(sweep, "_expired_deleted_at", None)
 
 
 def test_expired_previews_are_deleted_with_their_results_and_imports_stay(
@@ -51,10 +51,10 @@ def test_one_sweep_deletes_a_bounded_number(credentials, settings, fresh_pacing)
 def test_the_sweep_deletes_at_most_once_a_minute(credentials, settings, fresh_pacing):
     settings.BATCH_PREVIEW_TTL_SECONDS = -1
     admin_file_job(credentials, CSV, validate_only=True)
-    assert sweep.delete_expired_previews_when_due() == 1
+    assert sweep.delete_expired_when_due()["previewsDeleted"] == 1
     admin_file_job(credentials, CSV, validate_only=True)
 
-    again = sweep.delete_expired_previews_when_due()
+    again = sweep.delete_expired_when_due()["previewsDeleted"]
 
     assert again == 0  # its turn comes a minute after the last
     assert BatchJob.objects.count() == 1

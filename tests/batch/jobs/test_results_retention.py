@@ -1,0 +1,116 @@
+"""Results kept for BATCH_RESULTS_RETENTION_DAYS: the sweep then deletes a finished job's
+chunks — results, stored operations, file cells — and keeps the job with its counts; reading
+what went says so (410 RESULTS_DELETED), in the API and in the admin alike."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from batch.jobs import sweep
+from batch.models import BatchChunk, BatchJob
+from tests.helpers import admin_file_job, admin_url, json_of, staff_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# One row goes in, one fails: the job has results, failed rows and something to retry.
+CSV = b"name,email\r\nAcme,acme@example.com\r\nNo Email,not-an-email\r\n"
+
+
+@pytest.fixture
+def fresh_pacing(monkeypatch):
+    """Each test starts as a process that has never deleted what expired."""
+    monkeypatch.setattr(sweep, "_expired_deleted_at", None)
+
+
+def finished_days_ago(credentials, days: int) -> BatchJob:
+    job = admin_file_job(credentials, CSV)
+    assert job.is_finished and BatchChunk.objects.filter(job=job).exists()
+    BatchJob.objects.filter(pk=job.pk).update(completed_at=timezone.now() - timedelta(days=days))
+    return BatchJob.objects.get(pk=job.pk)
+
+
+def test_results_past_their_retention_go_and_the_job_stays(credentials, settings, fresh_pacing):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 30
+    old = finished_days_ago(credentials, 31)
+    recent = finished_days_ago(credentials, 29)
+
+    outcome = sweep.sweep()
+
+    old.refresh_from_db()
+    assert outcome["resultsDeleted"] == 1
+    assert not BatchChunk.objects.filter(job=old).exists()
+    assert old.results_deleted_at is not None
+    assert (old.total_records, old.successful_records, old.failed_records) == (2, 1, 1)
+    assert BatchChunk.objects.filter(job=recent).exists()
+    assert BatchJob.objects.get(pk=recent.pk).results_deleted_at is None
+
+
+def test_without_a_retention_nothing_goes(credentials, settings, fresh_pacing):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 0
+    job = finished_days_ago(credentials, 3650)
+
+    assert sweep.delete_expired_results() == 0
+    assert BatchChunk.objects.filter(job=job).exists()
+
+
+def test_one_sweep_deletes_a_bounded_number_oldest_first(credentials, settings):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 1
+    jobs = [finished_days_ago(credentials, days) for days in (5, 9, 7)]
+
+    first = sweep.delete_expired_results(limit=2)
+
+    kept = set(
+        BatchJob.objects.filter(results_deleted_at__isnull=True).values_list("pk", flat=True)
+    )
+    assert first == 2 and kept == {jobs[0].pk}  # 9 and 7 days old went first
+    assert sweep.delete_expired_results(limit=2) == 1
+
+
+def test_deletion_waits_for_its_turn_a_minute_after_the_last(credentials, settings, fresh_pacing):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 1
+    finished_days_ago(credentials, 2)
+    assert sweep.delete_expired_when_due()["resultsDeleted"] == 1
+    finished_days_ago(credentials, 2)
+
+    assert sweep.delete_expired_when_due()["resultsDeleted"] == 0
+    assert BatchJob.objects.filter(results_deleted_at__isnull=True).count() == 1
+
+
+def test_the_api_says_the_results_went_and_keeps_the_counts(api, credentials, settings):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 30
+    job = finished_days_ago(credentials, 31)
+    sweep.delete_expired_results()
+    url = f"/v1/batch/jobs/{job.public_id}"
+
+    status = json_of(api.get(url))["data"]
+    page, csv = api.get(f"{url}/results"), api.get(f"{url}/results?format=csv")
+    retry = api.post(f"{url}/retry", {}, format="json")
+
+    assert status["progress"]["successfulRecords"] == 1
+    assert status["results"]["available"] is False
+    assert status["results"]["deletedAt"] is not None
+    for response in (page, csv, retry):
+        assert response.status_code == 410, response.content
+        assert json_of(response)["error"]["code"] == "RESULTS_DELETED"
+    assert json_of(page)["error"]["details"] == [
+        {"jobId": job.public_id, "resultsDeletedAt": status["results"]["deletedAt"]}
+    ]
+
+
+def test_the_admin_job_page_says_the_results_went(client, credentials, settings):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 30
+    job = finished_days_ago(credentials, 31)
+    sweep.delete_expired_results()
+    client.force_login(staff_user(credentials))
+
+    page = client.get(admin_url(BatchJob, "change", job.pk))
+    download = client.get(admin_url(BatchJob, "results", job.pk), follow=True)
+    retry = client.get(admin_url(BatchJob, "retry", job.pk), follow=True)
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="results-deleted"' in html
+    assert 'id="download-results"' not in html and 'id="retry-job"' not in html
+    assert "were deleted on" in download.content.decode()
+    assert "which say what did not go in, were deleted" in retry.content.decode()
