@@ -89,15 +89,20 @@ def delete_expired_previews(limit: int = PREVIEWS_PER_SWEEP) -> int:
 def delete_expired_results(limit: int = RESULTS_PER_SWEEP) -> int:
     """Delete the chunks — stored operations, results, file cells — of up to `limit` jobs
     finished more than BATCH_RESULTS_RETENTION_DAYS ago, oldest first, and note when on the
-    job, which stays with its counts; how many jobs. Nothing when the retention is 0."""
+    job, which stays with its counts; how many jobs. Nothing when the retention is 0, and
+    never a preview's: its page reads them until it expires, and then it goes whole."""
     days = settings.BATCH_RESULTS_RETENTION_DAYS
     if days <= 0:
         return 0
-    expired = BatchJob.objects.filter(
-        results_deleted_at__isnull=True,
-        completed_at__lt=timezone.now() - timedelta(days=days),
-        status__in=FINISHED,
-    ).order_by("completed_at")
+    expired = (
+        BatchJob.objects.filter(
+            results_deleted_at__isnull=True,
+            completed_at__lt=timezone.now() - timedelta(days=days),
+            status__in=FINISHED,
+        )
+        .exclude(kind=JobKind.PREVIEW)  # deleted whole when they expire
+        .order_by("completed_at")
+    )
     pks = list(expired.values_list("pk", flat=True)[:limit])
     if not pks:
         return 0

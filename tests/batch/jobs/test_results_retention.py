@@ -46,6 +46,15 @@ def test_results_past_their_retention_go_and_the_job_stays(credentials, settings
     assert BatchJob.objects.get(pk=recent.pk).results_deleted_at is None
 
 
+def test_a_preview_keeps_its_results_until_it_expires_whole(credentials, settings):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 1
+    preview = admin_file_job(credentials, CSV, validate_only=True)
+    BatchJob.objects.filter(pk=preview.pk).update(completed_at=timezone.now() - timedelta(days=2))
+
+    assert sweep.delete_expired_results() == 0
+    assert BatchChunk.objects.filter(job=preview).exists()
+
+
 def test_without_a_retention_nothing_goes(credentials, settings, fresh_pacing):
     settings.BATCH_RESULTS_RETENTION_DAYS = 0
     job = finished_days_ago(credentials, 3650)
