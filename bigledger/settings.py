@@ -218,6 +218,8 @@ BATCH_JOB_STALE_SECONDS = int(os.environ.get("BATCH_JOB_STALE_SECONDS", 30))
 BATCH_JOB_MAX_ATTEMPTS = int(os.environ.get("BATCH_JOB_MAX_ATTEMPTS", 5))
 # How many more worker processes a job asks to help run its chunks (0: one process per job).
 BATCH_JOB_HELPERS = int(os.environ.get("BATCH_JOB_HELPERS", 3))
+# A helper's turn: then it gives its process back and queues again (batch.jobs.processing).
+BATCH_HELPER_SLICE_SECONDS = float(os.environ.get("BATCH_HELPER_SLICE_SECONDS", 2))
 # Each worker's main process sweeps this often (batch.worker; 0 turns it off); beat, which is
 # optional, sends the same sweep as a task every BATCH_SWEEP_SECONDS.
 BATCH_WORKER_SWEEP_SECONDS = float(os.environ.get("BATCH_WORKER_SWEEP_SECONDS", 2))

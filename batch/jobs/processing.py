@@ -260,7 +260,13 @@ def help_job(job_pk: int) -> None:
     """As a helper: run the job's ready chunks until none is left, then stop — the processor
     waits for the rest and finishes the job. A helper that finds the processor gone (its
     liveness lock free) becomes the processor. While the job's chunks are still arriving,
-    a helper that found none ready waits for more."""
+    a helper that found none ready waits for more.
+
+    A helper gives its worker process back after BATCH_HELPER_SLICE_SECONDS, asking for a
+    helper again behind whatever waits in the queue: so another company's job, submitted
+    while this one fills every process, starts within a few slices, not when this one ends.
+    The processor itself keeps its process to the end."""
+    turn_ends = time.monotonic() + settings.BATCH_HELPER_SLICE_SECONDS
     job = BatchJob.objects.filter(pk=job_pk, mode=JobMode.ASYNC).first()
     if job is None or job.status != JobStatus.PROCESSING:
         return
@@ -276,6 +282,9 @@ def help_job(job_pk: int) -> None:
                 return
             if _processor_gone(job):
                 process_job(job_pk)  # unless another worker claimed it first
+                return
+            if time.monotonic() >= turn_ends:
+                enqueue_helpers(job.pk, 1)  # behind what waits; it finds the job done if so
                 return
             with transaction.atomic():
                 chunk = ready_chunk(job)

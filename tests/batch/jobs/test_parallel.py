@@ -19,10 +19,12 @@ from ledger.handlers.parties import CustomerHandler
 from ledger.handlers.payments import PaymentHandler
 from ledger.models import Account, Customer, JournalEntry
 from tests.helpers import (
+    api_client_for,
     create,
     depreciation_entries,
     finished,
     job_status,
+    make_company,
     numbered_customer,
     submit,
     update,
@@ -200,3 +202,28 @@ def test_a_worker_killed_while_two_process_one_job_loses_nothing_and_posts_each_
     assert numbers == [f"JE-{n:06d}" for n in range(1, total + 1)]
     debit, credit = selectors.journal_totals(company=company)
     assert debit == credit == 10 * total
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_companys_job_runs_while_a_large_one_fills_every_process(api, company, _workers):
+    """A helper gives its process back after BATCH_HELPER_SLICE_SECONDS and queues again
+    behind what waits: a small job submitted while a large one holds both processes starts
+    within a few slices, not once the large one is done."""
+    stop_shared_worker(_workers)
+    total = 20_000
+    worker = Worker("fair", concurrency=2, beat=False, BATCH_HELPER_SLICE_SECONDS=0.2).start()
+    other = api_client_for(make_company("Other Sdn Bhd"))
+    try:
+        large = submit(api, "journal-entries", depreciation_entries(total))["jobId"]
+        chunks = BatchChunk.objects.filter(job__public_id=large).exclude(processed_by="")
+        wait_for(lambda: chunks.values("processed_by").distinct().count() == 2, timeout=60)
+        small = submit(other, "customers", [numbered_customer(i) for i in range(10)])["jobId"]
+        small_done = finished(other, small, timeout=60)
+        large_then = job_status(api, large)["progress"]["processedRecords"]
+        large_done = finished(api, large, timeout=180)
+    finally:
+        worker.stop()
+
+    assert small_done["progress"]["successfulRecords"] == 10
+    assert large_then < 0.8 * total, large_then  # not waiting for the large job's end
+    assert large_done["progress"]["successfulRecords"] == total
