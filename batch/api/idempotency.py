@@ -10,21 +10,30 @@ BATCH_IDEMPOTENCY_TTL_SECONDS (24 h):
 
 The in-flight marker is taken with cache.add (SET NX on Redis), so of any number of
 concurrent requests with one key exactly one is processed. Responses with a status of 500 or
-more are not stored (the client may retry them), nor 429s, which processed nothing."""
+more are not stored (the client may retry them), nor 429s, which processed nothing — but a
+request that stored a job is answered with that job from the moment the job exists
+(batch.signals.job_stored): should the request then fail, its retry gets `202` with the job,
+which is processed, instead of storing and applying the same records again."""
 
 import functools
 import hashlib
 import secrets
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.dispatch import receiver
 from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework.response import Response
 
 from batch.api.body import request_body
 from batch.api.ratelimit import set_current_headers
+from batch.api.responses import job_accepted_response
 from batch.engine.codes import RequestCode
+from batch.models import BatchJob
+from batch.signals import job_stored
 from bigledger.errors import Conflict, Mismatch, RequestError
 
 HEADER = "Idempotency-Key"
@@ -162,6 +171,12 @@ def _run_once(view, request, key: str, post, args, kwargs):
             return replayed
         holder = cache.get(lock_key)
         raise conflict(holder.rpartition(":")[0] if holder else None, fingerprint)
+
+    def keep(response) -> None:
+        if (record := stored_form(response, fingerprint)) is not None:
+            cache.set(response_key, record, timeout=settings.BATCH_IDEMPOTENCY_TTL_SECONDS)
+
+    accepting = _keep_accepted_job.set(lambda job: keep(accepted(job)))
     try:
         # The holder may have stored its answer and let go just before we took the marker.
         if replayed := answer_from_store(cache.get(response_key), fingerprint):
@@ -170,10 +185,26 @@ def _run_once(view, request, key: str, post, args, kwargs):
             response = post(view, request, *args, **kwargs)
         except Exception as exc:  # a request error is an answer like any other: keep it
             response = view.handle_exception(exc)
-        record = stored_form(response, fingerprint)
-        if record is not None:
-            cache.set(response_key, record, timeout=settings.BATCH_IDEMPOTENCY_TTL_SECONDS)
+        keep(response)  # the whole answer, over the job's early one
         return response
     finally:
+        _keep_accepted_job.reset(accepting)
         if cache.get(lock_key) == marker:  # a marker that expired may now be another's
             cache.delete(lock_key)
+
+
+# While a request with a key runs: keeps the answer for a job it has stored.
+_keep_accepted_job: ContextVar[Callable[[BatchJob], None] | None] = ContextVar(
+    "keep_accepted_job", default=None
+)
+
+
+def accepted(job: BatchJob) -> Response:
+    """The answer a request that stored `job` gives (without its rate-limit headers)."""
+    return Response(job_accepted_response(job), status=202)
+
+
+@receiver(job_stored, dispatch_uid="batch.api.idempotency.keep_accepted_job")
+def keep_accepted_job(sender, job: BatchJob, **kwargs) -> None:
+    if (keep := _keep_accepted_job.get()) is not None:
+        keep(job)

@@ -20,6 +20,7 @@ from batch.jobs.codec import CELLS_KEY, dumps, operation_json
 from batch.jobs.lanes import packed_keys, runs_in_parallel
 from batch.jobs.liveness import release_receiving_lock, take_receiving_lock
 from batch.models import BatchChunk, BatchJob, JobKind, JobMode, JobStatus
+from batch.signals import job_stored
 from bigledger.errors import RequestError
 from bigledger.models import Company, PublicIdGenerator
 
@@ -202,6 +203,7 @@ def _store_whole(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
         job.save(update_fields=["total_records"])
         # The sweeper starts queued jobs too, so a broker hiccup here delays, never loses.
         transaction.on_commit(lambda: enqueue(job.pk), robust=True)
+        transaction.on_commit(lambda: job_stored.send(BatchJob, job=job), robust=True)
 
 
 CHUNKS_PER_RECEIPT = 4  # chunks a received job commits at a time
@@ -223,6 +225,7 @@ def _receive(job: BatchJob, rows: Iterator[BatchChunk]) -> None:
             locked = True
             _add_chunks(job, list(itertools.islice(rows, CHUNKS_PER_RECEIPT)))
             transaction.on_commit(lambda: enqueue(job.pk), robust=True)
+            transaction.on_commit(lambda: job_stored.send(BatchJob, job=job), robust=True)
         try:
             while stored := list(itertools.islice(rows, CHUNKS_PER_RECEIPT)):
                 with transaction.atomic():

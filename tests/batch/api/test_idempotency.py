@@ -220,3 +220,28 @@ def test_concurrent_requests_with_one_key_are_processed_once():
     assert all(replay.content == originals[0].content for replay in replays)
     assert BatchJob.objects.for_company(credentials.company).count() == 1
     assert Customer.objects.for_company(credentials.company).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_that_fails_after_storing_its_job_is_answered_with_that_job(
+    credentials, company, monkeypatch
+):
+    """The job exists and will be processed; the request then fails (here building its
+    answer; a database lost midway through a received job in production). Retried with its
+    key, it is answered with that job — not stored, and its records applied, a second time."""
+    api = api_client_for(credentials)
+    api.raise_request_exception = False
+    body = {**BODY, "options": {"async": True}}
+
+    def fails(job):
+        raise RuntimeError("the answer could not be built")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("batch.api.views.job_accepted_response", fails)
+        failed = post(api, body=body)
+    again = post(api, body=body)
+
+    jobs = BatchJob.objects.for_company(company).filter(mode=JobMode.ASYNC)
+    assert failed.status_code == 500
+    assert again.status_code == 202 and again["Idempotent-Replayed"] == "true"
+    assert again.json()["data"]["jobId"] == jobs.get().public_id
