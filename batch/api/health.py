@@ -22,6 +22,7 @@ from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from batch.jobs.status import iso
 from batch.models import BatchJob, JobMode, JobStatus, SweeperHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def workers(request) -> JsonResponse:
     return JsonResponse(
         {
             "status": OK if running else "unavailable",
-            "lastSweep": heartbeat.swept_at.isoformat() if heartbeat else None,
+            "lastSweep": iso(heartbeat.swept_at) if heartbeat else None,
             "secondsSinceLastSweep": None if since is None else round(since, 1),
             "jobs": {
                 "queued": queued.count(),

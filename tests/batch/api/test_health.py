@@ -80,6 +80,7 @@ def test_workers_are_reported_gone_until_a_sweep_runs_and_again_once_sweeps_stop
 
     assert before[0] == 503 and before[1]["lastSweep"] is None
     assert after[0] == 200 and after[1]["secondsSinceLastSweep"] < 5
+    assert after[1]["lastSweep"].endswith("Z")  # as the API writes times
     assert after[1]["jobs"]["queued"] + after[1]["jobs"]["processing"] == 1
     assert stale[0] == 503 and stale[1]["secondsSinceLastSweep"] >= 120
 
