@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from batch.jobs.liveness import interrupted_receipt_ids, orphaned_job_ids
@@ -27,8 +28,11 @@ from batch.models import (
 )
 
 PREVIEWS_PER_SWEEP = 200  # expired previews deleted by one sweep; the rest wait a minute
-# Jobs whose results one sweep deletes: a job of 1,000,000 records has 2,000 chunks.
-RESULTS_PER_SWEEP = 20
+# What one sweep deletes of expired results: at most this many jobs, and the oldest jobs
+# whose chunks stay within this many (always one job, however large: a job of 1,000,000
+# records has 2,000 chunks, a sync batch one).
+RESULTS_JOBS_PER_SWEEP = 500
+RESULTS_CHUNKS_PER_SWEEP = 2_000
 DELETE_EXPIRED_EVERY_SECONDS = 60
 _expired_deleted_at: float | None = None  # this process's last deletion (time.monotonic)
 
@@ -86,12 +90,18 @@ def delete_expired_previews(limit: int = PREVIEWS_PER_SWEEP) -> int:
     return len(pks)
 
 
-def delete_expired_results(limit: int = RESULTS_PER_SWEEP) -> int:
-    """Delete the chunks — stored operations, results, file cells — of up to `limit` jobs
-    finished more than BATCH_RESULTS_RETENTION_DAYS ago, oldest first, and note when on the
-    job, which stays with its counts; how many jobs. Nothing when the retention is 0, and
-    never a preview's: its page reads them until it expires, and then it goes whole."""
-    days = settings.BATCH_RESULTS_RETENTION_DAYS
+def delete_expired_results(
+    *,
+    days: int | None = None,
+    limit: int = RESULTS_JOBS_PER_SWEEP,
+    chunks: int = RESULTS_CHUNKS_PER_SWEEP,
+) -> int:
+    """Delete the chunks — stored operations, results, file cells — of jobs finished more
+    than `days` (BATCH_RESULTS_RETENTION_DAYS) ago, oldest first, up to `limit` jobs and
+    `chunks` chunks, and note when on each job, which stays with its counts; how many jobs.
+    Nothing when the retention is 0, and never a preview's: its page reads them until it
+    expires, and then it goes whole."""
+    days = settings.BATCH_RESULTS_RETENTION_DAYS if days is None else days
     if days <= 0:
         return 0
     expired = (
@@ -103,7 +113,19 @@ def delete_expired_results(limit: int = RESULTS_PER_SWEEP) -> int:
         .exclude(kind=JobKind.PREVIEW)  # deleted whole when they expire
         .order_by("completed_at")
     )
-    pks = list(expired.values_list("pk", flat=True)[:limit])
+    candidates = list(expired.values_list("pk", flat=True)[:limit])
+    held = dict(
+        BatchChunk.objects.filter(job_id__in=candidates)
+        .values_list("job_id")
+        .annotate(Count("pk"))
+        .order_by()
+    )
+    pks, budget = [], chunks
+    for pk in candidates:
+        if pks and held.get(pk, 0) > budget:
+            break
+        pks.append(pk)
+        budget -= held.get(pk, 0)
     if not pks:
         return 0
     with transaction.atomic():

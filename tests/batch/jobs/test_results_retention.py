@@ -2,9 +2,11 @@
 chunks — results, stored operations, file cells — and keeps the job with its counts; reading
 what went says so (410 RESULTS_DELETED), in the API and in the admin alike."""
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from batch.jobs import sweep
@@ -123,3 +125,31 @@ def test_the_admin_job_page_says_the_results_went(client, credentials, settings)
     assert 'id="download-results"' not in html and 'id="retry-job"' not in html
     assert "were deleted on" in download.content.decode()
     assert "which say what did not go in, were deleted" in retry.content.decode()
+
+
+def test_one_sweep_stays_within_its_chunks_but_always_takes_one_job(credentials, settings):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 1
+    for days in (4, 3, 2):
+        finished_days_ago(credentials, days)  # a chunk each
+
+    assert sweep.delete_expired_results(chunks=2) == 2
+    assert sweep.delete_expired_results(chunks=0) == 1  # over the budget alone: still one
+    assert not BatchChunk.objects.exists()
+
+
+def test_the_command_deletes_every_expired_result_at_once(credentials, settings):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 0  # kept for good, unless the command says
+    old = [finished_days_ago(credentials, days) for days in (40, 50, 60)]
+    recent = finished_days_ago(credentials, 10)
+    output = io.StringIO()
+
+    with pytest.raises(CommandError, match="--days"):
+        call_command("delete_expired_results")
+    call_command("delete_expired_results", days=30, stdout=output)
+
+    deleted = set(
+        BatchJob.objects.filter(results_deleted_at__isnull=False).values_list("pk", flat=True)
+    )
+    assert deleted == {job.pk for job in old}
+    assert BatchChunk.objects.filter(job=recent).exists()
+    assert "3 deleted" in output.getvalue()
