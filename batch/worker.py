@@ -1,8 +1,10 @@
 """The sweeper every Celery worker runs in its main process, so a deployment needs no beat:
-a thread that, every BATCH_WORKER_SWEEP_SECONDS, ends the receiving of jobs whose web process
-died storing them, hands workers the jobs whose worker died and the queued jobs that have a
-free slot, and every minute re-sends overdue webhook deliveries. It starts when the worker is
-ready (loaded through the Celery app's `imports`).
+a thread that, every BATCH_WORKER_SWEEP_SECONDS, runs the same sweep as beat's task
+(batch.jobs.sweep.sweep: ends the receiving of jobs whose web process died storing them,
+hands workers the jobs whose worker died and the queued jobs that have a free slot, deletes
+what expired), enqueuing a job it enqueued lately only once it was claimed, and every minute
+re-sends overdue webhook deliveries. It starts when the worker is ready (loaded through the
+Celery app's `imports`).
 
 One worker at a time sweeps: the one holding the sweeper's PostgreSQL advisory lock, which
 the others try for at each tick; when that worker dies its connection drops, the lock frees,
@@ -19,12 +21,7 @@ from django.db import connection
 
 from batch.jobs.liveness import is_postgres
 from batch.jobs.submit import enqueue
-from batch.jobs.sweep import (
-    delete_expired_when_due,
-    due_jobs,
-    end_interrupted_receipts,
-    record_sweep,
-)
+from batch.jobs.sweep import sweep
 from batch.webhooks.notify import resend_overdue_deliveries
 
 logger = logging.getLogger(__name__)
@@ -55,11 +52,8 @@ class Sweeper(threading.Thread):
     def tick(self) -> None:
         try:
             if self.lead():
-                end_interrupted_receipts()
-                self.enqueue_due_jobs()
+                sweep(enqueue_due=self.enqueue_new)
                 self.resend_overdue_webhooks()
-                delete_expired_when_due()
-                record_sweep()
         except Exception:
             logger.exception("sweep failed; the next one is in %s s", self.interval)
             self.leading = False
@@ -75,12 +69,14 @@ class Sweeper(threading.Thread):
             self.enqueued_at.clear()
         return self.leading
 
-    def enqueue_due_jobs(self) -> None:
+    def enqueue_new(self, due: dict[int, int]) -> None:
+        """Enqueue the due jobs (job pk → claims) but those this sweeper enqueued lately and
+        nobody has claimed since."""
         now = time.monotonic()
         recent = {
             job: at for job, at in self.enqueued_at.items() if now - at < REENQUEUE_AFTER_SECONDS
         }
-        for job_pk, claims in due_jobs().items():
+        for job_pk, claims in due.items():
             if (job_pk, claims) not in recent:
                 enqueue(job_pk)
                 recent[job_pk, claims] = now

@@ -8,6 +8,7 @@ BATCH_RESULTS_RETENTION_DAYS, at most once a minute and a bounded number at a ti
 sweep every couple of seconds stays cheap."""
 
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -163,13 +164,19 @@ def record_sweep() -> None:
         SweeperHeartbeat.objects.update_or_create(pk=1, defaults={"swept_at": now})
 
 
-def sweep() -> dict[str, int]:
-    """Enqueue every due job; end the receiving of jobs whose sender died; delete expired
-    previews when due."""
-    interrupted = end_interrupted_receipts()
-    due = due_jobs()
+def enqueue_all(due: dict[int, int]) -> None:
     for job_pk in due:
         enqueue(job_pk)
+
+
+def sweep(enqueue_due: Callable[[dict[int, int]], None] = enqueue_all) -> dict[str, int]:
+    """End the receiving of jobs whose sender died; hand the due jobs (due_jobs()) to
+    `enqueue_due` — every one, unless the caller keeps track of what it enqueued already
+    (batch.worker.Sweeper); delete what expired, when due; note the sweep. Beat's task and
+    the workers' own sweeper both run this."""
+    interrupted = end_interrupted_receipts()
+    due = due_jobs()
+    enqueue_due(due)
     record_sweep()
     return {
         "enqueued": len(due),

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from batch.jobs.sweep import due_jobs
 from batch.models import BatchJob, SweeperHeartbeat
 from batch.worker import Sweeper
 from tests.helpers import numbered_customer, submit
@@ -68,12 +69,12 @@ def test_a_job_waiting_for_a_free_worker_is_enqueued_once_until_it_is_claimed(ap
     flush_broker()  # its message was lost
     sweeper = Sweeper(interval=1)
 
-    sweeper.enqueue_due_jobs()
-    sweeper.enqueue_due_jobs()
+    sweeper.enqueue_new(due_jobs())
+    sweeper.enqueue_new(due_jobs())
     waiting_while_queued = queued_messages()
     claim_and_die(BatchJob.objects.get(public_id=job_id).pk)
-    sweeper.enqueue_due_jobs()
-    sweeper.enqueue_due_jobs()
+    sweeper.enqueue_new(due_jobs())
+    sweeper.enqueue_new(due_jobs())
 
     assert (waiting_while_queued, queued_messages()) == (1, 2)
     flush_broker()
