@@ -12,12 +12,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CSV = b"name,email\r\nAcme,acme@example.com\r\n"
 
 
-@pytest.fixture
-def fresh_pacing(monkeypatch):
-    """Each test starts as a process that has never deleted previews."""
-    monkeypatch.setattr(sweep, "_expired_deleted_at", None)
-
-
 def test_expired_previews_are_deleted_with_their_results_and_imports_stay(
     credentials, settings, fresh_pacing
 ):

@@ -19,12 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CSV = b"name,email\r\nAcme,acme@example.com\r\nNo Email,not-an-email\r\n"
 
 
-@pytest.fixture
-def fresh_pacing(monkeypatch):
-    """Each test starts as a process that has never deleted what expired."""
-    monkeypatch.setattr(sweep, "_expired_deleted_at", None)
-
-
 def finished_days_ago(credentials, days: int) -> BatchJob:
     job = admin_file_job(credentials, CSV)
     assert job.is_finished and BatchChunk.objects.filter(job=job).exists()
