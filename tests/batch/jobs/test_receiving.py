@@ -14,7 +14,11 @@ from django.db import connection
 
 from batch.engine.envelope import BatchOptions, parse_operations
 from batch.files.readers import open_csv
-from batch.jobs.liveness import RECEIVING_NAMESPACE
+from batch.jobs.liveness import (
+    RECEIVING_NAMESPACE,
+    release_receiving_lock,
+    take_receiving_lock,
+)
 from batch.jobs.processing import process_job, request_cancel
 from batch.jobs.submit import CHUNKS_PER_RECEIPT, in_chunks, submit_job_from_chunks
 from batch.jobs.sweep import sweep
@@ -156,9 +160,15 @@ def test_a_sender_whose_connection_drops_ends_the_job_itself_and_answers_with_it
     stored, but a new connection records that, so the request still answers with the job
     (and an Idempotency-Key replays it), not an error after part of it was applied."""
     with Sender(credentials) as sender:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [sender.backend])
-        wait_for(lambda: not backend_alive(sender.backend), timeout=30)
+        job = BatchJob.objects.get(company=company)
+        # The sweeper (the worker's) must not find the lock free between the drop and the
+        # sender's own ending of the job (that case is the test above): a waiter takes it.
+        with LockWaiter(job.pk):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [sender.backend])
+            wait_for(lambda: not backend_alive(sender.backend), timeout=30)
+            assert sweep()["receiptsInterrupted"] == 0
+            sender.resume()
 
     [job] = sender.answers
     assert not job.receiving and job.total_records == RECEIPT
@@ -187,6 +197,10 @@ class Sender:
         return self
 
     def __exit__(self, *raised) -> None:
+        self.resume()
+
+    def resume(self) -> None:
+        """Let it go on storing the job, and wait for its answer."""
         self.resumed.set()
         self.thread.join(60)
 
@@ -203,6 +217,42 @@ class Sender:
             self.backend = cursor.fetchone()[0]
         self.arrived.set()
         self.resumed.wait(60)
+
+
+class LockWaiter:
+    """Another session waiting for a job's receiving lock, so that it is granted the lock
+    the moment the holder's connection drops: no sweep can find the lock free."""
+
+    def __init__(self, job_pk: int):
+        self.job_pk = job_pk
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=self._wait)
+
+    def __enter__(self) -> "LockWaiter":
+        self.thread.start()
+        wait_for(self._waiting, timeout=30)
+        return self
+
+    def __exit__(self, *raised) -> None:
+        self.release.set()
+        self.thread.join(60)
+
+    def _waiting(self) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                " AND classid = %s AND objid = %s",
+                [RECEIVING_NAMESPACE, self.job_pk],
+            )
+            return cursor.fetchone() is not None
+
+    def _wait(self) -> None:
+        try:
+            take_receiving_lock(self.job_pk)
+            self.release.wait(60)
+            release_receiving_lock(self.job_pk)
+        finally:
+            connection.close()
 
 
 def backend_alive(pid: int) -> bool:
