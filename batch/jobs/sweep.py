@@ -22,6 +22,7 @@ from batch.models import (
     FINISHED,
     BatchChunk,
     BatchJob,
+    BatchReference,
     JobKind,
     JobMode,
     JobStatus,
@@ -97,9 +98,10 @@ def delete_expired_results(
     limit: int = RESULTS_JOBS_PER_SWEEP,
     chunks: int = RESULTS_CHUNKS_PER_SWEEP,
 ) -> int:
-    """Delete the chunks — stored operations, results, file cells — of jobs finished more
-    than `days` (BATCH_RESULTS_RETENTION_DAYS) ago, oldest first, up to `limit` jobs and
-    `chunks` chunks, and note when on each job, which stays with its counts; how many jobs.
+    """Delete the chunks — stored operations, results, file cells — and references (what a
+    composite job's operations became) of jobs finished more than `days`
+    (BATCH_RESULTS_RETENTION_DAYS) ago, oldest first, up to `limit` jobs and `chunks`
+    chunks, and note when on each job, which stays with its counts; how many jobs.
     Nothing when the retention is 0, and never a preview's: its page reads them until it
     expires, and then it goes whole."""
     days = settings.BATCH_RESULTS_RETENTION_DAYS if days is None else days
@@ -131,6 +133,7 @@ def delete_expired_results(
         return 0
     with transaction.atomic():
         BatchChunk.objects.filter(job_id__in=pks).delete()
+        BatchReference.objects.filter(job_id__in=pks).delete()  # a composite job's, as well
         BatchJob.objects.filter(pk__in=pks).update(results_deleted_at=timezone.now())
     return len(pks)
 

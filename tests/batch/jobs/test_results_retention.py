@@ -10,8 +10,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from batch.jobs import sweep
-from batch.models import BatchChunk, BatchJob
-from tests.helpers import admin_file_job, admin_url, json_of, staff_user
+from batch.models import BatchChunk, BatchJob, BatchReference
+from tests.batch.jobs.test_composite_jobs import accounts, entries, post_composite
+from tests.helpers import admin_file_job, admin_url, finished, json_of, staff_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,6 +41,19 @@ def test_results_past_their_retention_go_and_the_job_stays(credentials, settings
     assert (old.total_records, old.successful_records, old.failed_records) == (2, 1, 1)
     assert BatchChunk.objects.filter(job=recent).exists()
     assert BatchJob.objects.get(pk=recent.pk).results_deleted_at is None
+
+
+def test_a_composite_jobs_references_go_with_its_results(api, settings, celery_worker):
+    settings.BATCH_RESULTS_RETENTION_DAYS = 30
+    settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS = 3  # the entries in a later chunk
+    posted = post_composite(api, accounts(3) + entries(3, accounts_made=3))["data"]
+    assert finished(api, posted["jobId"])["status"] == "completed"
+    job = BatchJob.objects.get(public_id=posted["jobId"])
+    assert BatchReference.objects.filter(job=job).count() == 3  # the accounts entries name
+    BatchJob.objects.filter(pk=job.pk).update(completed_at=timezone.now() - timedelta(days=31))
+
+    assert sweep.delete_expired_results() == 1
+    assert not BatchReference.objects.filter(job=job).exists()
 
 
 def test_a_preview_keeps_its_results_until_it_expires_whole(credentials, settings):
