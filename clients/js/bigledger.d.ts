@@ -193,6 +193,52 @@ export declare class Jobs {
   ): Promise<JobSubmitted>;
 }
 
+export type ResourceName =
+  | 'customers'
+  | 'suppliers'
+  | 'accounts'
+  | 'tax-codes'
+  | 'journal-entries'
+  | 'invoices'
+  | 'bills'
+  | 'payments'
+  | 'items'
+  | 'locations'
+  | 'stock-adjustments';
+
+export declare const RESOURCES: readonly ResourceName[];
+
+/** A row as the read API answers it (docs/api.md, "Reading data back"). */
+export type Row = Record<string, unknown> & { id: string };
+
+/** A walk of a change feed: `for await` its rows; then `resumeCursor` is where to go on. */
+export declare class Feed<R = Row> implements AsyncIterable<R> {
+  readonly resumeCursor: string | null;
+  [Symbol.asyncIterator](): AsyncIterator<R>;
+  all(): Promise<R[]>;
+}
+
+export declare class Resource {
+  readonly name: ResourceName;
+  list(
+    filters?: Record<string, string | number>,
+    options?: { pageSize?: number },
+  ): AsyncGenerator<Row, void, undefined>;
+  get(id: string): Promise<Row>;
+  changes(
+    options: {
+      updatedSince?: string;
+      cursor?: string;
+      pageSize?: number;
+    } & Record<string, string | number | undefined>,
+  ): Feed;
+  deleted(options?: {
+    since?: string;
+    cursor?: string;
+    pageSize?: number;
+  }): Feed<{ id: string; externalId: string; deletedAt: string }>;
+}
+
 export interface Wait {
   reason: 'rate-limit' | 'retry-after' | 'backoff';
   ms: number;
@@ -222,6 +268,21 @@ export declare class BigLedger {
   constructor(options: ClientOptions);
   readonly batch: Batch;
   readonly jobs: Jobs;
+  readonly customers: Resource;
+  readonly suppliers: Resource;
+  readonly accounts: Resource;
+  readonly taxCodes: Resource;
+  readonly journalEntries: Resource;
+  readonly invoices: Resource;
+  readonly bills: Resource;
+  readonly payments: Resource;
+  readonly items: Resource;
+  readonly locations: Resource;
+  readonly stockAdjustments: Resource;
+  readonly 'tax-codes': Resource;
+  readonly 'journal-entries': Resource;
+  readonly 'stock-adjustments': Resource;
+  resource(name: ResourceName): Resource;
   request<T = unknown>(
     method: string,
     path: string,

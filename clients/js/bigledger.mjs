@@ -364,6 +364,100 @@ function jobPath(jobId) {
   return `/v1/batch/jobs/${encodeURIComponent(jobId)}`;
 }
 
+/** The resources that can be read back (docs/api.md, "Reading data back"). */
+export const RESOURCES = Object.freeze([
+  'customers',
+  'suppliers',
+  'accounts',
+  'tax-codes',
+  'journal-entries',
+  'invoices',
+  'bills',
+  'payments',
+  'items',
+  'locations',
+  'stock-adjustments',
+]);
+
+/**
+ * `client.customers` (and every resource of RESOURCES, by name and in camel case): its rows
+ * page after page, one record, and the change feed and deletions followed by cursor.
+ */
+export class Resource {
+  constructor(client, name) {
+    if (!RESOURCES.includes(name)) {
+      throw new BigLedgerError(`No resource '${name}'; one of ${RESOURCES.join(', ')}.`);
+    }
+    this.client = client;
+    this.name = name;
+  }
+
+  /** Every row matching `filters` (`{email}`, `{externalId}` …), page after page. */
+  async *list(filters = {}, { pageSize = 500 } = {}) {
+    for (let page = 1; ; page += 1) {
+      const query = { ...filters, page, pageSize };
+      const answer = await this.client.request('GET', `/v1/${this.name}`, { query });
+      yield* answer.data;
+      if (page >= (answer.pagination?.totalPages ?? 1)) return;
+    }
+  }
+
+  async get(id) {
+    const path = `/v1/${this.name}/${encodeURIComponent(id)}`;
+    return (await this.client.request('GET', path)).data;
+  }
+
+  /**
+   * The rows changed at or after `updatedSince` (ISO 8601 with its offset), or after `cursor`
+   * (a `resumeCursor` kept from an earlier walk), oldest change first; other filters apply too.
+   */
+  changes({ updatedSince, cursor, pageSize = 500, ...filters } = {}) {
+    if (!cursor && !updatedSince) {
+      throw new BigLedgerError('The change feed starts from updatedSince or a cursor.');
+    }
+    const start = cursor ? { cursor } : { updatedSince };
+    return new Feed(this.client, `/v1/${this.name}`, { ...filters, ...start, pageSize });
+  }
+
+  /** The resource's deletions (`{id, externalId, deletedAt}`) at or after `since`. */
+  deleted({ since, cursor, pageSize = 500 } = {}) {
+    const start = cursor ? { cursor } : since ? { since } : {};
+    return new Feed(this.client, `/v1/${this.name}/deleted`, { ...start, pageSize });
+  }
+}
+
+/**
+ * A walk of a change feed: `for await` its rows; afterwards `resumeCursor` is where the next
+ * walk starts (kept, it lists tomorrow what changed since, and nothing twice).
+ */
+export class Feed {
+  constructor(client, path, query) {
+    this.client = client;
+    this.path = path;
+    this.query = query;
+    this.resumeCursor = query.cursor ?? null;
+  }
+
+  async *[Symbol.asyncIterator]() {
+    let query = this.query;
+    for (;;) {
+      const answer = await this.client.request('GET', this.path, { query });
+      yield* answer.data;
+      const { nextCursor, resumeCursor } = answer.pagination ?? {};
+      this.resumeCursor = resumeCursor ?? this.resumeCursor;
+      if (!nextCursor) return;
+      query = { cursor: nextCursor, pageSize: this.query.pageSize };
+    }
+  }
+
+  /** Every row of the walk, in order. */
+  async all() {
+    const rows = [];
+    for await (const row of this) rows.push(row);
+    return rows;
+  }
+}
+
 /** The client: `new BigLedger({apiKey, baseUrl})`. */
 export class BigLedger {
   /**
@@ -395,6 +489,16 @@ export class BigLedger {
     this.rateLimit = null; // where the last counted answer left the company's window
     this.batch = new Batch(this);
     this.jobs = new Jobs(this);
+    for (const name of RESOURCES) {
+      const resource = new Resource(this, name);
+      this[name] = resource;
+      this[camel(name)] = resource;
+    }
+  }
+
+  /** A resource by its name in the API (`'journal-entries'`). */
+  resource(name) {
+    return new Resource(this, name);
   }
 
   /**

@@ -1,7 +1,7 @@
 """The JavaScript client (clients/js) under node: its unit tests, the API page's
-migrateCustomers example run unchanged against a live server, and the client alone sending
+migrateCustomers example run unchanged against a live server, the client alone sending
 3,000 customers under the default rate limits — killed half-way and restarted, every customer
-ends in the books exactly once and no 429 ever comes back."""
+ends in the books exactly once and no 429 ever comes back — and reading back what it sent."""
 
 import json
 import os
@@ -104,3 +104,19 @@ def test_a_killed_run_restarted_puts_every_customer_in_once_without_a_429(
     assert any(wait["reason"] == "rate-limit" for wait in outcome["waits"])
     external_ids = Customer.objects.filter(company=company).values_list("external_id", flat=True)
     assert Counter(external_ids) == Counter(f"legacy-{n}" for n in range(3000))
+
+
+def test_what_was_sent_is_read_back_and_the_feeds_resume_from_their_cursors(
+    server_url, api_key, settings
+):
+    settings.CHANGE_FEED_MARGIN_SECONDS = 0  # no clocks to trust less than the database's
+    [line] = run_script("read_back.mjs", script_env(server_url, api_key))
+    seen = json.loads(line)
+
+    every = sorted(f"crm-{n}" for n in range(120))
+    assert sorted(seen["listed"]) == every  # three pages of 50
+    assert sorted(seen["changed"]) == every
+    assert seen["deletedBefore"] == []
+    assert seen["changedSince"] == ["crm-7"]  # crm-8 was sent again unchanged
+    assert seen["deletedSince"] == ["crm-9"]
+    assert seen["seven"] == "Customer Seven"

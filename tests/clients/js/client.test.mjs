@@ -315,3 +315,58 @@ test('jobs: wait polls until finished; results gather every page', async () => {
   assert.deepEqual(results.map((r) => r.index), [0, 1, 2]);
   assert.ok(requests.at(-1).url.endsWith('/v1/batch/jobs/job_1/results?page=3&pageSize=1000&status=failed'));
 });
+
+test('a resource lists every page with its filters; get reads one record', async () => {
+  const { client, requests } = scripted((request) => {
+    const url = new URL(request.url);
+    if (url.pathname === '/v1/journal-entries/je%2F1') {
+      return json(200, { success: true, data: { id: 'je/1' } });
+    }
+    const page = Number(url.searchParams.get('page'));
+    return json(200, {
+      success: true,
+      data: [{ id: `c${page}a` }, { id: `c${page}b` }],
+      pagination: { page, totalPages: 2 },
+    });
+  });
+  const rows = [];
+  for await (const row of client.customers.list({ email: 'a@example.com' }, { pageSize: 2 })) {
+    rows.push(row.id);
+  }
+  assert.deepEqual(rows, ['c1a', 'c1b', 'c2a', 'c2b']);
+  assert.equal(
+    requests[1].url,
+    'http://ledger.test/v1/customers?email=a%40example.com&page=2&pageSize=2',
+  );
+  assert.deepEqual(await client.journalEntries.get('je/1'), { id: 'je/1' });
+  assert.strictEqual(client.resource('journal-entries').name, 'journal-entries');
+  assert.throws(() => client.resource('widgets'), BigLedgerError);
+});
+
+test('the change feed follows nextCursor and keeps the last resumeCursor', async () => {
+  const pages = [
+    { data: [{ id: 'a' }], pagination: { nextCursor: 'n1', resumeCursor: 'r1' } },
+    { data: [{ id: 'b' }], pagination: { nextCursor: null, resumeCursor: 'r2' } },
+  ];
+  const { client, requests } = scripted(() => json(200, { success: true, ...pages.shift() }));
+  const feed = client.invoices.changes({ updatedSince: '2026-11-30T00:00:00Z', status: 'paid' });
+  assert.equal(feed.resumeCursor, null);
+  assert.deepEqual((await feed.all()).map((row) => row.id), ['a', 'b']);
+  assert.equal(feed.resumeCursor, 'r2');
+  assert.equal(
+    requests[0].url,
+    'http://ledger.test/v1/invoices?status=paid&updatedSince=2026-11-30T00%3A00%3A00Z&pageSize=500',
+  );
+  assert.equal(requests[1].url, 'http://ledger.test/v1/invoices?cursor=n1&pageSize=500');
+  assert.throws(() => client.invoices.changes({}), /updatedSince or a cursor/);
+});
+
+test('an empty walk from a cursor keeps that cursor; deletions walk the same way', async () => {
+  const { client, requests } = scripted(() =>
+    json(200, { success: true, data: [], pagination: { nextCursor: null, resumeCursor: null } }),
+  );
+  const feed = client.customers.deleted({ cursor: 'kept', pageSize: 50 });
+  assert.deepEqual(await feed.all(), []);
+  assert.equal(feed.resumeCursor, 'kept');
+  assert.equal(requests[0].url, 'http://ledger.test/v1/customers/deleted?cursor=kept&pageSize=50');
+});
