@@ -154,8 +154,9 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
             f"{job.public_id} is a preview: it wrote nothing, so there is nothing to retry. "
             "Import the file instead.",
         )
-    unwritten = job.successful_records < job.total_records
-    if not corrections and unwritten and not retry_can_help(job, options):
+    if job.successful_records == job.total_records:  # the counts outlive deleted results
+        raise nothing_to_retry()
+    if not corrections and not retry_can_help(job, options):
         raise only_data_errors(job)
     raw, row_numbers, seen = [], [], set()
     for result in results.not_written(job):
@@ -172,7 +173,7 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
             f"No failed record has referenceId {', '.join(map(str, unknown))}.",
         )
     if not raw:
-        raise Conflict(RequestCode.INVALID_REQUEST, "Nothing to retry: every record went in.")
+        raise nothing_to_retry()
     request = BatchRequest(
         operations=parse_operations(raw, row_numbers=row_numbers), options=options
     )
@@ -192,6 +193,10 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
         if (retry := job.retries.first()) is None:
             raise
         raise already_retried(job, retry) from error
+
+
+def nothing_to_retry() -> Conflict:
+    return Conflict(RequestCode.INVALID_REQUEST, "Nothing to retry: every record went in.")
 
 
 def already_retried(job: BatchJob, retry: BatchJob) -> Conflict:

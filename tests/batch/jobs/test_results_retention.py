@@ -117,6 +117,19 @@ def test_the_api_says_the_results_went_and_keeps_the_counts(api, credentials, se
     ]
 
 
+@pytest.mark.parametrize("deleted", [False, True], ids=["kept", "deleted"])
+def test_a_job_whose_every_record_went_in_has_nothing_to_retry(api, credentials, deleted):
+    job = admin_file_job(credentials, b"name,email\r\nAcme,acme@example.com\r\n")
+    if deleted:
+        BatchJob.objects.filter(pk=job.pk).update(completed_at=timezone.now() - timedelta(days=2))
+        assert sweep.delete_expired_results(days=1) == 1
+
+    retry = api.post(f"/v1/batch/jobs/{job.public_id}/retry", {}, format="json")
+
+    assert retry.status_code == 409, retry.content  # what it is, not that the results went
+    assert json_of(retry)["error"]["message"] == "Nothing to retry: every record went in."
+
+
 def test_the_admin_job_page_says_the_results_went(client, credentials, settings):
     settings.BATCH_RESULTS_RETENTION_DAYS = 30
     job = finished_days_ago(credentials, 31)
