@@ -392,8 +392,7 @@ def job_can_be_retried(job: BatchJob) -> bool:
     when sending them again can help (batch.services.jobs.retry_can_help) — and while its
     results, which say what did not go in, are kept."""
     return (
-        job.entity != COMPOSITE
-        and job.kind != JobKind.PREVIEW
+        job.kind != JobKind.PREVIEW
         and job.is_finished
         and job.results_deleted_at is None
         and has_unwritten(job)
@@ -409,8 +408,6 @@ def retry_options(job: BatchJob) -> BatchOptions:
 
 def retry_refusal(job: BatchJob) -> str:
     """Why there is no Retry, and what to do instead."""
-    if job.entity == COMPOSITE:
-        return "A batch of several entities is not retried; import its failed rows again."
     if job.kind == JobKind.PREVIEW:
         return "A preview wrote nothing: import the file to put its rows in."
     if retry := job.retries.first():
@@ -420,10 +417,15 @@ def retry_refusal(job: BatchJob) -> str:
             f"No retry: the results of {job.public_id}, which say what did not go in, were "
             f"deleted on {job.results_deleted_at:%Y-%m-%d}, their retention over."
         )
+    if job.entity != COMPOSITE:
+        way_forward = "Download the failed rows, correct them and import the corrected file."
+    elif job.file_name:  # no failed-rows file: its rows share no one set of columns
+        way_forward = f"Correct them in {job.file_name} and import it again."
+    else:
+        way_forward = "Retry it through the API with their corrected data (corrections)."
     return (
         "No retry: the rows that did not go in failed on their data (or were held back by "
-        "those that did), so they would fail again. Download the failed rows, correct them "
-        "and import the corrected file."
+        f"those that did), so they would fail again. {way_forward}"
     )
 
 

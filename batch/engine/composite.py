@@ -86,6 +86,11 @@ def parse_composite_request(payload: Any) -> CompositeRequest:
     """The request's steps, their references resolved to steps and their stages set; a
     reference cycle is a request error naming the referenceIds in it."""
     options, raw = envelope_parts(payload)
+    return composite_request(raw, options)
+
+
+def composite_request(raw: list[dict], options: BatchOptions) -> CompositeRequest:
+    """parse_composite_request() of the envelope's operations and options, read already."""
     operations = parse_operations(raw)
     steps = [_step(op, source) for op, source in zip(operations, raw, strict=True)]
     request = CompositeRequest(steps=steps, options=options)
@@ -285,6 +290,27 @@ def _unit_stages(units: dict[tuple, list[Step]], unit_of: dict[int, tuple]) -> d
             visiting.discard(key)
             stack.pop()
     return stage
+
+
+def step_names(step: Step) -> dict:
+    """What a composite result says of its step besides the record: entity, and group."""
+    if step.group is None:
+        return {"entity": step.entity}
+    return {"entity": step.entity, "group": step.group}
+
+
+def resolved_refs(value: Any, made: dict[str, str]) -> Any:
+    """`value` with each "$ref:<referenceId>" whose record was made (`made`: referenceId →
+    its id) replaced by that id; the other references stay."""
+    if isinstance(value, str):
+        if value.startswith(REF) and value[len(REF) :] in made:
+            return made[value[len(REF) :]]
+        return value
+    if isinstance(value, dict):
+        return {key: resolved_refs(item, made) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolved_refs(item, made) for item in value]
+    return value
 
 
 def step_json(step: Step) -> dict:

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from batch.engine.codes import ErrorCode, FieldCode, Status
-from batch.engine.composite import REF, CompositeRequest, Step, match_on_for
+from batch.engine.composite import REF, CompositeRequest, Step, match_on_for, step_names
 from batch.engine.envelope import BatchOptions, Operation
 from batch.engine.executor import SKIPPED_MESSAGE, BatchOutcome, mark_rolled_back, run_batch
 from batch.engine.fields import Detail
@@ -41,7 +41,7 @@ class CompositeOutcome(BatchOutcome):
     @cached_property
     def results(self) -> list[dict]:
         return [
-            {"index": r.op.index, "entity": s.entity, **r.result_json()}
+            {"index": r.op.index, **step_names(s), **r.result_json()}
             for s, r in zip(self.steps, self.records, strict=True)
         ]
 

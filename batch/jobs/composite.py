@@ -39,6 +39,7 @@ def submit_composite_job(
     source: str = "api",
     kind: str = JobKind.API,
     file_name: str = "",
+    retry_of: BatchJob | None = None,
 ) -> BatchJob:
     check_async_size(len(request.steps))
     chunks = plan_chunks(request.steps, settings.BATCH_COMPOSITE_SYNC_MAX_OPERATIONS)
@@ -59,6 +60,7 @@ def submit_composite_job(
         source=source,
         kind=kind,
         file_name=file_name,
+        retry_of=retry_of,
     )
 
 

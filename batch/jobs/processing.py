@@ -432,10 +432,13 @@ def _not_processed(raw: list[dict], message: str) -> list[dict]:
 
 
 def _with_entity(result: dict, body: dict) -> dict:
-    """A composite job's results name their entity, after the index."""
+    """A composite job's results name their entity (and group), after the index."""
     if "entity" not in body:
         return result
-    return {"index": result["index"], "entity": body["entity"], **result}
+    named = {"entity": body["entity"]}
+    if "group" in body:
+        named["group"] = body["group"]
+    return {"index": result["index"], **named, **result}
 
 
 def _commit_chunk(

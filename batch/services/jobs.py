@@ -2,11 +2,17 @@
 their results back."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.db import IntegrityError
 
 from batch.engine.codes import ErrorCode, RequestCode
-from batch.engine.composite import COMPOSITE, CompositeRequest
+from batch.engine.composite import (
+    COMPOSITE,
+    CompositeRequest,
+    composite_request,
+    resolved_refs,
+)
 from batch.engine.envelope import BatchOptions, BatchRequest, parse_operations
 from batch.files import file_rows
 from batch.jobs import codec, results
@@ -109,10 +115,21 @@ def retry_can_help(job: BatchJob, options: BatchOptions) -> bool:
     Records that failed on their data fail again: their way forward is a corrected file."""
     if job.status in (JobStatus.CANCELLED, JobStatus.FAILED):
         return True
-    codes = {(result.get("error") or {}).get("code") for result in results.not_written(job)}
+    whole = BatchOptions.from_json(job.options).rollback_on_error
+    codes = {_cause(result, whole) for result in results.not_written(job)}
     if codes - DATA_ERRORS - HELD_BACK:
         return True
     return bool(codes & HELD_BACK) and options.continue_on_error and not options.rollback_on_error
+
+
+def _cause(result: dict, whole: bool) -> str | None:
+    """Why the record did not go in. A group member rolled back with another that failed
+    (not by a rollbackOnError over the whole job) is rolled back again with it: as for a
+    record whose dependency failed, only corrected data helps."""
+    code = (result.get("error") or {}).get("code")
+    if code == ErrorCode.ROLLED_BACK and "group" in result and not whole:
+        return ErrorCode.DEPENDENCY_FAILED
+    return code
 
 
 def only_data_errors(job: BatchJob) -> Conflict:
@@ -140,12 +157,6 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
     the retry job, whose own unwritten records are what is left to retry."""
     if not job.is_finished:
         raise Conflict(RequestCode.INVALID_REQUEST, "The job has not finished yet.")
-    if job.entity == COMPOSITE:
-        raise Conflict(
-            RequestCode.INVALID_REQUEST,
-            "A batch of several entities is not retried; send its failed operations again "
-            "with POST /v1/batch.",
-        )
     if retry := job.retries.first():
         raise already_retried(job, retry)
     if job.kind == JobKind.PREVIEW:
@@ -158,6 +169,8 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
         raise nothing_to_retry()
     if not corrections and not retry_can_help(job, options):
         raise only_data_errors(job)
+    if job.entity == COMPOSITE:
+        return _retry_composite(job, user, corrections, options)
     raw, row_numbers, seen = [], [], set()
     for result in results.not_written(job):
         reference_id = result.get("referenceId")
@@ -166,18 +179,13 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
         seen.add(reference_id)
         raw.append({"operation": result["operation"], "referenceId": reference_id, "data": data})
         row_numbers.append(context.get("rowNumber", result["index"] + 1))
-    unknown = sorted(set(corrections) - seen)
-    if unknown:
-        raise RequestError(
-            RequestCode.INVALID_REQUEST,
-            f"No failed record has referenceId {', '.join(map(str, unknown))}.",
-        )
+    check_corrected(corrections, seen)
     if not raw:
         raise nothing_to_retry()
     request = BatchRequest(
         operations=parse_operations(raw, row_numbers=row_numbers), options=options
     )
-    try:
+    with retried_once(job):
         return submit_job(
             company=job.company,
             user=user,
@@ -188,8 +196,72 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
             kind=JobKind.RETRY,
             file_name=job.file_name,
         )
+
+
+def _retry_composite(job: BatchJob, user, corrections: dict, options: BatchOptions) -> BatchJob:
+    """retry_job() of a batch of several entities: its unwritten operations, naming what
+    the first job made by id (composite_retry_operations), as a new such job."""
+    raw = composite_retry_operations(job, corrections)
+    check_corrected(corrections, {operation["referenceId"] for operation in raw})
+    if not raw:
+        raise nothing_to_retry()
+    request = composite_request(raw, options)
+    with retried_once(job):
+        return composite_jobs.submit_composite_job(
+            company=job.company,
+            user=user,
+            request=request,
+            source=job.source,
+            kind=JobKind.RETRY,
+            file_name=job.file_name,
+            retry_of=job,
+        )
+
+
+def composite_retry_operations(job: BatchJob, corrections: dict) -> list[dict]:
+    """The operations of a composite job that did not go in, as a POST /v1/batch would send
+    them — with their corrected data where `corrections` (by referenceId) has some — and each
+    "$ref:" to an operation that did go in replaced by the id of what it made, so they need
+    nothing of the first job. References among them stay: they run together again."""
+    made: dict[str, str] = {}
+    unwritten: list[dict] = []
+    for result in results.iter_results(job):
+        if result["status"] in results.NOT_WRITTEN:
+            unwritten.append(result)
+        elif result.get("referenceId") and (record_id := (result.get("data") or {}).get("id")):
+            made[result["referenceId"]] = record_id
+    operations = []
+    for result in unwritten:
+        reference_id = result.get("referenceId")
+        context = (result.get("error") or {}).get("context") or {}
+        data = corrections.get(reference_id, context.get("originalData"))
+        operation = {
+            "entity": result["entity"],
+            "operation": result["operation"],
+            "referenceId": reference_id,
+            "data": resolved_refs(data, made),
+        }
+        if "group" in result:
+            operation["group"] = result["group"]
+        operations.append(operation)
+    return operations
+
+
+def check_corrected(corrections: dict, unwritten: set) -> None:
+    unknown = sorted(set(corrections) - unwritten, key=str)
+    if unknown:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            f"No failed record has referenceId {', '.join(map(str, unknown))}.",
+        )
+
+
+@contextmanager
+def retried_once(job: BatchJob) -> Iterator[None]:
+    """A racing retry of the job that committed first wins: the constraint waited for it."""
+    try:
+        yield
     except IntegrityError as error:
-        # The constraint waited for a racing retry of the job to commit: that one won.
         if (retry := job.retries.first()) is None:
             raise
         raise already_retried(job, retry) from error

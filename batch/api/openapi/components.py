@@ -148,7 +148,19 @@ def composite_components() -> dict[str, dict]:
             additionalProperties=False,
         ),
         "CompositeRecordResult": {
-            "allOf": [ref("RecordResult"), object_schema({"entity": STRING}, required=("entity",))]
+            "allOf": [
+                ref("RecordResult"),
+                object_schema(
+                    {
+                        "entity": STRING,
+                        "group": {
+                            "type": "string",
+                            "description": "The operation's group, as text; absent if none.",
+                        },
+                    },
+                    required=("entity",),
+                ),
+            ]
         },
     }
 
