@@ -393,6 +393,7 @@ def job_can_be_retried(job: BatchJob) -> bool:
     results, which say what did not go in, are kept."""
     return (
         job.kind != JobKind.PREVIEW
+        and not job.options.get("validateOnly")
         and job.is_finished
         and job.results_deleted_at is None
         and has_unwritten(job)
@@ -410,6 +411,8 @@ def retry_refusal(job: BatchJob) -> str:
     """Why there is no Retry, and what to do instead."""
     if job.kind == JobKind.PREVIEW:
         return "A preview wrote nothing: import the file to put its rows in."
+    if job.options.get("validateOnly"):
+        return "It only validated its records and wrote nothing: send them without validateOnly."
     if retry := job.retries.first():
         return f"{job.public_id} was already retried as {retry.public_id}; retry that job instead."
     if job.results_deleted_at:

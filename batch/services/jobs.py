@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from django.db import IntegrityError
 
-from batch.engine.codes import ErrorCode, RequestCode
+from batch.engine.codes import ErrorCode, RequestCode, Status
 from batch.engine.composite import (
     COMPOSITE,
     CompositeRequest,
@@ -102,6 +102,9 @@ DATA_ERRORS = frozenset(
 )
 
 
+# Outcomes that leave a record a "$ref:" to the operation names by id afterwards.
+MADE = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
+
 # Records another record's failure held back: skipped after it (continueOnError false) or
 # rolled back with it (rollbackOnError).
 HELD_BACK = frozenset({ErrorCode.SKIPPED, ErrorCode.ROLLED_BACK})
@@ -164,6 +167,12 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
             RequestCode.INVALID_REQUEST,
             f"{job.public_id} is a preview: it wrote nothing, so there is nothing to retry. "
             "Import the file instead.",
+        )
+    if BatchOptions.from_json(job.options).validate_only:
+        raise Conflict(
+            RequestCode.INVALID_REQUEST,
+            f"{job.public_id} only validated its records: it wrote nothing, so there is "
+            "nothing to retry. Send them again without validateOnly.",
         )
     if job.successful_records == job.total_records:  # the counts outlive deleted results
         raise nothing_to_retry()
@@ -228,7 +237,9 @@ def composite_retry_operations(job: BatchJob, corrections: dict) -> list[dict]:
     for result in results.iter_results(job):
         if result["status"] in results.NOT_WRITTEN:
             unwritten.append(result)
-        elif result.get("referenceId") and (record_id := (result.get("data") or {}).get("id")):
+            continue
+        record_id = (result.get("data") or {}).get("id")
+        if result["status"] in MADE and result.get("referenceId") and record_id:
             made[result["referenceId"]] = record_id
     operations = []
     for result in unwritten:

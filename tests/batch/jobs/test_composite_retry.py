@@ -150,3 +150,14 @@ def test_the_admin_says_how_to_go_on_with_a_migration_that_would_fail_again(
     assert 'id="retry-job"' not in page
     assert "Retry it through the API with their corrected data (corrections)." in refused
     assert not job.retries.exists()
+
+
+def test_a_migration_that_only_validated_wrote_nothing_to_retry(api):
+    operations = [customer("c0"), customer("c1", email="not-an-email"), invoice("i0", "c0")]
+    checked = post_sync(api, operations, validateOnly=True)["data"]
+    assert [r["status"] for r in checked["results"]] == ["validated", "failed", "validated"]
+
+    answer = retry(api, checked["batchId"], {"corrections": {"c1": {"name": "Acme"}}})
+
+    assert answer.status_code == 409
+    assert "only validated its records" in answer.json()["error"]["message"]
