@@ -126,7 +126,7 @@ def rolled_back_job(api, size: int) -> str:
         for n in range(size - 1)
     ]
     operations.append({"operation": "create", "data": {"name": "Bad", "email": "not-an-email"}})
-    response = post(api, operations, rollbackOnError=True, **{"async": True})
+    response = post(api, operations, validateOnly=False, rollbackOnError=True, **{"async": True})
     assert response.status_code == 202, response.content
     job_id = response.json()["data"]["jobId"]
     process_job(BatchJob.objects.get(public_id=job_id).pk)
