@@ -102,7 +102,7 @@ DATA_ERRORS = frozenset(
 )
 
 
-# Outcomes that leave a record a "$ref:" to the operation names by id afterwards.
+# Outcomes after which a "$ref:" to the operation can name its record by id.
 MADE = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
 
 # Records another record's failure held back: skipped after it (continueOnError false) or

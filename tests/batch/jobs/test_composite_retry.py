@@ -9,6 +9,7 @@ from batch.models import BatchJob, JobKind
 from ledger.models import Account, Customer, Invoice
 from tests.batch.engine.test_composite import TODAY, by_reference, customer, invoice, op
 from tests.batch.engine.test_composite import post_composite as post_sync
+from tests.batch.jobs.test_composite_jobs import post_composite as post_async
 from tests.books import assert_books_sound
 from tests.helpers import admin_url, finished, staff_user
 
@@ -26,9 +27,9 @@ def retry(api, batch_id: str, body: dict):
     )
 
 
-def first_migration(api) -> dict:
-    """Five of seven go in badly: c1's email and i0's date are wrong; i1 needs c1; i2's date
-    is wrong, which takes its group's customer c2 back out."""
+def first_migration(api, run_async: bool = False) -> dict:
+    """Five of six go in badly: c1's email and i0's date are wrong; i1 needs c1; i2's date
+    is wrong, which takes its group's customer c2 back out. As a sync batch, or a job."""
     operations = [
         customer("c0", name="Good Customer"),
         customer("c1", name="Bad Email", email="not-an-email"),
@@ -37,7 +38,12 @@ def first_migration(api) -> dict:
         op("customers", "c2", {"name": "Grouped"}, group="g"),
         op("invoices", "i2", invoice_data("c2", date="someday"), group="g"),
     ]
-    answer = post_sync(api, operations)
+    if run_async:
+        job_id = post_async(api, operations)["data"]["jobId"]
+        finished(api, job_id)
+        answer = {"data": {"batchId": job_id, "results": all_results(api, job_id)}}
+    else:
+        answer = post_sync(api, operations)
     statuses = {ref: result["status"] for ref, result in by_reference(answer).items()}
     assert statuses == {
         "c0": "created",
@@ -50,8 +56,11 @@ def first_migration(api) -> dict:
     return answer["data"]
 
 
-def test_a_corrected_retry_puts_the_rest_in_naming_what_went_in_by_id(api, company, celery_worker):
-    first = first_migration(api)
+@pytest.mark.parametrize("run_async", [False, True], ids=["batch", "job"])
+def test_a_corrected_retry_puts_the_rest_in_naming_what_went_in_by_id(
+    api, company, celery_worker, run_async
+):
+    first = first_migration(api, run_async)
     assert by_reference({"data": first})["c2"]["group"] == "g"  # results name the group
 
     answer = retry(
