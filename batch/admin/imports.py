@@ -64,7 +64,7 @@ from batch.admin.uploads import (
 )
 from batch.engine.envelope import BatchOptions
 from batch.engine.handlers import Handler
-from batch.files.templates import csv_template, excel_template
+from batch.files.templates import XLSX_CONTENT_TYPE, csv_template, excel_template
 from batch.jobs.status import percent_complete
 from batch.models import BatchJob, JobKind
 from batch.services.batches import handler_for
@@ -75,7 +75,6 @@ from bigledger.errors import RequestError
 from bigledger.models import Company
 
 SOURCE = "admin"  # what the batch records as its source
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # The admin ---------------------------------------------------------------------------------
 

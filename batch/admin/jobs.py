@@ -15,7 +15,13 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
@@ -27,6 +33,7 @@ from batch.admin.import_log import import_log_context
 from batch.engine.composite import COMPOSITE
 from batch.engine.envelope import BatchOptions
 from batch.engine.handlers import get_handler
+from batch.files.templates import XLSX_CONTENT_TYPE
 from batch.jobs.codec import dumps
 from batch.jobs.results import results_kept
 from batch.jobs.status import job_status, percent_complete
@@ -247,14 +254,23 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
         return response
 
     def failed_rows_view(self, request, object_id):
+        """The rows that did not go in, to correct and import again: a CSV, or for a batch
+        of several entities a workbook of a sheet each."""
         job = self.get_job(request, object_id)
         try:
-            rows = jobs.failed_rows_csv(job=job)
+            if job.entity == COMPOSITE:
+                response = HttpResponse(
+                    jobs.failed_rows_workbook(job=job), content_type=XLSX_CONTENT_TYPE
+                )
+                name = f"{job.public_id}-failed.xlsx"
+            else:
+                rows = jobs.failed_rows_csv(job=job)
+                response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+                name = f"{job.public_id}-failed.csv"
         except RequestError as error:
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(self._change_url(job))
-        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{job.public_id}-failed.csv"'
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
     # Actions ------------------------------------------------------------------------------
@@ -360,8 +376,8 @@ class BatchJobAdmin(ReadOnlyTenantAdmin):
             "results_kept": kept,
             "can_operate": self.has_operate_permission(request),
             "can_cancel": job.mode == JobMode.ASYNC and not job.is_finished,
-            # A batch of several entities has neither (docs/api.md, Migrations in one request).
-            "has_failed_rows": job.entity != COMPOSITE,
+            # A batch of several entities: a workbook, a sheet per entity (docs/api.md).
+            "failed_rows_format": "Excel" if job.entity == COMPOSITE else "CSV",
             "can_retry": retry_offered,
             "retry_refusal": (
                 retry_refusal(job)
@@ -422,10 +438,8 @@ def retry_refusal(job: BatchJob) -> str:
         )
     if job.entity != COMPOSITE:
         way_forward = "Download the failed rows, correct them and import the corrected file."
-    elif job.file_name:  # no failed-rows file: its rows share no one set of columns
-        way_forward = f"Correct them in {job.file_name} and import it again."
-    else:
-        way_forward = "Retry it through the API with their corrected data (corrections)."
+    else:  # its failed rows are a workbook, a sheet per entity
+        way_forward = "Download the failed rows (Excel), correct them and import the workbook."
     return (
         "No retry: the rows that did not go in failed on their data (or were held back by "
         f"those that did), so they would fail again. {way_forward}"

@@ -23,6 +23,7 @@ from batch.api.ratelimit import rate_limited, set_current_headers
 from batch.api.responses import batch_response, job_accepted_response
 from batch.engine.codes import RequestCode
 from batch.engine.envelope import BatchOptions
+from batch.files.templates import XLSX_CONTENT_TYPE
 from batch.services import imports
 from batch.services.batches import handler_for
 from bigledger.client_json import check_nesting
@@ -31,7 +32,6 @@ from bigledger.errors import RequestError, TooLarge, UnsupportedFormat
 FILE_FIELD, MAPPING_FIELD, OPTIONS_FIELD = "file", "mapping", "options"
 PROFILE_FIELD, TRANSFORMS_OPTION = "mappingProfile", "transforms"
 MAX_JSON_PART_BYTES = 1024 * 1024  # a mapping or options sent as a file part
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _too_large(size: int) -> TooLarge:

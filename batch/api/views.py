@@ -3,7 +3,7 @@
 import math
 from dataclasses import replace
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -22,6 +22,7 @@ from batch.api.responses import batch_response, job_accepted_response, job_statu
 from batch.engine.codes import RequestCode
 from batch.engine.composite import parse_composite_request
 from batch.engine.envelope import BatchOptions
+from batch.files.templates import XLSX_CONTENT_TYPE
 from batch.models import BatchJob, JobKind
 from batch.services import jobs
 from batch.services.batches import handler_for, run_sync_batch, run_sync_composite
@@ -141,7 +142,8 @@ class JobDetailView(CompanyJobMixin, APIView):
 
 class JobResultsView(CompanyJobMixin, APIView):
     """Paged JSON results; ?status=failed to see only those; ?format=csv for the rows that
-    did not go in, with their fields and the reason, ready to fix and upload again."""
+    did not go in, with their fields and the reason, ready to fix and upload again
+    (?format=xlsx for a batch of several entities: a sheet each)."""
 
     @openapi.job_results_schema
     def get(self, request, job_id: str):
@@ -151,6 +153,12 @@ class JobResultsView(CompanyJobMixin, APIView):
                 jobs.failed_rows_csv(job=job), content_type="text/csv; charset=utf-8"
             )
             response["Content-Disposition"] = f'attachment; filename="{job.public_id}-failed.csv"'
+            return response
+        if request.query_params.get("format") == "xlsx":
+            response = HttpResponse(
+                jobs.failed_rows_workbook(job=job), content_type=XLSX_CONTENT_TYPE
+            )
+            response["Content-Disposition"] = f'attachment; filename="{job.public_id}-failed.xlsx"'
             return response
         page = _positive_int(request, "page", 1, 1_000_000)
         size = _positive_int(request, "pageSize", 500, 1000)
@@ -176,7 +184,7 @@ class JobResultsView(CompanyJobMixin, APIView):
             }
         )
 
-    # DRF would otherwise answer ?format=csv with 404 (no renderer named csv).
+    # DRF would otherwise answer ?format=csv (or xlsx) with 404 (no renderer of that name).
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
 

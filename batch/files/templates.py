@@ -70,6 +70,7 @@ from batch.files.security import safe_cell
 
 INSTRUCTIONS_SHEET = "Instructions"
 LISTS_SHEET = "Lists"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LAST_ROW = 1_048_576  # Excel's last row: validations cover the whole column
 FORMULA_ROWS = 1_000  # rows pre-filled with the calculated columns' formulas
 AUTHOR = "BigLedger"

@@ -1,23 +1,29 @@
 """Reading a job's stored results back: pages of JSON, and the rows that did not go in as
-a CSV ready to fix and upload again. Past their retention (BATCH_RESULTS_RETENTION_DAYS, the
-sweep: batch.jobs.sweep) a job's results are gone, and each of these says so at once."""
+a CSV (a workbook, a sheet per entity, for a batch of several) ready to fix and upload again.
+Past their retention (BATCH_RESULTS_RETENTION_DAYS, the sweep: batch.jobs.sweep) a job's
+results are gone, and each of these says so at once."""
 
 import csv
 import io
 from collections.abc import Iterator
 
+from openpyxl import Workbook
+
 from batch.engine.codes import RequestCode, Status
-from batch.engine.composite import COMPOSITE
+from batch.engine.composite import COMPOSITE, ENTITY_ORDER, resolved_refs
 from batch.engine.handlers import Handler, get_handler
 from batch.files.columns import layout_for
 from batch.files.mapping import operation_rows
 from batch.files.security import safe_cell
+from batch.files.templates import INSTRUCTIONS_SHEET
 from batch.jobs.processing import loads
 from batch.jobs.status import iso
 from batch.models import BatchChunk, BatchJob, ChunkStatus
 from bigledger.errors import Gone
 
 NOT_WRITTEN = {Status.FAILED, Status.SKIPPED, Status.ROLLED_BACK}
+# Outcomes after which a "$ref:" to the operation can name its record by id.
+MADE = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
 
 
 def results_kept(job: BatchJob) -> None:
@@ -118,6 +124,64 @@ def _failed_rows_lines(job: BatchJob) -> Iterator[str]:
         rows[0].update(_error_cells(result))
         for row in rows:
             yield line(row)
+
+
+def made_and_unwritten(job: BatchJob) -> tuple[dict[str, str], list[dict]]:
+    """Of a composite job: the ids of the records its operations made, by referenceId (what
+    a "$ref:" to them names afterwards), and the results of those that did not go in."""
+    made: dict[str, str] = {}
+    unwritten: list[dict] = []
+    for result in iter_results(job):
+        if result["status"] in NOT_WRITTEN:
+            unwritten.append(result)
+            continue
+        record_id = (result.get("data") or {}).get("id")
+        if result["status"] in MADE and result.get("referenceId") and record_id:
+            made[result["referenceId"]] = record_id
+    return made, unwritten
+
+
+def failed_rows_workbook(job: BatchJob) -> bytes:
+    """The records of a composite job that did not go in, as a migration workbook to fix and
+    upload again: a sheet per entity (in the order a migration runs them), its template's
+    columns and why, each "$ref:" to a record the job made written as that record's id."""
+    results_kept(job)
+    made, unwritten = made_and_unwritten(job)
+    workbook = Workbook(write_only=True)
+    instructions = workbook.create_sheet(INSTRUCTIONS_SHEET)  # which an upload passes over
+    for line in _workbook_instructions(job, len(unwritten)):
+        instructions.append([line])
+    for entity in ENTITY_ORDER:
+        failed = [result for result in unwritten if result.get("entity") == entity]
+        if not failed:
+            continue
+        handler = get_handler(entity)
+        columns = failed_rows_columns(handler)
+        sheet = workbook.create_sheet(entity)
+        sheet.append([safe_cell(name) for name in columns])
+        for result in failed:
+            data = resolved_refs(_original(result), made)
+            rows = operation_rows(
+                handler, result["operation"], data, reference_id=result.get("referenceId")
+            )
+            rows[0].update(_error_cells(result))
+            for row in rows:
+                sheet.append([safe_cell(row.get(name)) for name in columns])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _workbook_instructions(job: BatchJob, count: int) -> list[str]:
+    if not count:
+        return [f"Every record of {job.public_id} went in: there is nothing to correct."]
+    return [
+        f"The {count:,} records of {job.public_id} that did not go in, a sheet per entity.",
+        "Correct the cells and upload this workbook again as a migration: the columns "
+        "rowNumber, errorCode, errorField, errorMessage and errorDetails are ignored then.",
+        "A record another one failed to make is still named by its referenceId; one that "
+        "went in is named by its id.",
+    ]
 
 
 def _error_cells(result: dict) -> dict:

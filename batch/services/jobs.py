@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from django.db import IntegrityError
 
-from batch.engine.codes import ErrorCode, RequestCode, Status
+from batch.engine.codes import ErrorCode, RequestCode
 from batch.engine.composite import (
     COMPOSITE,
     CompositeRequest,
@@ -71,12 +71,22 @@ def failed_rows_csv(*, job: BatchJob) -> Iterator[str]:
         raise RequestError(
             RequestCode.INVALID_REQUEST,
             "A batch of several entities has no failed-rows CSV (its rows have no one set of "
-            "columns); read its failed results with ?status=failed.",
+            "columns): its failed rows are a workbook, a sheet per entity (?format=xlsx).",
         )
     if job.file_columns:  # from a file: its own headers and cells, to fix and upload again
         results.results_kept(job)
         return file_rows.failed_rows_csv(job.file_columns, _chunks_with_cells(job))
     return results.failed_rows_csv(job)
+
+
+def failed_rows_workbook(*, job: BatchJob) -> bytes:
+    if job.entity != COMPOSITE:
+        raise RequestError(
+            RequestCode.INVALID_REQUEST,
+            "The failed rows of a batch of one entity are a CSV (?format=csv); a workbook "
+            "is for a batch of several.",
+        )
+    return results.failed_rows_workbook(job)
 
 
 def _chunks_with_cells(job: BatchJob):
@@ -101,9 +111,6 @@ DATA_ERRORS = frozenset(
     }
 )
 
-
-# Outcomes after which a "$ref:" to the operation can name its record by id.
-MADE = frozenset({Status.CREATED, Status.UPDATED, Status.UNCHANGED})
 
 # Records another record's failure held back: skipped after it (continueOnError false) or
 # rolled back with it (rollbackOnError).
@@ -232,15 +239,7 @@ def composite_retry_operations(job: BatchJob, corrections: dict) -> list[dict]:
     them — with their corrected data where `corrections` (by referenceId) has some — and each
     "$ref:" to an operation that did go in replaced by the id of what it made, so they need
     nothing of the first job. References among them stay: they run together again."""
-    made: dict[str, str] = {}
-    unwritten: list[dict] = []
-    for result in results.iter_results(job):
-        if result["status"] in results.NOT_WRITTEN:
-            unwritten.append(result)
-            continue
-        record_id = (result.get("data") or {}).get("id")
-        if result["status"] in MADE and result.get("referenceId") and record_id:
-            made[result["referenceId"]] = record_id
+    made, unwritten = results.made_and_unwritten(job)
     operations = []
     for result in unwritten:
         reference_id = result.get("referenceId")

@@ -100,11 +100,16 @@ job_detail_schema = extend_schema(
     responses={200: ref("JobStatus"), **_errors(401, 404)},
 )
 job_results_schema = extend_schema(
-    summary="A job's per-record results (JSON pages, or ?format=csv for the failed rows)",
+    summary="A job's per-record results (JSON pages, or ?format=csv / xlsx for failed rows)",
     tags=["batch jobs"],
     parameters=[
         OpenApiParameter("status", str, enum=[str(s) for s in Status]),
-        OpenApiParameter("format", str, enum=["json", "csv"]),
+        OpenApiParameter(
+            "format",
+            str,
+            enum=["json", "csv", "xlsx"],
+            description="csv: the failed rows of a batch of one entity; xlsx: of several.",
+        ),
         OpenApiParameter("page", int),
         OpenApiParameter("pageSize", int),
     ],

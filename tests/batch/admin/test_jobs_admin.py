@@ -318,7 +318,7 @@ def test_another_companys_staff_see_none_of_its_jobs(client, alpha, finished_job
     assert not BatchJob.objects.filter(retry_of=finished_job).exists()
 
 
-def test_a_batch_of_several_entities_offers_no_failed_rows_csv_or_retry(client, alpha):
+def test_a_batch_of_several_entities_offers_its_failed_rows_as_a_workbook(client, alpha):
     request = parse_composite_request(
         {
             "operations": [
@@ -333,13 +333,14 @@ def test_a_batch_of_several_entities_offers_no_failed_rows_csv_or_retry(client, 
     client.force_login(staff_user(alpha))
 
     page = client.get(job_url("change", job))
-    csv_link = client.get(job_url("failed_rows", job))
+    download = client.get(job_url("failed_rows", job))
 
     assert page.status_code == 200
     assert "Download results (JSON)" in page.text
-    assert "Download failed rows (CSV)" not in page.text
-    assert 'id="retry-job"' not in page.text
-    assert csv_link.status_code == 302  # back to the job, with the reason as a message
+    assert "Download failed rows (Excel)" in page.text
+    assert 'id="retry-job"' not in page.text  # a data error: a retry would fail again
+    assert download.status_code == 200
+    assert download["Content-Disposition"] == f'attachment; filename="{job.public_id}-failed.xlsx"'
 
 
 def test_the_export_form_chooses_csv_rather_than_dashes(client, alpha):

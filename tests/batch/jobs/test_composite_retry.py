@@ -157,7 +157,7 @@ def test_the_admin_says_how_to_go_on_with_a_migration_that_would_fail_again(
     refused = client.get(admin_url(BatchJob, "retry", job.pk), follow=True).content.decode()
 
     assert 'id="retry-job"' not in page
-    assert "Retry it through the API with their corrected data (corrections)." in refused
+    assert "Download the failed rows (Excel), correct them and import the workbook." in refused
     assert not job.retries.exists()
 
 
