@@ -4,6 +4,7 @@ reaching the caller, in input order; a migration killed half-way and started aga
 state file ends with every customer exactly once. Splitting, merging and the rate-limit
 headers are checked on their own where that is cheap."""
 
+import io
 import json
 import os
 import signal
@@ -17,6 +18,7 @@ import requests
 from bigledger_client import BigLedger
 from bigledger_client.runs import Chunk, StateFile, chunk_key, fingerprint, merge, split
 from bigledger_client.transport import RateLimit, retry_after
+from openpyxl import load_workbook
 
 from ledger.models import Customer
 
@@ -287,3 +289,21 @@ def test_several_entities_go_in_one_composite_request(server_url, api_key, compa
     assert [r["entity"] for r in result["results"]] == ["suppliers", "customers"]
     assert result["summary"]["successful"] == 2
     assert Customer.objects.filter(company=company, name="Acme").exists()
+
+
+def test_a_migrations_failed_rows_come_as_a_workbook(server_url, api_key):
+    client = BigLedger(api_key=api_key, base_url=server_url)
+    result = client.batch.process(
+        [
+            {"entity": "customers", "operation": "create", "data": {"name": "Acme"}},
+            {"entity": "suppliers", "operation": "create", "data": {"name": "Mill", "email": "x"}},
+        ]
+    )
+
+    content = client.jobs.failed_rows_workbook(result["batchIds"][0])
+
+    workbook = load_workbook(io.BytesIO(content))
+    assert workbook.sheetnames == ["Instructions", "suppliers"]
+    [header, values] = workbook["suppliers"].iter_rows(values_only=True)
+    row = dict(zip(header, values, strict=True))
+    assert (row["name"], row["errorCode"]) == ("Mill", "VALIDATION_ERROR")

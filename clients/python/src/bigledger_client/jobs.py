@@ -78,6 +78,12 @@ class Jobs:
         path = f"/v1/batch/jobs/{job_id}/results"
         return self._transport.request("GET", path, params={"format": "csv"}).content
 
+    def failed_rows_workbook(self, job_id: str) -> bytes:
+        """The records of a batch of several entities (a migration) that did not go in, as
+        a workbook (.xlsx) with a sheet per entity, to correct and import again."""
+        path = f"/v1/batch/jobs/{job_id}/results"
+        return self._transport.request("GET", path, params={"format": "xlsx"}).content
+
     def cancel(self, job_id: str) -> Job:
         return self._transport.json("POST", f"/v1/batch/jobs/{job_id}/cancel")["data"]
 
