@@ -149,7 +149,7 @@ def failed_rows_workbook(job: BatchJob) -> bytes:
     made, unwritten = made_and_unwritten(job)
     workbook = Workbook(write_only=True)
     instructions = workbook.create_sheet(INSTRUCTIONS_SHEET)  # which an upload passes over
-    for line in _workbook_instructions(job, len(unwritten)):
+    for line in _workbook_instructions(job, unwritten):
         instructions.append([line])
     for entity in ENTITY_ORDER:
         failed = [result for result in unwritten if result.get("entity") == entity]
@@ -172,16 +172,23 @@ def failed_rows_workbook(job: BatchJob) -> bytes:
     return out.getvalue()
 
 
-def _workbook_instructions(job: BatchJob, count: int) -> list[str]:
-    if not count:
+def _workbook_instructions(job: BatchJob, unwritten: list[dict]) -> list[str]:
+    if not unwritten:
         return [f"Every record of {job.public_id} went in: there is nothing to correct."]
-    return [
-        f"The {count:,} records of {job.public_id} that did not go in, a sheet per entity.",
+    lines = [
+        f"The {len(unwritten):,} records of {job.public_id} that did not go in, a sheet per "
+        "entity.",
         "Correct the cells and upload this workbook again as a migration: the columns "
         "rowNumber, errorCode, errorField, errorMessage and errorDetails are ignored then.",
         "A record another one failed to make is still named by its referenceId; one that "
         "went in is named by its id.",
     ]
+    nameless = [r["index"] for r in unwritten if r.get("entity") not in ENTITY_ORDER]
+    if nameless:  # a request's operation naming no entity: it has no sheet to go on
+        shown = ", ".join(f"operations[{index}]" for index in nameless[:20])
+        more = f" and {len(nameless) - 20:,} more" if len(nameless) > 20 else ""
+        lines.append(f"Not here, as they name no entity: {shown}{more}.")
+    return lines
 
 
 def _error_cells(result: dict) -> dict:

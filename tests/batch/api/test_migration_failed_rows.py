@@ -130,6 +130,17 @@ def test_a_migration_where_everything_went_in_says_so(api):
     assert "there is nothing to correct" in workbook["Instructions"]["A1"].value
 
 
+def test_an_operation_naming_no_entity_is_listed_in_the_instructions(api):
+    operations = [op("widgets", "w0", {"name": "Gadget"}), customer("c0", email="nope")]
+    batch_id = post_sync(api, operations)["data"]["batchId"]
+
+    workbook = failed_rows(api, batch_id)
+
+    assert workbook.sheetnames == ["Instructions", "customers"]
+    lines = [row[0] for row in workbook["Instructions"].iter_rows(values_only=True)]
+    assert lines[-1] == "Not here, as they name no entity: operations[0]."
+
+
 def test_the_admin_offers_the_workbook(api, client, credentials):
     batch_id = post_sync(api, [customer("c0", email="nope")])["data"]["batchId"]
     job = BatchJob.objects.get(public_id=batch_id)
