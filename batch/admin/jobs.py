@@ -409,7 +409,7 @@ def job_can_be_retried(job: BatchJob) -> bool:
     results, which say what did not go in, are kept."""
     return (
         job.kind != JobKind.PREVIEW
-        and not job.options.get("validateOnly")
+        and not jobs.only_validated(job)
         and job.is_finished
         and job.results_deleted_at is None
         and has_unwritten(job)
@@ -427,7 +427,7 @@ def retry_refusal(job: BatchJob) -> str:
     """Why there is no Retry, and what to do instead."""
     if job.kind == JobKind.PREVIEW:
         return "A preview wrote nothing: import the file to put its rows in."
-    if job.options.get("validateOnly"):
+    if jobs.only_validated(job):
         return "It only validated its records and wrote nothing: send them without validateOnly."
     if retry := job.retries.first():
         return f"{job.public_id} was already retried as {retry.public_id}; retry that job instead."

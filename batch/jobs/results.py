@@ -5,6 +5,7 @@ results are gone, and each of these says so at once."""
 
 import csv
 import io
+from collections import defaultdict
 from collections.abc import Iterator
 
 from openpyxl import Workbook
@@ -115,15 +116,18 @@ def _failed_rows_lines(job: BatchJob) -> Iterator[str]:
 
     yield line(dict(zip(columns, columns, strict=True)))
     for result in not_written(job):
-        rows = operation_rows(
-            handler,
-            result["operation"],
-            _original(result),
-            reference_id=result.get("referenceId"),
-        )
-        rows[0].update(_error_cells(result))
-        for row in rows:
+        for row in _failed_rows(handler, result, _original(result)):
             yield line(row)
+
+
+def _failed_rows(handler: type[Handler], result: dict, data: dict) -> list[dict]:
+    """The rows {column: value} of a record that did not go in, with `data` as its fields,
+    the first row saying why."""
+    rows = operation_rows(
+        handler, result["operation"], data, reference_id=result.get("referenceId")
+    )
+    rows[0].update(_error_cells(result))
+    return rows
 
 
 def made_and_unwritten(job: BatchJob) -> tuple[dict[str, str], list[dict]]:
@@ -151,21 +155,18 @@ def failed_rows_workbook(job: BatchJob) -> bytes:
     instructions = workbook.create_sheet(INSTRUCTIONS_SHEET)  # which an upload passes over
     for line in _workbook_instructions(job, unwritten):
         instructions.append([line])
+    by_entity: dict[str, list[dict]] = defaultdict(list)
+    for result in unwritten:
+        by_entity[result.get("entity")].append(result)
     for entity in ENTITY_ORDER:
-        failed = [result for result in unwritten if result.get("entity") == entity]
-        if not failed:
+        if entity not in by_entity:
             continue
         handler = get_handler(entity)
         columns = failed_rows_columns(handler)
         sheet = workbook.create_sheet(entity)
         sheet.append([safe_cell(name) for name in columns])
-        for result in failed:
-            data = resolved_refs(_original(result), made)
-            rows = operation_rows(
-                handler, result["operation"], data, reference_id=result.get("referenceId")
-            )
-            rows[0].update(_error_cells(result))
-            for row in rows:
+        for result in by_entity[entity]:
+            for row in _failed_rows(handler, result, resolved_refs(_original(result), made)):
                 sheet.append([safe_cell(row.get(name)) for name in columns])
     out = io.BytesIO()
     workbook.save(out)

@@ -142,6 +142,11 @@ def _cause(result: dict, whole: bool) -> str | None:
     return code
 
 
+def only_validated(job: BatchJob) -> bool:
+    """Whether the job only validated its records (validateOnly): it wrote nothing."""
+    return BatchOptions.from_json(job.options).validate_only
+
+
 def only_data_errors(job: BatchJob) -> Conflict:
     way_forward = (
         f"correct the rows in {job.file_name or 'the file'} and import it again"
@@ -175,7 +180,7 @@ def retry_job(*, job: BatchJob, user, corrections: dict, options: BatchOptions) 
             f"{job.public_id} is a preview: it wrote nothing, so there is nothing to retry. "
             "Import the file instead.",
         )
-    if BatchOptions.from_json(job.options).validate_only:
+    if only_validated(job):
         raise Conflict(
             RequestCode.INVALID_REQUEST,
             f"{job.public_id} only validated its records: it wrote nothing, so there is "
